@@ -1,0 +1,69 @@
+# The two commands: `make run` and `make test`. Everything else here serves them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cksum < requirements.lock | cut -d' ' -f1)
+
+# The first interpreter on PATH that is Python 3.12 or newer (pyenv honours .python-version).
+PYTHON := $(shell for p in python3 python3.13 python3.12 python; do \
+	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null \
+	&& { command -v $$p; break; }; done)
+
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/oms
+TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
+
+.PHONY: help install run test lint format migrations seed
+
+help:
+	@echo "make run   - install, migrate the embedded SQLite database, load demo data, serve on :8000"
+	@echo "make test  - install and run lint, migration check and the whole test suite on Postgres and Redis"
+
+$(STAMP): requirements.lock
+	@if [ -z "$(PYTHON)" ]; then \
+		echo "No Python 3.12 or newer found on PATH. Install one (pyenv install 3.12, apt install python3.12) and retry." >&2; \
+		exit 1; fi
+	@[ -x $(BIN)/python ] && $(BIN)/python -c 'import sys; sys.exit(sys.version_info < (3, 12))' \
+		|| { rm -rf $(VENV); $(PYTHON) -m venv $(VENV); }
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.lock
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+install: $(STAMP)
+
+run: export DEBUG ?= true
+run: install
+	mkdir -p var
+	$(BIN)/python manage.py migrate --no-input
+	$(BIN)/python manage.py seed_demo
+	@echo ""
+	@echo "Demo logins (password for all: demo-password):"
+	@echo "  agent        agent of acme"
+	@echo "  manager      manager of acme"
+	@echo "  admin        admin of acme"
+	@echo "  globex.agent agent of globex"
+	@echo "  multi.agent  agent of acme and globex"
+	@echo ""
+	@echo "Serving on http://127.0.0.1:8000  (Ctrl-C to stop)"
+	$(BIN)/python manage.py runserver 127.0.0.1:8000
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+migrations: install
+	$(BIN)/python manage.py makemigrations
+
+test: export DATABASE_URL = $(TEST_DATABASE_URL)
+test: export TEST_REDIS_URL := $(TEST_REDIS_URL)
+test: export DEBUG = false
+test: export SECRET_KEY = test-only-secret-key-not-for-production-use-0123456789
+test: install lint
+	DATABASE_URL=sqlite:///:memory: $(BIN)/python manage.py makemigrations --check --dry-run
+	$(BIN)/python -m pytest $(PYTEST_ARGS)

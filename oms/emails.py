@@ -1,0 +1,119 @@
+"""Outgoing email: queued with the change that causes it, sent by a worker after commit."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.mail import EmailMessage
+from django.db import models, transaction
+from django.utils import timezone
+
+from oms import activity
+from oms.models import OutboundEmail, Retailer
+
+logger = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 5
+
+
+@transaction.atomic
+def email_queue(
+    *,
+    retailer: Retailer,
+    to: str,
+    subject: str,
+    body: str,
+    about: models.Model | None = None,
+    by=None,
+) -> OutboundEmail:
+    """Queue an email in the caller's transaction; it is handed to a worker once that commits."""
+    email = OutboundEmail.objects.create(
+        retailer=retailer,
+        to=to,
+        subject=subject,
+        body=body,
+        root_type=activity.RecordRef.of(about).label if about is not None else "",
+        root_id=activity.RecordRef.of(about).pk if about is not None else "",
+    )
+    activity.record(
+        action="oms.email.queued",
+        target=email,
+        root=about,
+        by=by,
+        data={"to": to, "subject": subject},
+    )
+    from oms.tasks import send_email
+
+    send_email.delay_on_commit(email.pk)
+    return email
+
+
+def email_deliver(*, email_id: int) -> OutboundEmail.Status:
+    """Send one queued email, once. Safe to call again: a sent email is not sent twice.
+
+    A failed attempt is recorded on the email (attempts, last error) and its error raised, so the
+    task can retry; after the last attempt the email is left FAILED and nothing is raised.
+    """
+    error: Exception | None = None
+    with transaction.atomic():
+        email = OutboundEmail.objects.select_for_update().get(pk=email_id)
+        if email.status != OutboundEmail.Status.QUEUED:
+            return OutboundEmail.Status(email.status)
+        email.attempts += 1
+        try:
+            EmailMessage(
+                subject=email.subject,
+                body=email.body,
+                from_email=settings.DEFAULT_FROM_EMAIL,
+                to=[email.to],
+            ).send()
+        except Exception as exc:
+            error = exc
+            email.last_error = f"{type(exc).__name__}: {exc}"
+            if email.attempts >= MAX_ATTEMPTS:
+                email.status = OutboundEmail.Status.FAILED
+                activity.record(
+                    action="oms.email.failed",
+                    target=email,
+                    root=_root_of(email),
+                    by=None,
+                    data={"error": email.last_error, "attempts": email.attempts},
+                )
+            email.save(update_fields=["attempts", "last_error", "status"])
+        else:
+            email.status = OutboundEmail.Status.SENT
+            email.sent_at = timezone.now()
+            email.last_error = ""
+            email.save(update_fields=["attempts", "last_error", "status", "sent_at"])
+            activity.record(
+                action="oms.email.sent",
+                target=email,
+                root=_root_of(email),
+                by=None,
+                data={"to": email.to, "subject": email.subject},
+            )
+    if error is not None and email.status == OutboundEmail.Status.QUEUED:
+        logger.warning("Email %s not sent (attempt %s): %s", email.pk, email.attempts, error)
+        raise error
+    return OutboundEmail.Status(email.status)
+
+
+def emails_relay(*, older_than: timedelta = timedelta(minutes=5)) -> int:
+    """Hand emails still queued after `older_than` to a worker again. Returns how many."""
+    from oms.tasks import send_email
+
+    cutoff = timezone.now() - older_than
+    ids = list(
+        OutboundEmail.objects.filter(
+            status=OutboundEmail.Status.QUEUED, created_at__lt=cutoff
+        ).values_list("pk", flat=True)[:500]
+    )
+    for email_id in ids:
+        send_email.delay(email_id)
+    return len(ids)
+
+
+def _root_of(email: OutboundEmail) -> activity.RecordRef | OutboundEmail:
+    return activity.RecordRef(email.root_type, email.root_id) if email.root_type else email

@@ -1,0 +1,139 @@
+from __future__ import annotations
+
+import zoneinfo
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils import timezone
+
+from oms.roles import Role
+from oms.tenancy import TenantOwned
+
+
+def _validate_time_zone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(f"{value!r} is not a known time zone.")
+
+
+def _default_languages() -> list[str]:
+    return ["en"]
+
+
+class User(AbstractUser):
+    """A member of staff. What they may see and do comes from their memberships."""
+
+    class Meta(AbstractUser.Meta):
+        swappable = "AUTH_USER_MODEL"
+
+    def __str__(self) -> str:
+        return self.get_full_name() or self.username
+
+
+class Retailer(models.Model):
+    """The tenant: a retailer whose orders, returns and customers no other retailer sees."""
+
+    ref = models.SlugField(max_length=50, unique=True)
+    name = models.CharField(max_length=200)
+    currency = models.CharField(max_length=3, default="EUR", help_text="ISO 4217 code")
+    time_zone = models.CharField(max_length=64, default="UTC", validators=[_validate_time_zone])
+    languages = models.JSONField(default=_default_languages, help_text="ISO 639-1 codes")
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Membership(models.Model):
+    """A user's role in one retailer. A user may belong to several retailers."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    retailer = models.ForeignKey(Retailer, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.AGENT)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["retailer", "user"], name="membership_unique_user"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.get_role_display()} of {self.retailer}"
+
+
+class Activity(TenantOwned):
+    """The one audit and history record: who did what, when, to which record.
+
+    `target` is the record that changed; `root` is the record whose timeline shows the change
+    (an order, for a comment on it), and is the target itself when the target stands alone.
+    Written only by `oms.activity.record`.
+    """
+
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="Empty when the system did it.",
+    )
+    action = models.CharField(max_length=100, help_text="Dotted name: orders.order.cancelled")
+    target_type = models.CharField(max_length=100)
+    target_id = models.CharField(max_length=64)
+    root_type = models.CharField(max_length=100)
+    root_id = models.CharField(max_length=64)
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name_plural = "activities"
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(
+                fields=["retailer", "root_type", "root_id", "-created_at"],
+                name="activity_timeline",
+            ),
+            models.Index(fields=["retailer", "-created_at"], name="activity_recent"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action} on {self.target_type}#{self.target_id}"
+
+
+class OutboundEmail(TenantOwned):
+    """An email to send, written in the same transaction as the change that causes it.
+
+    A worker sends it after commit; a relay picks up any that were not sent (broker down, worker
+    lost), so an email is never silently lost.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+
+    to = models.EmailField()
+    subject = models.CharField(max_length=255)
+    body = models.TextField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    root_type = models.CharField(max_length=100, blank=True)
+    root_id = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["status", "created_at"], name="email_pending"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subject} → {self.to}"

@@ -1,0 +1,72 @@
+"""Roles a user holds in a retailer, and the one check every action goes through.
+
+Roles are ranked: an agent reads and works records, a manager also moves orders and money, an
+admin also configures the retailer. A higher role has every right of a lower one.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from django.core.exceptions import PermissionDenied
+from django.db import models
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+
+
+class Role(models.TextChoices):
+    AGENT = "agent", "Agent"
+    MANAGER = "manager", "Manager"
+    ADMIN = "admin", "Admin"
+
+    @property
+    def rank(self) -> int:
+        return _RANK[self]
+
+    def includes(self, other: Role) -> bool:
+        """True when this role has every right of `other`."""
+        return self.rank >= Role(other).rank
+
+
+_RANK = {Role.AGENT: 1, Role.MANAGER: 2, Role.ADMIN: 3}
+
+
+def roles_of(user: AbstractBaseUser | AnonymousUser) -> dict[int, Role]:
+    """The user's role in each of their retailers, keyed by retailer id (read once per request)."""
+    if not user.is_authenticated:
+        return {}
+    cached = getattr(user, "_oms_roles", None)
+    if cached is None:
+        from oms.models import Membership
+
+        cached = {
+            retailer_id: Role(role)
+            for retailer_id, role in Membership.objects.filter(
+                user_id=user.pk, retailer__is_active=True
+            ).values_list("retailer_id", "role")
+        }
+        user._oms_roles = cached
+    return cached
+
+
+def role_in(user: AbstractBaseUser | AnonymousUser, retailer_id: int) -> Role | None:
+    """The user's role in one retailer, or None when they are not a member."""
+    return roles_of(user).get(retailer_id)
+
+
+def has_role(user: AbstractBaseUser | AnonymousUser, retailer_id: int, role: Role) -> bool:
+    """True when the user holds `role` (or a higher one) in the retailer."""
+    held = role_in(user, retailer_id)
+    return held is not None and held.includes(role)
+
+
+def has_role_anywhere(user: AbstractBaseUser | AnonymousUser, role: Role) -> bool:
+    """True when the user holds `role` (or a higher one) in at least one retailer."""
+    return any(held.includes(role) for held in roles_of(user).values())
+
+
+def require_role(user: AbstractBaseUser | AnonymousUser, retailer_id: int, role: Role) -> None:
+    """Raise PermissionDenied unless the user holds `role` in the retailer."""
+    if not has_role(user, retailer_id, role):
+        raise PermissionDenied(f"This needs the {Role(role).label.lower()} role.")

@@ -1,0 +1,31 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from oms import views
+from oms.roles import Role
+
+urlpatterns = [
+    path("", views.HomeView.as_view(), name="home"),
+    path("search/", views.SearchView.as_view(), name="search"),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("orders/", include("orders.urls")),
+    path("fulfilments/", include("fulfilments.urls")),
+    path("returns/", include("returns.urls")),
+    path("customers/", include("customers.urls")),
+    path("billing/", include("billing.urls")),
+    path(
+        "settings/",
+        views.EmptyStateView.as_view(
+            title="Settings",
+            lead="Order statuses, return reasons and return actions of your retailers are "
+            "configured here.",
+            required_role=Role.ADMIN,
+        ),
+        name="settings",
+    ),
+    path("healthz", views.HealthzView.as_view(), name="healthz"),
+    path("readyz", views.ReadyzView.as_view(), name="readyz"),
+    path("django-admin/", admin.site.urls),
+]

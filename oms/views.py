@@ -1,0 +1,144 @@
+"""Base views every page is built on, and the kernel's own pages.
+
+Every list, detail, export and API view gets its queryset from `TenantScopedMixin`, which applies
+`for_user` before anything else. A subclass narrows the rows in `scope_queryset`; overriding
+`get_queryset` is refused when the class is defined, so the scoping cannot be skipped by accident.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from django.contrib.auth.decorators import login_not_required
+from django.core.exceptions import ImproperlyConfigured, PermissionDenied
+from django.db import connection
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.decorators import method_decorator
+from django.views import View
+from django.views.generic import DetailView, TemplateView
+
+from oms.models import Retailer
+from oms.roles import Role, has_role_anywhere, roles_of
+
+
+class RoleRequiredMixin:
+    """Refuse the page (403) to a user who holds `required_role` in none of their retailers.
+
+    Most pages need only `Role.AGENT`: roles gate actions, not pages. Configuration pages need
+    `Role.ADMIN`. Per-record checks belong to the service that performs the action.
+    """
+
+    required_role: ClassVar[Role] = Role.AGENT
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not has_role_anywhere(request.user, self.required_role):
+            raise PermissionDenied(f"This page needs the {self.required_role.label} role.")
+        return super().dispatch(request, *args, **kwargs)
+
+
+class TenantScopedMixin(RoleRequiredMixin):
+    """Rows of the user's retailers only; a record of another retailer is a 404."""
+
+    model: ClassVar[type | None] = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "get_queryset" in cls.__dict__:
+            raise ImproperlyConfigured(
+                f"{cls.__qualname__} overrides get_queryset(), which would skip the retailer "
+                "scoping. Narrow the rows in scope_queryset(qs) instead."
+            )
+
+    def scope_queryset(self, queryset: QuerySet) -> QuerySet:
+        """Narrow, annotate or prefetch the already-scoped rows. Override this, not get_queryset."""
+        return queryset
+
+    def get_queryset(self) -> QuerySet:
+        if self.model is None:
+            raise ImproperlyConfigured(f"{type(self).__qualname__} needs a model.")
+        scoped = self.model._default_manager.for_user(self.request.user)
+        return self.scope_queryset(scoped)
+
+
+class TenantDetailView(TenantScopedMixin, DetailView):
+    """One record of the user's retailers."""
+
+
+class ActionView(RoleRequiredMixin, View):
+    """A state-changing endpoint: POST only, CSRF-checked, one service call in `post`."""
+
+    http_method_names: ClassVar[list[str]] = ["post"]
+
+
+class HomeView(TemplateView):
+    template_name = "oms/home.html"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        roles = roles_of(self.request.user)
+        retailers = Retailer.objects.filter(pk__in=roles).order_by("name")
+        context["memberships"] = [(retailer, roles[retailer.pk]) for retailer in retailers]
+        return context
+
+
+class EmptyStateView(RoleRequiredMixin, TemplateView):
+    """A page whose capability has not landed yet: says so, and what it will hold."""
+
+    template_name = "oms/empty_state.html"
+    title = ""
+    lead = ""
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        return super().get_context_data(title=self.title, lead=self.lead, **kwargs)
+
+
+class SearchView(TemplateView):
+    template_name = "oms/search.html"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        return super().get_context_data(q=self.request.GET.get("q", "").strip(), **kwargs)
+
+
+@method_decorator(login_not_required, name="dispatch")
+class HealthzView(View):
+    """Alive: the process answers."""
+
+    def get(self, request: HttpRequest) -> JsonResponse:
+        return JsonResponse({"status": "ok"})
+
+
+@method_decorator(login_not_required, name="dispatch")
+class ReadyzView(View):
+    """Ready: the database answers, and the broker does when one is configured."""
+
+    def get(self, request: HttpRequest) -> JsonResponse:
+        checks = {"database": _check_database(), "broker": _check_broker()}
+        ready = all(value in ("ok", "in-process") for value in checks.values())
+        return JsonResponse(
+            {"status": "ok" if ready else "unavailable", "checks": checks},
+            status=200 if ready else 503,
+        )
+
+
+def _check_database() -> str:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    except Exception as exc:
+        return f"error: {type(exc).__name__}"
+    return "ok"
+
+
+def _check_broker() -> str:
+    from oms.celery import app
+
+    if app.conf.task_always_eager:
+        return "in-process"
+    try:
+        with app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, timeout=2)
+    except Exception as exc:
+        return f"error: {type(exc).__name__}"
+    return "ok"

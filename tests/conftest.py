@@ -1,0 +1,93 @@
+import os
+
+import pytest
+from django.test import Client
+
+from oms.celery import app as celery_app
+from oms.roles import Role
+from tests.factories import MembershipFactory, RetailerFactory, UserFactory
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _plain_static_files(settings):
+    """Tests render templates without running collectstatic first."""
+    settings.STORAGES = settings.STORAGES | {
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
+    }
+
+
+TEST_BROKER_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+@pytest.fixture
+def celery_broker():
+    """Send tasks to a real broker instead of running them in-process; yields a setter."""
+    saved = {key: celery_app.conf[key] for key in ("task_always_eager", "broker_url")}
+
+    def use(url: str = TEST_BROKER_URL) -> str:
+        celery_app.conf.update(task_always_eager=False, broker_url=url)
+        _forget_broker_connections()
+        return url
+
+    yield use
+    celery_app.conf.update(saved)
+    _forget_broker_connections()
+
+
+def _forget_broker_connections():
+    """Celery keeps its first connection pool for good; drop it so a new broker URL is used."""
+    if celery_app._pool is not None:
+        celery_app._pool.force_close_all()
+        celery_app._pool = None
+    celery_app.amqp._producer_pool = None
+
+
+@pytest.fixture
+def retailer(db):
+    return RetailerFactory(ref="acme", name="Acme Outfitters")
+
+
+@pytest.fixture
+def other_retailer(db):
+    return RetailerFactory(ref="globex", name="Globex Home")
+
+
+def _member(retailer, role, username):
+    return MembershipFactory(user=UserFactory(username=username), retailer=retailer, role=role).user
+
+
+@pytest.fixture
+def agent(retailer):
+    return _member(retailer, Role.AGENT, "agent")
+
+
+@pytest.fixture
+def manager(retailer):
+    return _member(retailer, Role.MANAGER, "manager")
+
+
+@pytest.fixture
+def admin_user(retailer):
+    return _member(retailer, Role.ADMIN, "admin")
+
+
+@pytest.fixture
+def other_agent(other_retailer):
+    return _member(other_retailer, Role.AGENT, "globex.agent")
+
+
+@pytest.fixture
+def client_for(db):
+    """A test client logged in as the given user."""
+
+    def make(user, **client_kwargs) -> Client:
+        client = Client(**client_kwargs)
+        client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+        return client
+
+    return make

@@ -1,0 +1,102 @@
+"""Background work through a real Celery worker process on Redis."""
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+from oms import emails
+from oms.celery import app
+from oms.models import OutboundEmail
+
+ROOT = Path(__file__).resolve().parents[1]
+
+pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+
+
+def _database_url() -> str:
+    s = connection.settings_dict
+    if connection.vendor != "postgresql":
+        pytest.skip("the worker test needs the Postgres test database")
+    password = f":{s['PASSWORD']}" if s["PASSWORD"] else ""
+    return f"postgres://{s['USER']}{password}@{s['HOST']}:{s['PORT'] or 5432}/{s['NAME']}"
+
+
+@pytest.fixture
+def worker(tmp_path, celery_broker):
+    """A `celery worker` process on the test broker and the test database."""
+    broker = celery_broker()
+    with app.connection_for_write() as conn:
+        conn.default_channel.client.flushdb()
+    env = os.environ | {
+        "DATABASE_URL": _database_url(),
+        "REDIS_URL": broker,
+        "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+        "EMAIL_FILE_PATH": str(tmp_path / "mail"),
+    }
+    log = (tmp_path / "worker.log").open("w")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "oms",
+            "worker",
+            "--pool=solo",
+            "--loglevel=INFO",
+            "--without-mingle",
+            "--without-gossip",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while "ready." not in (tmp_path / "worker.log").read_text():
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail("worker did not start:\n" + (tmp_path / "worker.log").read_text())
+            time.sleep(0.2)
+        yield tmp_path
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        log.close()
+
+
+def _wait_for(predicate, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def test_a_worker_sends_a_queued_email_after_commit(worker, retailer):
+    # given an email queued in a committed transaction
+    email = emails.email_queue(
+        retailer=retailer, to="jane@example.com", subject="Order ACME-1 shipped", body="On its way."
+    )
+
+    # when the worker picks it up
+    sent = _wait_for(
+        lambda: OutboundEmail.objects.get(pk=email.pk).status == OutboundEmail.Status.SENT
+    )
+
+    # then it was sent once, through the configured mail backend
+    log = (worker / "worker.log").read_text()
+    assert sent, f"the email was not sent; worker log:\n{log}"
+    assert OutboundEmail.objects.get(pk=email.pk).attempts == 1
+    messages = list((worker / "mail").iterdir())
+    assert len(messages) == 1
+    content = messages[0].read_text()
+    assert "Subject: Order ACME-1 shipped" in content
+    assert "To: jane@example.com" in content
+    assert "oms.tasks.send_email" in log
