@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, NamedTuple
 
 from django.db import models
+from django.utils import timezone
 
 from oms.models import Activity, Retailer
 
@@ -29,11 +31,13 @@ def record(
     by: Any | None,
     root: models.Model | RecordRef | None = None,
     data: dict[str, Any] | None = None,
+    at: datetime | None = None,
 ) -> Activity:
     """Record that `by` (a user, or None for the system) did `action` to `target`.
 
     `root` is the record whose timeline shows it (the target itself when omitted). Call this
-    inside the service's transaction, so the change and its record commit together.
+    inside the service's transaction, so the change and its record commit together. `at` is for
+    history loaded from elsewhere (intake, demo data); a change made now leaves it out.
     """
     retailer_id = target.pk if isinstance(target, Retailer) else target.retailer_id
     target_ref = RecordRef.of(target)
@@ -48,4 +52,32 @@ def record(
         root_type=root_ref.label,
         root_id=root_ref.pk,
         data=data or {},
+        created_at=at or timezone.now(),
     )
+
+
+# How each action reads in a timeline: a format string over the activity's data. Apps add theirs
+# in their events.py with `describe_as`.
+_DESCRIPTIONS: dict[str, str] = {
+    "oms.email.queued": "Email “{subject}” to {to} queued",
+    "oms.email.sent": "Email “{subject}” sent to {to}",
+    "oms.email.failed": "Email could not be sent after {attempts} attempts: {error}",
+}
+
+
+def describe_as(action: str, text: str) -> None:
+    """Say how `action` reads in a timeline, e.g. `"Comment: “{body}”"`."""
+    _DESCRIPTIONS[action] = text
+
+
+class _Blank(dict):
+    def __missing__(self, key: str) -> str:
+        return "?"
+
+
+def describe(entry: Activity) -> str:
+    """One line of plain text saying what the activity was."""
+    text = _DESCRIPTIONS.get(entry.action)
+    if text is None:  # "orders.shipment.label_printed" reads "Shipment label printed"
+        return entry.action.split(".", 1)[-1].replace(".", " ").replace("_", " ").capitalize()
+    return text.format_map(_Blank(entry.data))

@@ -20,6 +20,12 @@ class RetailerAdmin(admin.ModelAdmin):
     list_display = ["ref", "name", "currency", "time_zone", "is_active"]
     search_fields = ["ref", "name"]
 
+    def save_model(self, request, obj, form, change):
+        from orders.services import order_statuses_ensure_defaults
+
+        super().save_model(request, obj, form, change)
+        order_statuses_ensure_defaults(retailer=obj)
+
 
 @admin.register(Activity)
 class ActivityAdmin(admin.ModelAdmin):

@@ -7,7 +7,6 @@ from oms.roles import Role
 
 urlpatterns = [
     path("", views.HomeView.as_view(), name="home"),
-    path("search/", views.SearchView.as_view(), name="search"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("orders/", include("orders.urls")),

@@ -17,6 +17,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.generic import DetailView, TemplateView
+from django.views.generic.detail import SingleObjectMixin
 
 from oms.models import Retailer
 from oms.roles import Role, has_role_anywhere, roles_of
@@ -44,10 +45,11 @@ class TenantScopedMixin(RoleRequiredMixin):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        if "get_queryset" in cls.__dict__:
+        if cls.get_queryset is not TenantScopedMixin.get_queryset:
             raise ImproperlyConfigured(
-                f"{cls.__qualname__} overrides get_queryset(), which would skip the retailer "
-                "scoping. Narrow the rows in scope_queryset(qs) instead."
+                f"{cls.__qualname__} gets get_queryset() from elsewhere than TenantScopedMixin, "
+                "which would skip the retailer scoping. Put TenantScopedMixin first among the "
+                "bases and narrow the rows in scope_queryset(qs)."
             )
 
     def scope_queryset(self, queryset: QuerySet) -> QuerySet:
@@ -71,6 +73,15 @@ class ActionView(RoleRequiredMixin, View):
     http_method_names: ClassVar[list[str]] = ["post"]
 
 
+class TenantObjectActionView(TenantScopedMixin, SingleObjectMixin, View):
+    """A state-changing endpoint on one record of the user's retailers (404 for others).
+
+    POST only; `post` loads the record with `self.get_object()` and calls one service.
+    """
+
+    http_method_names: ClassVar[list[str]] = ["post"]
+
+
 class HomeView(TemplateView):
     template_name = "oms/home.html"
 
@@ -79,6 +90,10 @@ class HomeView(TemplateView):
         roles = roles_of(self.request.user)
         retailers = Retailer.objects.filter(pk__in=roles).order_by("name")
         context["memberships"] = [(retailer, roles[retailer.pk]) for retailer in retailers]
+        if roles:
+            from orders.selectors import work_queues
+
+            context["queues"] = work_queues(self.request.user)
         return context
 
 
@@ -91,13 +106,6 @@ class EmptyStateView(RoleRequiredMixin, TemplateView):
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         return super().get_context_data(title=self.title, lead=self.lead, **kwargs)
-
-
-class SearchView(TemplateView):
-    template_name = "oms/search.html"
-
-    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        return super().get_context_data(q=self.request.GET.get("q", "").strip(), **kwargs)
 
 
 @method_decorator(login_not_required, name="dispatch")

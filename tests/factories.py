@@ -3,25 +3,51 @@
 Factories keep related rows in one retailer: a child row takes its retailer from its parent.
 """
 
+from decimal import ROUND_HALF_UP, Decimal
+
 import factory
 from django.contrib.auth import get_user_model
+from django.utils import timezone
+from django.utils.text import slugify
 
+from customers.models import Address, Customer
 from oms.models import Membership, Retailer
 from oms.roles import Role
+from orders.models import (
+    Comment,
+    Memo,
+    Order,
+    OrderLine,
+    OrderStatus,
+    Payment,
+    PaymentTransaction,
+    Shipment,
+    ShipmentEvent,
+    SystemState,
+    Task,
+)
+from orders.services import order_statuses_ensure_defaults
 
 DEMO_PASSWORD = "demo-password"
+CENT = Decimal("0.01")
 
 
 class RetailerFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Retailer
         django_get_or_create = ("ref",)
+        skip_postgeneration_save = True
 
     ref = factory.Sequence(lambda n: f"retailer-{n}")
     name = factory.LazyAttribute(lambda o: o.ref.replace("-", " ").title())
     currency = "EUR"
     time_zone = "Europe/Amsterdam"
     languages = factory.LazyFunction(lambda: ["en", "nl"])
+
+    @factory.post_generation
+    def statuses(obj, create, extracted, **kwargs):
+        if create:
+            order_statuses_ensure_defaults(retailer=obj)
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -45,3 +71,184 @@ class MembershipFactory(factory.django.DjangoModelFactory):
     user = factory.SubFactory(UserFactory)
     retailer = factory.SubFactory(RetailerFactory)
     role = Role.AGENT
+
+
+class CustomerFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Customer
+
+    retailer = factory.SubFactory(RetailerFactory)
+    ref = factory.Sequence(lambda n: f"CUST-{n:06d}")
+    first_name = factory.Faker("first_name")
+    last_name = factory.Faker("last_name")
+    email = factory.LazyAttribute(
+        lambda o: f"{slugify(o.first_name)}.{slugify(o.last_name)}.{o.ref[-4:]}@example.com"
+    )
+    mobile = factory.Sequence(lambda n: f"+31 6 {10000000 + n}")
+    segment = Customer.Segment.CONSUMER
+
+
+class AddressFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Address
+
+    retailer = factory.SubFactory(RetailerFactory)
+    customer = None
+    name = factory.LazyAttribute(lambda o: o.customer.full_name if o.customer else "Guest")
+    line1 = factory.Faker("street_address")
+    postcode = factory.Faker("postcode")
+    city = factory.Faker("city")
+    country = "NL"
+
+
+def status_for(retailer: Retailer, state: str) -> OrderStatus:
+    """The retailer's first status mapped onto the system state."""
+    return OrderStatus.objects.filter(retailer=retailer, system_state=state).earliest(
+        "position", "pk"
+    )
+
+
+class OrderFactory(factory.django.DjangoModelFactory):
+    """An order; `OrderFactory(lines=3)` adds three lines and totals them."""
+
+    class Meta:
+        model = Order
+        skip_postgeneration_save = True
+
+    class Params:
+        state = SystemState.NEW
+
+    retailer = factory.SubFactory(RetailerFactory)
+    ref = factory.Sequence(lambda n: f"ORD-{n:06d}")
+    customer = factory.SubFactory(CustomerFactory, retailer=factory.SelfAttribute("..retailer"))
+    status = factory.LazyAttribute(lambda o: status_for(o.retailer, o.state))
+    currency = factory.LazyAttribute(lambda o: o.retailer.currency)
+    billing_address = factory.SubFactory(
+        AddressFactory,
+        retailer=factory.SelfAttribute("..retailer"),
+        customer=factory.SelfAttribute("..customer"),
+    )
+    shipping_address = factory.SelfAttribute("billing_address")
+    delivery_method = "Standard delivery"
+    carrier = "PostNL"
+    placed_at = factory.LazyFunction(timezone.now)
+    updated_at = factory.SelfAttribute("placed_at")
+
+    @factory.post_generation
+    def lines(obj, create, extracted, **kwargs):
+        if create and extracted:
+            OrderLineFactory.create_batch(extracted, order=obj, **kwargs)
+            recalculate_totals(obj)
+
+
+def recalculate_totals(order: Order, *, shipping: Decimal = Decimal("0.00")) -> Order:
+    """Sum the order's lines into its totals (prices include tax)."""
+    lines = list(order.lines.all())
+    order.subtotal = sum((line.unit_price * line.quantity for line in lines), Decimal(0))
+    order.discount = sum((line.discount for line in lines), Decimal(0))
+    order.shipping = shipping
+    order.tax = sum((line.tax for line in lines), Decimal(0))
+    order.total = order.subtotal - order.discount + order.shipping
+    order.item_count = sum(line.quantity for line in lines)
+    order.save(update_fields=["subtotal", "discount", "shipping", "tax", "total", "item_count"])
+    return order
+
+
+def _line_total(o) -> Decimal:
+    return o.unit_price * o.quantity - o.discount
+
+
+class OrderLineFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = OrderLine
+
+    order = factory.SubFactory(OrderFactory)
+    retailer = factory.SelfAttribute("order.retailer")
+    position = factory.Sequence(int)
+    sku = factory.Sequence(lambda n: f"SKU-{n:05d}")
+    name = factory.Sequence(lambda n: f"Product {n}")
+    quantity = 1
+    unit_price = Decimal("49.95")
+    discount = Decimal("0.00")
+    tax_rate = Decimal("21.00")
+    total = factory.LazyAttribute(_line_total)
+    tax = factory.LazyAttribute(
+        lambda o: (o.total * o.tax_rate / (100 + o.tax_rate)).quantize(CENT, ROUND_HALF_UP)
+    )
+
+
+class PaymentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Payment
+
+    order = factory.SubFactory(OrderFactory)
+    retailer = factory.SelfAttribute("order.retailer")
+    method = Payment.Method.CARD
+    currency = factory.SelfAttribute("order.currency")
+    authorised = factory.SelfAttribute("order.total")
+    provider_reference = factory.Sequence(lambda n: f"psp_{n:08d}")
+
+
+class PaymentTransactionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = PaymentTransaction
+
+    payment = factory.SubFactory(PaymentFactory)
+    order = factory.SelfAttribute("payment.order")
+    retailer = factory.SelfAttribute("payment.retailer")
+    kind = PaymentTransaction.Kind.AUTHORISE
+    amount = factory.SelfAttribute("payment.authorised")
+    status = PaymentTransaction.Status.SUCCEEDED
+    reference = factory.Sequence(lambda n: f"txn_{n:08d}")
+    idempotency_key = factory.Sequence(lambda n: f"demo-{n:08d}")
+
+
+class ShipmentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Shipment
+
+    order = factory.SubFactory(OrderFactory)
+    retailer = factory.SelfAttribute("order.retailer")
+    carrier = "PostNL"
+    service = "Standard"
+    tracking_number = factory.Sequence(lambda n: f"3S{n:010d}")
+    status = Shipment.Status.IN_TRANSIT
+
+
+class ShipmentEventFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ShipmentEvent
+
+    shipment = factory.SubFactory(ShipmentFactory)
+    retailer = factory.SelfAttribute("shipment.retailer")
+    status = Shipment.Status.IN_TRANSIT
+    description = "Parcel sorted at depot"
+    location = "Utrecht"
+    occurred_at = factory.LazyFunction(timezone.now)
+
+
+class CommentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Comment
+
+    order = factory.SubFactory(OrderFactory)
+    retailer = factory.SelfAttribute("order.retailer")
+    body = factory.Faker("sentence")
+
+
+class MemoFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Memo
+
+    order = factory.SubFactory(OrderFactory)
+    retailer = factory.SelfAttribute("order.retailer")
+    body = factory.Faker("sentence")
+
+
+class TaskFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Task
+
+    order = factory.SubFactory(OrderFactory)
+    retailer = factory.SelfAttribute("order.retailer")
+    description = factory.Faker("sentence")

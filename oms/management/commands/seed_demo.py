@@ -1,14 +1,54 @@
-"""Load the demo data: retailers acme and globex, their staff, and their records.
+"""Load the demo data: retailers acme and globex, their staff, customers and orders.
 
-Safe to run again: rows are found by their natural keys, so a second run creates nothing and
-changes nothing.
+Safe to run again: rows are found by their natural keys (retailer ref, username, customer ref,
+order ref), so a second run creates nothing and changes nothing. A larger --orders adds the
+orders that are missing.
 """
 
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+from decimal import ROUND_HALF_UP, Decimal
+
+import factory
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils import timezone
 
+from customers.models import Customer
+from oms import activity
 from oms.roles import Role
-from tests.factories import MembershipFactory, RetailerFactory, UserFactory
+from orders.models import (
+    Channel,
+    Order,
+    OrderType,
+    Payment,
+    PaymentStatus,
+    PaymentTransaction,
+    Shipment,
+    ShipmentStatus,
+    SystemState,
+    Task,
+)
+from tests.factories import (
+    AddressFactory,
+    CommentFactory,
+    CustomerFactory,
+    MembershipFactory,
+    MemoFactory,
+    OrderFactory,
+    OrderLineFactory,
+    PaymentFactory,
+    PaymentTransactionFactory,
+    RetailerFactory,
+    ShipmentEventFactory,
+    ShipmentFactory,
+    TaskFactory,
+    UserFactory,
+    recalculate_totals,
+    status_for,
+)
 
 RETAILERS = [
     {
@@ -36,27 +76,415 @@ USERS = [
     ("multi.agent", "Milo", "Multi", [("acme", Role.AGENT), ("globex", Role.AGENT)]),
 ]
 
+CATALOGUE = {
+    "acme": [
+        ("ACM-TRAIL-42", "Trail running shoe, size 42", "119.95"),
+        ("ACM-JKT-M", "Waterproof shell jacket, M", "189.00"),
+        ("ACM-SOCK-3P", "Merino hiking socks, 3 pairs", "29.95"),
+        ("ACM-PACK-30", "Day pack 30 L", "84.50"),
+        ("ACM-BOTTLE", "Insulated bottle 750 ml", "24.95"),
+        ("ACM-HEADL", "Head torch 400 lm", "44.00"),
+        ("ACM-TENT-2", "Two-person tent", "329.00"),
+        ("ACM-BOOK-NL", "Hiking guide Netherlands", "19.99"),
+    ],
+    "globex": [
+        ("GLX-KETTLE", "Stainless steel kettle", "49.99"),
+        ("GLX-TOWEL-4", "Cotton bath towels, set of 4", "36.00"),
+        ("GLX-LAMP-OAK", "Oak table lamp", "79.00"),
+        ("GLX-PAN-28", "Non-stick frying pan 28 cm", "32.50"),
+        ("GLX-DUVET-K", "King size duvet", "119.00"),
+        ("GLX-MUGS-6", "Stoneware mugs, set of 6", "24.00"),
+    ],
+}
+TAX_RATES = {
+    "acme": [Decimal("21.00"), Decimal("21.00"), Decimal("9.00")],
+    "globex": [Decimal("20.00")],
+}
+CARRIERS = {"acme": ["PostNL", "DHL", "DPD"], "globex": ["Royal Mail", "DPD", "Evri"]}
+STORES = {"acme": ["Acme Utrecht Centrum", "Acme Amsterdam Zuid"], "globex": ["Globex Leeds"]}
+COUNTRIES = {"acme": "NL", "globex": "GB"}
+LOCALES = {"acme": "nl_NL", "globex": "en_GB"}
+STATE_WEIGHTS = [
+    (SystemState.NEW, 20),
+    (SystemState.PROCESSING, 25),
+    (SystemState.COMPLETED, 35),
+    (SystemState.CANCELLED, 8),
+    (SystemState.FRAUD, 3),
+    (SystemState.SUSPENDED, 9),
+]
+COMMENTS = [
+    "Customer called to ask when the parcel arrives; gave them the tracking link.",
+    "Address checked with the customer: correct.",
+    "Customer asked to leave the parcel with the neighbours at no. 12.",
+    "Chased the carrier about the delay.",
+    "Customer asked for a gift receipt.",
+]
+TASKS = [
+    "Call the customer back about the delivery date",
+    "Check the stock of the replacement item",
+    "Confirm the refund with finance",
+    "Request proof of identity",
+]
+CENT = Decimal("0.01")
+
 
 class Command(BaseCommand):
-    help = "Create the demo retailers, users and records (idempotent)."
+    help = "Create the demo retailers, users, customers and orders (idempotent)."
 
     def add_arguments(self, parser):
         parser.add_argument(
-            "--orders", type=int, default=200, help="Orders per retailer (default 200)."
+            "--orders", type=int, default=150, help="Orders per retailer (default 150)."
         )
 
     @transaction.atomic
     def handle(self, *args, **options):
         retailers = {spec["ref"]: RetailerFactory(**spec) for spec in RETAILERS}
+        users = {}
         for username, first, last, memberships in USERS:
-            user = UserFactory(
+            users[username] = UserFactory(
                 username=username,
                 first_name=first,
                 last_name=last,
                 email=f"{username}@oms.localhost",
             )
             for ref, role in memberships:
-                MembershipFactory(user=user, retailer=retailers[ref], role=role)
+                MembershipFactory(user=users[username], retailer=retailers[ref], role=role)
+        created = 0
+        for retailer in retailers.values():
+            staff = [u for name, u in users.items() if name in ("agent", "manager", "globex.agent")]
+            staff = [u for u in staff if u.memberships.filter(retailer=retailer).exists()]
+            with factory.Faker.override_default_locale(LOCALES[retailer.ref]):
+                created += DemoOrders(retailer, staff).seed(options["orders"])
         self.stdout.write(
-            self.style.SUCCESS(f"Demo data ready: {len(retailers)} retailers, {len(USERS)} users.")
+            self.style.SUCCESS(
+                f"Demo data ready: {len(retailers)} retailers, {len(USERS)} users, "
+                f"{created} new orders."
+            )
         )
+
+
+class DemoOrders:
+    """Orders of one retailer in every state, with the history an agent would find."""
+
+    def __init__(self, retailer, staff):
+        self.retailer = retailer
+        self.staff = staff
+        self.now = timezone.now()
+        self.prefix = retailer.ref.upper()[:3]
+
+    def seed(self, count: int) -> int:
+        existing = set(Order.objects.filter(retailer=self.retailer).values_list("ref", flat=True))
+        customers = self._customers(max(10, count // 3))
+        created = 0
+        for number in range(1, count + 1):
+            ref = f"{self.prefix}-{100000 + number}"
+            if ref in existing:
+                continue
+            rng = random.Random(f"{self.retailer.ref}:{number}")
+            self._order(ref, number, rng, customers[rng.randrange(len(customers))])
+            created += 1
+        return created
+
+    def _customers(self, count: int) -> list[Customer]:
+        have = {c.ref: c for c in Customer.objects.filter(retailer=self.retailer)}
+        customers = []
+        for number in range(1, count + 1):
+            ref = f"{self.prefix}-C{10000 + number}"
+            if ref in have:
+                customers.append(have[ref])
+                continue
+            rng = random.Random(f"{self.retailer.ref}:customer:{number}")
+            segment = rng.choices(list(Customer.Segment.values), weights=[80, 10, 8, 2])[0]
+            customers.append(CustomerFactory(retailer=self.retailer, ref=ref, segment=segment))
+        return customers
+
+    def _order(self, ref: str, number: int, rng: random.Random, customer: Customer) -> Order:
+        state = rng.choices([s for s, _ in STATE_WEIGHTS], weights=[w for _, w in STATE_WEIGHTS])[0]
+        placed_at = self.now - timedelta(minutes=rng.randrange(60, 60 * 24 * 60))
+        if number % 12 == 0:  # a few from today
+            placed_at = self.now - timedelta(minutes=rng.randrange(5, 300))
+            state = SystemState.NEW
+        order_type = OrderType.CLICK_AND_COLLECT if rng.random() < 0.2 else OrderType.HOME_DELIVERY
+        address = AddressFactory(
+            retailer=self.retailer, customer=customer, country=COUNTRIES[self.retailer.ref]
+        )
+        carrier = rng.choice(CARRIERS[self.retailer.ref])
+        order = OrderFactory(
+            retailer=self.retailer,
+            ref=ref,
+            customer=customer,
+            status=status_for(self.retailer, state),
+            channel=rng.choices(list(Channel.values), weights=[55, 20, 10, 10, 5])[0],
+            type=order_type,
+            billing_address=address,
+            shipping_address=address,
+            delivery_method="Store collection"
+            if order_type == OrderType.CLICK_AND_COLLECT
+            else rng.choice(["Standard delivery", "Next-day delivery", "Evening delivery"]),
+            carrier="" if order_type == OrderType.CLICK_AND_COLLECT else carrier,
+            collection_location=rng.choice(STORES[self.retailer.ref])
+            if order_type == OrderType.CLICK_AND_COLLECT
+            else "",
+            promised_date=(placed_at + timedelta(days=rng.randrange(1, 6))).date(),
+            placed_at=placed_at,
+            updated_at=placed_at,
+            hold_documentation=state == SystemState.NEW and rng.random() < 0.08,
+            hold_compliance=state == SystemState.FRAUD,
+            invoice_number=f"INV-{self.prefix}-{number:06d}"
+            if state in (SystemState.PROCESSING, SystemState.COMPLETED)
+            else "",
+        )
+        self._lines(order, rng, state)
+        activity.record(
+            action="orders.order.placed",
+            target=order,
+            by=None,
+            at=placed_at,
+            data={
+                "channel": order.get_channel_display(),
+                "total": str(order.total),
+                "currency": order.currency,
+            },
+        )
+        self._payment(order, rng, state)
+        self._shipment(order, rng, state, carrier)
+        self._notes(order, rng)
+        if state != SystemState.NEW:
+            at = placed_at + timedelta(hours=rng.randrange(1, 30))
+            activity.record(
+                action="orders.order.status_changed",
+                target=order,
+                by=None,
+                at=at,
+                data={"before": "New", "after": order.status.label},
+            )
+            order.updated_at = at
+            order.save(update_fields=["updated_at"])
+        return order
+
+    def _lines(self, order: Order, rng: random.Random, state: str) -> None:
+        catalogue = CATALOGUE[self.retailer.ref]
+        shipment_status = {
+            SystemState.COMPLETED: ShipmentStatus.DELIVERED,
+            SystemState.CANCELLED: ShipmentStatus.CANCELLED,
+            SystemState.PROCESSING: rng.choice([ShipmentStatus.PICKED, ShipmentStatus.SHIPPED]),
+        }.get(state, ShipmentStatus.PENDING)
+        for position, (sku, name, price) in enumerate(
+            rng.sample(catalogue, rng.randrange(1, min(4, len(catalogue)) + 1))
+        ):
+            unit_price = Decimal(price)
+            quantity = rng.choices([1, 2, 3], weights=[75, 20, 5])[0]
+            discount = (
+                (unit_price * quantity * Decimal("0.10")).quantize(CENT, ROUND_HALF_UP)
+                if rng.random() < 0.15
+                else Decimal("0.00")
+            )
+            OrderLineFactory(
+                order=order,
+                position=position,
+                sku=sku,
+                name=name,
+                quantity=quantity,
+                unit_price=unit_price,
+                discount=discount,
+                tax_rate=rng.choice(TAX_RATES[self.retailer.ref]),
+                shipment_status=shipment_status,
+                shipping_method=order.delivery_method,
+            )
+        shipping = Decimal("0.00") if order.type == OrderType.CLICK_AND_COLLECT else Decimal("4.95")
+        recalculate_totals(order, shipping=shipping)
+
+    def _payment(self, order: Order, rng: random.Random, state: str) -> None:
+        if state == SystemState.NEW and rng.random() < 0.25:
+            method = Payment.Method.BANK_TRANSFER  # waiting for the customer's transfer
+            payment = PaymentFactory(order=order, method=method, authorised=Decimal("0.00"))
+            order.payment_status = PaymentStatus.NOT_PAID
+            order.save(update_fields=["payment_status"])
+            return
+        method = rng.choices(list(Payment.Method.values), weights=[45, 25, 15, 10, 3, 2])[0]
+        payment = PaymentFactory(order=order, method=method, authorised=order.total)
+        at = order.placed_at + timedelta(seconds=30)
+        self._transaction(payment, PaymentTransaction.Kind.AUTHORISE, order.total, at)
+        captured = Decimal("0.00")
+        refunded = Decimal("0.00")
+        status = PaymentStatus.AUTHORISED
+        if state in (SystemState.PROCESSING, SystemState.COMPLETED):
+            captured = order.total
+            status = PaymentStatus.PAID
+            if state == SystemState.PROCESSING and rng.random() < 0.2:
+                captured = (order.total / 2).quantize(CENT)
+                status = PaymentStatus.PARTIALLY_PAID
+            at += timedelta(hours=rng.randrange(1, 20))
+            self._transaction(payment, PaymentTransaction.Kind.CAPTURE, captured, at)
+        elif state == SystemState.CANCELLED:
+            if rng.random() < 0.5:
+                captured = refunded = order.total
+                at += timedelta(hours=2)
+                self._transaction(payment, PaymentTransaction.Kind.CAPTURE, captured, at)
+                at += timedelta(hours=rng.randrange(2, 48))
+                self._transaction(payment, PaymentTransaction.Kind.REFUND, refunded, at)
+                status = PaymentStatus.REFUNDED
+            else:
+                at += timedelta(hours=3)
+                self._transaction(payment, PaymentTransaction.Kind.VOID, order.total, at)
+                status = PaymentStatus.NOT_PAID
+        elif state == SystemState.FRAUD and rng.random() < 0.5:
+            at += timedelta(minutes=5)
+            self._transaction(
+                payment,
+                PaymentTransaction.Kind.CAPTURE,
+                order.total,
+                at,
+                status=PaymentTransaction.Status.FAILED,
+                message="Declined by issuer: suspected fraud (code 59)",
+            )
+        payment.captured, payment.refunded = captured, refunded
+        payment.save(update_fields=["captured", "refunded"])
+        order.payment_status = status
+        order.save(update_fields=["payment_status"])
+
+    def _transaction(self, payment, kind, amount, at, *, status=None, message=""):
+        tx = PaymentTransactionFactory(
+            payment=payment,
+            kind=kind,
+            amount=amount,
+            status=status or PaymentTransaction.Status.SUCCEEDED,
+            idempotency_key=f"demo-{payment.order.ref}-{kind}-{at.timestamp():.0f}",
+            message=message,
+            created_at=at,
+            completed_at=at,
+        )
+        if tx.status == PaymentTransaction.Status.SUCCEEDED:
+            action = {
+                "authorise": "authorised",
+                "capture": "captured",
+                "refund": "refunded",
+                "void": "voided",
+            }[kind]
+            activity.record(
+                action=f"orders.payment.{action}",
+                target=tx,
+                root=payment.order,
+                by=None,
+                at=at,
+                data={
+                    "amount": str(amount),
+                    "currency": payment.currency,
+                    "method": payment.get_method_display(),
+                },
+            )
+
+    def _shipment(self, order: Order, rng: random.Random, state: str, carrier: str) -> None:
+        shipped = state == SystemState.COMPLETED or (
+            state == SystemState.PROCESSING
+            and order.lines.filter(shipment_status="shipped").exists()
+        )
+        if not shipped or order.type == OrderType.CLICK_AND_COLLECT:
+            return
+        shipped_at = order.placed_at + timedelta(hours=rng.randrange(6, 30))
+        delivered = state == SystemState.COMPLETED
+        shipment = ShipmentFactory(
+            order=order,
+            carrier=carrier,
+            service=order.delivery_method,
+            tracking_number=f"{carrier[:2].upper()}{order.pk:09d}{order.retailer.ref[:2].upper()}",
+            status=Shipment.Status.DELIVERED if delivered else Shipment.Status.IN_TRANSIT,
+            estimated_delivery=(shipped_at + timedelta(days=2)).date(),
+            shipped_at=shipped_at,
+            delivered_at=shipped_at + timedelta(days=1, hours=rng.randrange(1, 10))
+            if delivered
+            else None,
+            created_at=shipped_at,
+        )
+        order.lines.update(tracking_number=shipment.tracking_number)
+        steps = [
+            (Shipment.Status.LABEL_CREATED, "Shipping label created", "Warehouse"),
+            (Shipment.Status.IN_TRANSIT, "Parcel received by the carrier", "Sorting centre"),
+            (Shipment.Status.IN_TRANSIT, "Parcel sorted for delivery", "Local depot"),
+        ]
+        if delivered:
+            steps += [
+                (Shipment.Status.OUT_FOR_DELIVERY, "Out for delivery", "Local depot"),
+                (Shipment.Status.DELIVERED, "Delivered", order.shipping_address.city),
+            ]
+        at = shipped_at
+        for status, description, location in steps:
+            ShipmentEventFactory(
+                shipment=shipment,
+                status=status,
+                description=description,
+                location=location,
+                occurred_at=at,
+            )
+            at += timedelta(hours=rng.randrange(2, 9))
+        activity.record(
+            action="orders.shipment.created",
+            target=shipment,
+            root=order,
+            by=None,
+            at=shipped_at,
+            data={"carrier": carrier, "tracking_number": shipment.tracking_number},
+        )
+        if delivered:
+            activity.record(
+                action="orders.shipment.delivered",
+                target=shipment,
+                root=order,
+                by=None,
+                at=shipment.delivered_at,
+                data={"carrier": carrier},
+            )
+
+    def _notes(self, order: Order, rng: random.Random) -> None:
+        if not self.staff:
+            return
+        if rng.random() < 0.3:
+            author = rng.choice(self.staff)
+            at = order.placed_at + timedelta(hours=rng.randrange(1, 48))
+            comment = CommentFactory(
+                order=order, author=author, body=rng.choice(COMMENTS), created_at=at
+            )
+            activity.record(
+                action="orders.comment.added",
+                target=comment,
+                root=order,
+                by=author,
+                at=at,
+                data={"body": comment.body},
+            )
+        if rng.random() < 0.15:
+            author = rng.choice(self.staff)
+            due = self.now + timedelta(days=rng.randrange(-2, 5), hours=rng.randrange(0, 8))
+            task = TaskFactory(
+                order=order,
+                created_by=author,
+                assignee=rng.choice(self.staff),
+                description=rng.choice(TASKS),
+                due_at=due,
+                status=rng.choices(list(Task.Status.values), weights=[60, 20, 20])[0],
+                created_at=order.placed_at + timedelta(hours=2),
+            )
+            activity.record(
+                action="orders.task.added",
+                target=task,
+                root=order,
+                by=author,
+                at=task.created_at,
+                data={"description": task.description, "assignee": task.assignee.username},
+            )
+        if rng.random() < 0.05:
+            author = rng.choice(self.staff)
+            memo = MemoFactory(
+                order=order,
+                author=author,
+                body="VIP customer: handle any complaint with priority.",
+                created_at=order.placed_at + timedelta(hours=1),
+            )
+            activity.record(
+                action="orders.memo.added",
+                target=memo,
+                root=order,
+                by=author,
+                at=memo.created_at,
+                data={"body": memo.body},
+            )

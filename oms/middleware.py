@@ -1,0 +1,33 @@
+import zoneinfo
+
+from django.utils import timezone
+
+from oms.roles import roles_of
+
+
+class RetailerTimeZoneMiddleware:
+    """Show times in the time zone of the user's retailer.
+
+    A user of several retailers in different zones sees the zone of the first of them (by id);
+    pages about one record (an order) switch to that record's retailer zone themselves.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = getattr(request, "user", None)
+        retailer_ids = sorted(roles_of(user)) if user is not None else []
+        if retailer_ids:
+            from oms.models import Retailer
+
+            zone = (
+                Retailer.objects.filter(pk=retailer_ids[0])
+                .values_list("time_zone", flat=True)
+                .first()
+            )
+            timezone.activate(zoneinfo.ZoneInfo(zone or "UTC"))
+        try:
+            return self.get_response(request)
+        finally:
+            timezone.deactivate()

@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+import django_filters
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
+
+from customers.models import Customer
+from oms.models import Retailer
+from oms.tenancy import retailer_ids_for
+from orders.models import Channel, Order, OrderLine, OrderStatus, OrderType, Shipment, SystemState
+
+PRESETS = [
+    ("open", "Open orders"),
+    ("on_hold", "On hold"),
+    ("awaiting_payment", "Awaiting payment"),
+    ("today", "Placed today"),
+]
+
+
+class OrderFilter(django_filters.FilterSet):
+    q = django_filters.CharFilter(method="search", label="Search")
+    view = django_filters.ChoiceFilter(
+        method="preset", choices=PRESETS, label="View", empty_label="All orders"
+    )
+    status = django_filters.MultipleChoiceFilter(field_name="status__code", label="Status")
+    state = django_filters.MultipleChoiceFilter(
+        field_name="status__system_state", choices=SystemState.choices, label="System state"
+    )
+    placed = django_filters.DateFromToRangeFilter(field_name="placed_at", label="Placed")
+    segment = django_filters.MultipleChoiceFilter(
+        field_name="customer__segment", choices=Customer.Segment.choices, label="Segment"
+    )
+    channel = django_filters.MultipleChoiceFilter(choices=Channel.choices, label="Channel")
+    type = django_filters.ChoiceFilter(choices=OrderType.choices, label="Type")
+    retailer = django_filters.ModelMultipleChoiceFilter(
+        queryset=Retailer.objects.none(), label="Retailer"
+    )
+
+    class Meta:
+        model = Order
+        fields: list[str] = []
+
+    def __init__(self, data=None, queryset=None, *, request, **kwargs):
+        super().__init__(data, queryset, request=request, **kwargs)
+        retailer_ids = retailer_ids_for(request.user)
+        statuses = (
+            OrderStatus.objects.for_retailers(retailer_ids)
+            .order_by("position", "label")
+            .values_list("code", "label")
+        )
+        self.filters["status"].extra["choices"] = list(dict(statuses).items())
+        if len(retailer_ids) > 1:
+            self.filters["retailer"].queryset = Retailer.objects.filter(pk__in=retailer_ids)
+        else:
+            del self.filters["retailer"]
+
+    @property
+    def has_retailer_filter(self) -> bool:
+        return "retailer" in self.filters
+
+    def search(self, queryset: QuerySet[Order], name: str, value: str) -> QuerySet[Order]:
+        """One box for order ref, customer name, email and tracking number."""
+        value = value.strip()
+        if not value:
+            return queryset
+        tracked = Q(
+            Exists(OrderLine.objects.filter(order=OuterRef("pk"), tracking_number__iexact=value))
+        ) | Q(Exists(Shipment.objects.filter(order=OuterRef("pk"), tracking_number__iexact=value)))
+        match = Q(ref__istartswith=value) | tracked
+        if "@" in value:
+            match |= Q(customer__email__iexact=value)
+        else:
+            name = Q()
+            for word in value.split():
+                name &= Q(customer__first_name__icontains=word) | Q(
+                    customer__last_name__icontains=word
+                )
+            match |= name
+        return queryset.filter(match)
+
+    def preset(self, queryset: QuerySet[Order], name: str, value: str) -> QuerySet[Order]:
+        if value == "open":
+            return queryset.open()
+        if value == "on_hold":
+            return queryset.on_hold()
+        if value == "awaiting_payment":
+            return queryset.awaiting_payment()
+        if value == "today":
+            start = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
+            return queryset.filter(placed_at__gte=start, placed_at__lt=start + timedelta(days=1))
+        return queryset

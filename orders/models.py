@@ -1,0 +1,456 @@
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.urls import reverse
+from django.utils import timezone
+
+from oms.tenancy import TenantOwned, TenantQuerySet
+
+MONEY = {"max_digits": 12, "decimal_places": 2, "default": Decimal("0.00")}
+
+
+class SystemState(models.TextChoices):
+    """The fixed states every retailer's own order statuses map onto."""
+
+    NEW = "NEW", "New"
+    PROCESSING = "PROCESSING", "Processing"
+    COMPLETED = "COMPLETED", "Completed"
+    CANCELLED = "CANCELLED", "Cancelled"
+    FRAUD = "FRAUD", "Fraud"
+    SUSPENDED = "SUSPENDED", "Suspended"
+
+
+OPEN_STATES = frozenset(
+    {SystemState.NEW, SystemState.PROCESSING, SystemState.FRAUD, SystemState.SUSPENDED}
+)
+
+
+class StatusColour(models.TextChoices):
+    """A fixed palette, so status badges are styled by class under a strict CSP."""
+
+    BLUE = "blue", "Blue"
+    INDIGO = "indigo", "Indigo"
+    PURPLE = "purple", "Purple"
+    PINK = "pink", "Pink"
+    RED = "red", "Red"
+    ORANGE = "orange", "Orange"
+    YELLOW = "yellow", "Yellow"
+    GREEN = "green", "Green"
+    TEAL = "teal", "Teal"
+    GREY = "grey", "Grey"
+
+
+# The statuses every retailer starts with: (code, label, colour, system state).
+DEFAULT_STATUSES = [
+    ("new", "New", StatusColour.BLUE, SystemState.NEW),
+    ("processing", "Processing", StatusColour.ORANGE, SystemState.PROCESSING),
+    ("completed", "Completed", StatusColour.GREEN, SystemState.COMPLETED),
+    ("cancelled", "Cancelled", StatusColour.GREY, SystemState.CANCELLED),
+    ("fraud", "Fraud", StatusColour.RED, SystemState.FRAUD),
+    ("suspended", "Suspended", StatusColour.PURPLE, SystemState.SUSPENDED),
+]
+
+
+class OrderStatus(TenantOwned):
+    """A retailer's own name for a stage of an order, mapped onto one system state."""
+
+    code = models.SlugField(max_length=50)
+    label = models.CharField(max_length=100)
+    colour = models.CharField(max_length=16, choices=StatusColour.choices, default="blue")
+    position = models.PositiveSmallIntegerField(default=0)
+    system_state = models.CharField(max_length=16, choices=SystemState.choices)
+
+    class Meta:
+        ordering = ["retailer_id", "position", "pk"]
+        verbose_name_plural = "order statuses"
+        constraints = [
+            models.UniqueConstraint(fields=["retailer", "code"], name="orderstatus_unique_code"),
+        ]
+
+    def __str__(self) -> str:
+        return self.label
+
+
+class Channel(models.TextChoices):
+    WEB = "web", "Web shop"
+    APP = "app", "Mobile app"
+    STORE = "store", "Store"
+    MARKETPLACE = "marketplace", "Marketplace"
+    PHONE = "phone", "Phone"
+
+
+class OrderType(models.TextChoices):
+    HOME_DELIVERY = "HD", "Home delivery"
+    CLICK_AND_COLLECT = "CC", "Click and collect"
+
+
+class PaymentStatus(models.TextChoices):
+    NOT_PAID = "not_paid", "Not paid"
+    AUTHORISED = "authorised", "Authorised"
+    PARTIALLY_PAID = "partially_paid", "Partially paid"
+    PAID = "paid", "Paid"
+    PARTIALLY_REFUNDED = "partially_refunded", "Partially refunded"
+    REFUNDED = "refunded", "Refunded"
+
+
+AWAITING_PAYMENT = frozenset(
+    {PaymentStatus.NOT_PAID, PaymentStatus.AUTHORISED, PaymentStatus.PARTIALLY_PAID}
+)
+
+
+class OrderQuerySet(TenantQuerySet):
+    def with_list_columns(self) -> OrderQuerySet:
+        """What a row of the orders list shows, joined in one query."""
+        return self.select_related("retailer", "customer", "status")
+
+    def open(self) -> OrderQuerySet:
+        """Orders not yet completed or cancelled."""
+        return self.filter(status__system_state__in=OPEN_STATES)
+
+    def on_hold(self) -> OrderQuerySet:
+        """Orders held by a flag, or suspended."""
+        return self.filter(
+            Q(hold_documentation=True)
+            | Q(hold_compliance=True)
+            | Q(status__system_state=SystemState.SUSPENDED)
+        )
+
+    def awaiting_payment(self) -> OrderQuerySet:
+        """Open orders not yet paid in full."""
+        return self.open().filter(payment_status__in=AWAITING_PAYMENT)
+
+
+class Order(TenantOwned):
+    ref = models.CharField("order ref", max_length=64)
+    channel = models.CharField(max_length=16, choices=Channel.choices, default=Channel.WEB)
+    type = models.CharField(
+        max_length=2, choices=OrderType.choices, default=OrderType.HOME_DELIVERY
+    )
+    customer = models.ForeignKey(
+        "customers.Customer",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="orders",
+    )
+    status = models.ForeignKey(OrderStatus, on_delete=models.PROTECT, related_name="orders")
+    currency = models.CharField(max_length=3, help_text="ISO 4217 code")
+    subtotal = models.DecimalField(**MONEY)
+    discount = models.DecimalField(**MONEY)
+    shipping = models.DecimalField(**MONEY)
+    tax = models.DecimalField(**MONEY)
+    total = models.DecimalField(**MONEY)
+    item_count = models.PositiveIntegerField(default=0, help_text="Units over all lines.")
+    payment_status = models.CharField(
+        max_length=20, choices=PaymentStatus.choices, default=PaymentStatus.NOT_PAID
+    )
+    billing_address = models.ForeignKey(
+        "customers.Address", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    shipping_address = models.ForeignKey(
+        "customers.Address", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    delivery_method = models.CharField(max_length=100, blank=True)
+    carrier = models.CharField(max_length=100, blank=True)
+    promised_date = models.DateField(null=True, blank=True)
+    collection_location = models.CharField(
+        max_length=200, blank=True, help_text="The store a click-and-collect order waits at."
+    )
+    invoice_number = models.CharField(max_length=64, blank=True)
+    hold_documentation = models.BooleanField(
+        "held: missing documentation", default=False, db_default=False
+    )
+    hold_compliance = models.BooleanField("held: compliance", default=False, db_default=False)
+    placed_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    objects = OrderQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-placed_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["retailer", "ref"], name="order_unique_ref"),
+        ]
+        indexes = [
+            models.Index(fields=["retailer", "-placed_at"], name="order_recent"),
+            models.Index(fields=["retailer", "status", "-placed_at"], name="order_by_status"),
+            models.Index(fields=["retailer", "customer"], name="order_by_customer"),
+        ]
+
+    def __str__(self) -> str:
+        return self.ref
+
+    def get_absolute_url(self) -> str:
+        return reverse("orders:order_detail", kwargs={"pk": self.pk})
+
+    @property
+    def system_state(self) -> str:
+        return self.status.system_state
+
+    @property
+    def is_paid(self) -> bool:
+        return self.payment_status in (
+            PaymentStatus.PAID,
+            PaymentStatus.PARTIALLY_REFUNDED,
+            PaymentStatus.REFUNDED,
+        )
+
+    @property
+    def hold_reasons(self) -> list[str]:
+        reasons = []
+        if self.hold_documentation:
+            reasons.append("Missing documentation")
+        if self.hold_compliance:
+            reasons.append("Compliance")
+        return reasons
+
+
+class ShipmentStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    PICKED = "picked", "Picked"
+    PACKED = "packed", "Packed"
+    SHIPPED = "shipped", "Shipped"
+    DELIVERED = "delivered", "Delivered"
+    RETURNED = "returned", "Returned"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class OrderLine(TenantOwned):
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
+    position = models.PositiveSmallIntegerField(default=0)
+    sku = models.CharField("SKU ref", max_length=64)
+    name = models.CharField(max_length=200)
+    quantity = models.PositiveIntegerField(default=1)
+    unit_price = models.DecimalField(**MONEY)
+    discount = models.DecimalField(**MONEY)
+    tax_rate = models.DecimalField(max_digits=5, decimal_places=2, default=Decimal("0.00"))
+    tax = models.DecimalField(**MONEY)
+    total = models.DecimalField(**MONEY)
+    shipment_status = models.CharField(
+        max_length=16, choices=ShipmentStatus.choices, default=ShipmentStatus.PENDING
+    )
+    shipping_method = models.CharField(max_length=100, blank=True)
+    tracking_number = models.CharField(max_length=100, blank=True)
+
+    class Meta:
+        ordering = ["order_id", "position", "pk"]
+        indexes = [
+            models.Index(fields=["retailer", "tracking_number"], name="line_tracking"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} × {self.name}"
+
+
+class Payment(TenantOwned):
+    class Method(models.TextChoices):
+        CARD = "card", "Card"
+        IDEAL = "ideal", "iDEAL"
+        PAYPAL = "paypal", "PayPal"
+        KLARNA = "klarna", "Klarna (pay later)"
+        GIFT_CARD = "gift_card", "Gift card"
+        BANK_TRANSFER = "bank_transfer", "Bank transfer"
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="payments")
+    method = models.CharField(max_length=20, choices=Method.choices)
+    provider = models.CharField(max_length=50, default="simulated")
+    provider_reference = models.CharField(max_length=100, blank=True)
+    currency = models.CharField(max_length=3)
+    authorised = models.DecimalField(**MONEY)
+    captured = models.DecimalField(**MONEY)
+    refunded = models.DecimalField(**MONEY)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["order_id", "created_at", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(captured__lte=F("authorised")), name="payment_captured_lte_authorised"
+            ),
+            models.CheckConstraint(
+                condition=Q(refunded__lte=F("captured")), name="payment_refunded_lte_captured"
+            ),
+            models.CheckConstraint(
+                condition=Q(authorised__gte=0) & Q(captured__gte=0) & Q(refunded__gte=0),
+                name="payment_amounts_not_negative",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_method_display()} {self.authorised} {self.currency}"
+
+    @property
+    def capturable(self) -> Decimal:
+        return self.authorised - self.captured
+
+    @property
+    def refundable(self) -> Decimal:
+        return self.captured - self.refunded
+
+
+class PaymentTransaction(TenantOwned):
+    class Kind(models.TextChoices):
+        AUTHORISE = "authorise", "Authorise"
+        CAPTURE = "capture", "Capture"
+        REFUND = "refund", "Refund"
+        VOID = "void", "Void"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    payment = models.ForeignKey(Payment, on_delete=models.CASCADE, related_name="transactions")
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="transactions")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    amount = models.DecimalField(**MONEY)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    reference = models.CharField(max_length=100, blank=True, help_text="The gateway's reference")
+    idempotency_key = models.CharField(max_length=100)
+    message = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["order_id", "created_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["retailer", "idempotency_key"], name="transaction_unique_idempotency_key"
+            ),
+            models.CheckConstraint(condition=Q(amount__gte=0), name="transaction_amount_gte_0"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.amount} ({self.get_status_display()})"
+
+
+class Shipment(TenantOwned):
+    class Status(models.TextChoices):
+        LABEL_CREATED = "label_created", "Label created"
+        IN_TRANSIT = "in_transit", "In transit"
+        OUT_FOR_DELIVERY = "out_for_delivery", "Out for delivery"
+        DELIVERED = "delivered", "Delivered"
+        EXCEPTION = "exception", "Delivery exception"
+        RETURNED = "returned", "Returned to sender"
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="shipments")
+    carrier = models.CharField(max_length=100)
+    service = models.CharField(max_length=100, blank=True)
+    tracking_number = models.CharField(max_length=100, blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.LABEL_CREATED)
+    estimated_delivery = models.DateField(null=True, blank=True)
+    shipped_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["order_id", "created_at", "pk"]
+        indexes = [
+            models.Index(fields=["retailer", "tracking_number"], name="shipment_tracking"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.carrier} {self.tracking_number}".strip()
+
+
+class ShipmentEvent(TenantOwned):
+    """One entry of a shipment's carrier log."""
+
+    shipment = models.ForeignKey(Shipment, on_delete=models.CASCADE, related_name="events")
+    status = models.CharField(max_length=20, choices=Shipment.Status.choices)
+    description = models.CharField(max_length=255)
+    location = models.CharField(max_length=200, blank=True)
+    occurred_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["shipment_id", "-occurred_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.occurred_at:%Y-%m-%d %H:%M} {self.description}"
+
+
+class Comment(TenantOwned):
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="comments")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    body = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["order_id", "-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return self.body[:50]
+
+
+class Memo(TenantOwned):
+    """A short note pinned on top of the order, for oneself or a colleague."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="memos")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    body = models.CharField(max_length=500)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["order_id", "-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return self.body[:50]
+
+
+class Task(TenantOwned):
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        IN_PROGRESS = "in_progress", "In progress"
+        DONE = "done", "Done"
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="tasks")
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="order_tasks",
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    description = models.CharField(max_length=500)
+    due_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["order_id", "status", "due_at", "pk"]
+        indexes = [
+            models.Index(fields=["retailer", "assignee", "status"], name="task_by_assignee"),
+        ]
+
+    def __str__(self) -> str:
+        return self.description[:50]
+
+    @property
+    def is_overdue(self) -> bool:
+        return (
+            self.status != self.Status.DONE
+            and self.due_at is not None
+            and (self.due_at < timezone.now())
+        )

@@ -1,0 +1,137 @@
+"""Reads that gather one screen's data in a fixed number of queries."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db.models import Count, Prefetch, Q, QuerySet
+
+from oms.models import Activity, Membership
+from orders.models import (
+    AWAITING_PAYMENT,
+    OPEN_STATES,
+    Order,
+    OrderLine,
+    Shipment,
+    ShipmentEvent,
+    SystemState,
+    Task,
+)
+
+# Activity kinds an agent can filter the timeline by, each a set of record types.
+ACTIVITY_KINDS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "order": ("Order and status", ("orders.order",)),
+    "items": ("Items", ("orders.orderline",)),
+    "payments": ("Payments", ("orders.payment", "orders.paymenttransaction")),
+    "shipments": ("Shipments", ("orders.shipment", "orders.shipmentevent")),
+    "notes": ("Comments, memos and tasks", ("orders.comment", "orders.memo", "orders.task")),
+    "emails": ("Emails", ("oms.outboundemail",)),
+    "returns": ("Returns", ("returns.return", "returns.returnitem", "returns.returnfulfilment")),
+}
+
+
+def order_header_queryset(queryset: QuerySet[Order]) -> QuerySet[Order]:
+    """The order with everything its page header and sections show, in one query."""
+    return queryset.select_related(
+        "retailer", "customer", "status", "billing_address", "shipping_address"
+    ).prefetch_related("memos__author", "memos__recipient", "lines", "payments")
+
+
+@dataclass(frozen=True)
+class TaxBand:
+    rate: Decimal
+    net: Decimal
+    tax: Decimal
+
+
+def tax_breakdown(lines: list[OrderLine]) -> list[TaxBand]:
+    """Line totals grouped by tax rate: what was charged at each rate, net and tax."""
+    bands: dict[Decimal, list[Decimal]] = defaultdict(lambda: [Decimal(0), Decimal(0)])
+    for line in lines:
+        band = bands[line.tax_rate]
+        band[0] += line.total - line.tax
+        band[1] += line.tax
+    return [TaxBand(rate, net, tax) for rate, (net, tax) in sorted(bands.items())]
+
+
+def order_shipments(order: Order) -> list[Shipment]:
+    """The shipping log: shipments with their carrier events, newest event first."""
+    return list(
+        order.shipments.prefetch_related(
+            Prefetch("events", queryset=ShipmentEvent.objects.order_by("-occurred_at", "-pk"))
+        )
+    )
+
+
+def order_tasks(order: Order) -> list[Task]:
+    return list(order.tasks.select_related("assignee", "created_by"))
+
+
+def order_activity(order: Order, *, kind: str | None = None) -> QuerySet[Activity]:
+    """Everything that happened to the order and what hangs off it, newest first."""
+    activity = Activity.objects.filter(
+        retailer_id=order.retailer_id, root_type="orders.order", root_id=str(order.pk)
+    ).select_related("actor")
+    if kind in ACTIVITY_KINDS:
+        activity = activity.filter(target_type__in=ACTIVITY_KINDS[kind][1])
+    return activity.order_by("-created_at", "-pk")
+
+
+def activity_kind_of(target_type: str) -> str:
+    for kind, (_, types) in ACTIVITY_KINDS.items():
+        if target_type in types:
+            return kind
+    return "order"
+
+
+def retailer_staff(retailer_id: int) -> QuerySet:
+    """Members of the retailer, for assigning tasks and addressing memos."""
+    return (
+        Membership.objects.filter(retailer_id=retailer_id)
+        .select_related("user")
+        .order_by("user__first_name", "user__username")
+    )
+
+
+@dataclass(frozen=True)
+class Queue:
+    label: str
+    count: int
+    url: str
+
+
+def work_queues(user) -> list[Queue]:
+    """The home page's queues: how many orders wait in each preset view, and the user's tasks."""
+    from django.urls import reverse
+    from django.utils import timezone
+
+    orders = Order.objects.for_user(user)
+    start = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
+    counts = orders.aggregate(
+        open=Count("pk", filter=Q(status__system_state__in=OPEN_STATES)),
+        on_hold=Count(
+            "pk",
+            filter=Q(hold_documentation=True)
+            | Q(hold_compliance=True)
+            | Q(status__system_state=SystemState.SUSPENDED),
+        ),
+        awaiting_payment=Count(
+            "pk",
+            filter=Q(status__system_state__in=OPEN_STATES, payment_status__in=AWAITING_PAYMENT),
+        ),
+        today=Count("pk", filter=Q(placed_at__gte=start)),
+    )
+    order_list = reverse("orders:order_list")
+    queues = [
+        Queue("Open orders", counts["open"], f"{order_list}?view=open"),
+        Queue("On hold", counts["on_hold"], f"{order_list}?view=on_hold"),
+        Queue(
+            "Awaiting payment", counts["awaiting_payment"], f"{order_list}?view=awaiting_payment"
+        ),
+        Queue("Placed today", counts["today"], f"{order_list}?view=today"),
+    ]
+    my_tasks = Task.objects.for_user(user).filter(assignee=user).exclude(status=Task.Status.DONE)
+    queues.append(Queue("My open tasks", my_tasks.count(), reverse("orders:my_tasks")))
+    return queues

@@ -1,0 +1,388 @@
+from __future__ import annotations
+
+import csv
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+from django.views import View
+from django.views.generic import ListView
+from django_filters.views import FilterView
+from django_tables2 import SingleTableMixin
+
+from oms.tenancy import retailer_ids_for
+from oms.views import TenantDetailView, TenantObjectActionView, TenantScopedMixin
+from orders import selectors, services
+from orders.filters import PRESETS, OrderFilter
+from orders.forms import CommentForm, MemoForm, TaskForm, TaskStatusForm
+from orders.models import Order, Task
+from orders.tables import OrderTable
+
+PDF_EXPORT_LIMIT = 500
+
+CSV_COLUMNS = [
+    ("Order ref", lambda o: o.ref),
+    ("Retailer", lambda o: o.retailer.name),
+    ("Customer", lambda o: o.customer.full_name if o.customer else ""),
+    ("Email", lambda o: o.customer.email if o.customer else ""),
+    ("Segment", lambda o: o.customer.get_segment_display() if o.customer else ""),
+    ("Status", lambda o: o.status.label),
+    ("System state", lambda o: o.status.system_state),
+    ("Channel", lambda o: o.get_channel_display()),
+    ("Type", lambda o: o.get_type_display()),
+    ("Items", lambda o: o.item_count),
+    ("Currency", lambda o: o.currency),
+    ("Total", lambda o: o.total),
+    ("Payment", lambda o: o.get_payment_status_display()),
+    ("Placed", lambda o: timezone.localtime(o.placed_at).strftime("%Y-%m-%d %H:%M")),
+    ("Promised", lambda o: o.promised_date.isoformat() if o.promised_date else ""),
+    ("Invoice number", lambda o: o.invoice_number),
+]
+
+
+class _FilteredOrdersMixin(TenantScopedMixin):
+    """The orders of the user's retailers, as the list's filters and sort narrow them."""
+
+    model = Order
+
+    def scope_queryset(self, queryset):
+        return queryset.with_list_columns()
+
+    def filtered_orders(self):
+        filterset = OrderFilter(self.request.GET, self.get_queryset(), request=self.request)
+        if not filterset.is_valid():
+            return filterset, Order.objects.none()
+        sort = self.request.GET.get("sort")
+        table = OrderTable(filterset.qs, order_by=sort) if sort else None
+        orders = table.data.data if table is not None else filterset.qs
+        return filterset, orders
+
+
+class OrderListView(_FilteredOrdersMixin, SingleTableMixin, FilterView):
+    table_class = OrderTable
+    filterset_class = OrderFilter
+    template_name = "orders/order_list.html"
+    paginate_by = 50
+
+    def get_template_names(self) -> list[str]:
+        if self.request.htmx and not self.request.htmx.history_restore_request:
+            return ["orders/order_list.html#results"]
+        return [self.template_name]
+
+    def get_table_kwargs(self) -> dict[str, Any]:
+        if len(retailer_ids_for(self.request.user)) > 1:
+            return {}
+        return {"exclude": ("retailer",)}
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        query = self.request.GET.copy()
+        query.pop("page", None)
+        presets = []
+        for value, label in [("", "All orders"), *PRESETS]:
+            preset_query = query.copy()
+            preset_query.pop("view", None)
+            if value:
+                preset_query["view"] = value
+            presets.append(
+                {
+                    "label": label,
+                    "query": preset_query.urlencode(),
+                    "active": self.request.GET.get("view", "") == value,
+                }
+            )
+        context.update(
+            presets=presets,
+            querystring=query.urlencode(),
+            pdf_export_limit=PDF_EXPORT_LIMIT,
+        )
+        return context
+
+
+class OrderExportCsvView(_FilteredOrdersMixin, View):
+    """Every order matching the list's filters, streamed as CSV."""
+
+    def get(self, request: HttpRequest) -> StreamingHttpResponse:
+        _, orders = self.filtered_orders()
+
+        class Echo:
+            def write(self, value: str) -> str:
+                return value
+
+        writer = csv.writer(Echo())
+
+        def rows():
+            yield "\ufeff" + writer.writerow([title for title, _ in CSV_COLUMNS])
+            for order in orders.iterator(chunk_size=2000):
+                yield writer.writerow([value(order) for _, value in CSV_COLUMNS])
+
+        stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+        return StreamingHttpResponse(
+            rows(),
+            content_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="orders-{stamp}.csv"'},
+        )
+
+
+class OrderExportPdfView(_FilteredOrdersMixin, View):
+    """The filtered list as a PDF, up to PDF_EXPORT_LIMIT orders."""
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        from weasyprint import HTML
+
+        filterset, orders = self.filtered_orders()
+        count = orders.count()
+        if count > PDF_EXPORT_LIMIT:
+            messages.error(
+                request,
+                f"The filter matches {count:,} orders; a PDF holds at most "
+                f"{PDF_EXPORT_LIMIT:,}. Narrow the filter, or export CSV for all of them.",
+            )
+            query = request.GET.urlencode()
+            return redirect(reverse("orders:order_list") + (f"?{query}" if query else ""))
+        html = render_to_string(
+            "orders/pdf/order_list.html",
+            {
+                "orders": list(orders),
+                "filters": _describe_filters(filterset),
+                "generated_at": timezone.localtime(),
+                "user": request.user,
+            },
+            request=request,
+        )
+        pdf = HTML(string=html, base_url=request.build_absolute_uri("/")).write_pdf()
+        stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+        return HttpResponse(
+            pdf,
+            content_type="application/pdf",
+            headers={"Content-Disposition": f'inline; filename="orders-{stamp}.pdf"'},
+        )
+
+
+def _describe_filters(filterset: OrderFilter) -> list[tuple[str, str]]:
+    """The filters in force, as label and value text, for the head of an export."""
+    described = []
+    for name, value in filterset.form.cleaned_data.items():
+        if value in (None, "", [], ()) or (
+            hasattr(value, "start") and not (value.start or value.stop)
+        ):
+            continue
+        field = filterset.form.fields[name]
+        if hasattr(value, "start"):
+            text = " to ".join(
+                part.strftime("%d %b %Y") if part else "…" for part in (value.start, value.stop)
+            )
+        elif hasattr(field, "choices"):
+            choices = {str(k): v for k, v in field.choices}
+            values = value if isinstance(value, list | tuple) else [value]
+            text = ", ".join(str(choices.get(str(getattr(v, "pk", v)), v)) for v in values)
+        else:
+            text = str(value)
+        described.append((str(field.label), text))
+    return described
+
+
+TABS = [
+    ("items", "Items"),
+    ("transactions", "Transactions"),
+    ("shipments", "Shipments"),
+    ("returns", "Returns"),
+    ("invoices", "Invoices"),
+    ("comments", "Comments"),
+    ("tasks", "Tasks"),
+    ("activity", "Activity"),
+]
+
+
+class OrderDetailView(TenantDetailView):
+    """The order page; `/orders/<id>/<tab>/` is the same page with another tab open."""
+
+    model = Order
+    template_name = "orders/order_detail.html"
+    context_object_name = "order"
+
+    def scope_queryset(self, queryset):
+        return selectors.order_header_queryset(queryset)
+
+    @property
+    def tab(self) -> str:
+        tab = self.kwargs.get("tab", "items")
+        if tab not in dict(TABS):
+            raise Http404("No such tab.")
+        return tab
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        self.tab  # noqa: B018 - an unknown tab is a 404 before any query
+        self.object = self.get_object()
+        with timezone.override(self.object.retailer.time_zone):
+            return self.render_to_response(self.get_context_data()).render()
+
+    def get_template_names(self) -> list[str]:
+        if self.request.htmx.target == "order-tab":
+            return [f"{self.template_name}#tab"]
+        return [self.template_name]
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        order = self.object
+        lines = list(order.lines.all())
+        context.update(
+            tab=self.tab,
+            tabs=TABS,
+            lines=lines,
+            payments=list(order.payments.all()),
+            memos=list(order.memos.all()),
+            tax_bands=selectors.tax_breakdown(lines),
+        )
+        context.update(tab_context(self.request, order, self.tab, kwargs.get("forms", {})))
+        return context
+
+
+def tab_context(request: HttpRequest, order: Order, tab: str, forms: dict) -> dict[str, Any]:
+    """What one tab shows: read only when it is open."""
+    if tab == "transactions":
+        return {"transactions": list(order.transactions.select_related("payment", "created_by"))}
+    if tab == "shipments":
+        return {"shipments": selectors.order_shipments(order)}
+    if tab == "comments":
+        return {
+            "comments": list(order.comments.select_related("author")),
+            "comment_form": forms.get("comment") or CommentForm(),
+            "memo_form": forms.get("memo") or MemoForm(retailer_id=order.retailer_id),
+        }
+    if tab == "tasks":
+        return {
+            "tasks": selectors.order_tasks(order),
+            "task_form": forms.get("task") or TaskForm(retailer_id=order.retailer_id),
+            "task_statuses": Task.Status.choices,
+        }
+    if tab == "activity":
+        kind = request.GET.get("kind") or None
+        return {
+            "activity": list(selectors.order_activity(order, kind=kind)[:500]),
+            "activity_kinds": [(k, label) for k, (label, _) in selectors.ACTIVITY_KINDS.items()],
+            "activity_kind": kind,
+        }
+    return {}
+
+
+class _OrderActionView(TenantObjectActionView):
+    """Acts on one order, then shows the tab the action belongs to."""
+
+    model = Order
+    tab = "items"
+
+    def scope_queryset(self, queryset):
+        return selectors.order_header_queryset(queryset)
+
+    def show_tab(self, order: Order, *, forms: dict | None = None, status: int = 200):
+        if forms is None and not self.request.htmx:
+            return redirect("orders:order_tab", pk=order.pk, tab=self.tab)
+        view = OrderDetailView(request=self.request, kwargs={"pk": order.pk, "tab": self.tab})
+        view.object = order
+        with timezone.override(order.retailer.time_zone):
+            context = view.get_context_data(forms=forms or {})
+            template = view.get_template_names()
+            response = view.response_class(self.request, template, context, status=status)
+            return response.render()
+
+    def invalid(self, order: Order, form_name: str, form, error: ValidationError | None = None):
+        if error is not None:
+            for field, field_errors in error.message_dict.items():
+                for message in field_errors:
+                    form.add_error(field if field in form.fields else None, message)
+        return self.show_tab(
+            order, forms={form_name: form}, status=200 if self.request.htmx else 400
+        )
+
+
+class CommentAddView(_OrderActionView):
+    tab = "comments"
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        order = self.get_object()
+        form = CommentForm(request.POST)
+        if not form.is_valid():
+            return self.invalid(order, "comment", form)
+        try:
+            services.comment_add(order=order, by=request.user, body=form.cleaned_data["body"])
+        except ValidationError as error:
+            return self.invalid(order, "comment", form, error)
+        return self.show_tab(order)
+
+
+class MemoAddView(_OrderActionView):
+    tab = "comments"
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        order = self.get_object()
+        form = MemoForm(request.POST, retailer_id=order.retailer_id)
+        if not form.is_valid():
+            return self.invalid(order, "memo", form)
+        try:
+            services.memo_add(
+                order=order,
+                by=request.user,
+                body=form.cleaned_data["body"],
+                recipient=form.cleaned_data["recipient"],
+            )
+        except ValidationError as error:
+            return self.invalid(order, "memo", form, error)
+        if request.htmx:
+            # the memo is pinned above the tabs: reload the whole page
+            return HttpResponse(headers={"HX-Redirect": order.get_absolute_url() + "comments/"})
+        return self.show_tab(order)
+
+
+class TaskAddView(_OrderActionView):
+    tab = "tasks"
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        order = self.get_object()
+        form = TaskForm(request.POST, retailer_id=order.retailer_id)
+        if not form.is_valid():
+            return self.invalid(order, "task", form)
+        try:
+            services.task_add(order=order, by=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            return self.invalid(order, "task", form, error)
+        return self.show_tab(order)
+
+
+class TaskStatusView(_OrderActionView):
+    tab = "tasks"
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        order = self.get_object()
+        task = order.tasks.filter(pk=kwargs["task_pk"]).first()
+        if task is None:
+            raise Http404("No such task on this order.")
+        form = TaskStatusForm(request.POST)
+        if form.is_valid():
+            services.task_set_status(task=task, by=request.user, status=form.cleaned_data["status"])
+        else:
+            messages.error(request, "Choose a valid task status.")
+        return self.show_tab(order)
+
+
+class MyTasksView(TenantScopedMixin, ListView):
+    """The open tasks assigned to the user, soonest due first."""
+
+    model = Task
+    template_name = "orders/my_tasks.html"
+    context_object_name = "tasks"
+    paginate_by = 100
+
+    def scope_queryset(self, queryset):
+        show_done = self.request.GET.get("show") == "all"
+        queryset = queryset.filter(assignee=self.request.user).select_related(
+            "order", "order__retailer", "order__status", "created_by"
+        )
+        if not show_done:
+            queryset = queryset.exclude(status=Task.Status.DONE)
+        return queryset.order_by("due_at", "pk")
