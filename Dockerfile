@@ -8,7 +8,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 # WeasyPrint renders PDFs with Pango; libpq for psycopg is bundled in psycopg[binary].
 RUN apt-get update \
  && apt-get install -y --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b \
-    fonts-dejavu-core curl \
+    fonts-dejavu-core gettext curl \
  && rm -rf /var/lib/apt/lists/*
 
 RUN useradd --create-home --uid 1000 oms
@@ -18,7 +18,8 @@ COPY requirements.lock .
 RUN pip install --no-cache-dir -r requirements.lock
 
 COPY --chown=oms:oms . .
-RUN DEBUG=false SECRET_KEY=collectstatic-only python manage.py collectstatic --no-input
+RUN for po in locale/*/LC_MESSAGES/django.po; do msgfmt -o "${po%.po}.mo" "$po"; done \
+ && DEBUG=false SECRET_KEY=collectstatic-only python manage.py collectstatic --no-input
 
 USER oms
 EXPOSE 8000

@@ -31,7 +31,14 @@ $(STAMP): requirements.lock
 	rm -f $(VENV)/.installed-*
 	touch $@
 
-install: $(STAMP)
+# Compiled translations are built here, not committed.
+MESSAGES := $(patsubst %.po,%.mo,$(wildcard locale/*/LC_MESSAGES/django.po))
+
+%.mo: %.po
+	@command -v msgfmt >/dev/null || { echo "msgfmt not found: apt-get install gettext" >&2; exit 1; }
+	msgfmt --check -o $@ $<
+
+install: $(STAMP) $(MESSAGES)
 
 run: export DEBUG ?= true
 run: install

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 
 from django.conf import settings
@@ -17,6 +18,14 @@ logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
 
+# kind -> function(id) returning (filename, content, mimetype); apps register their documents.
+_ATTACHMENTS: dict[str, Callable[[int], tuple[str, bytes, str]]] = {}
+
+
+def register_attachment(kind: str, render: Callable[[int], tuple[str, bytes, str]]) -> None:
+    """Let emails carry a document of `kind` (such as an invoice PDF), rendered when sent."""
+    _ATTACHMENTS[kind] = render
+
 
 @transaction.atomic
 def email_queue(
@@ -27,6 +36,7 @@ def email_queue(
     body: str,
     about: models.Model | None = None,
     by=None,
+    attachment: str = "",
 ) -> OutboundEmail:
     """Queue an email in the caller's transaction; it is handed to a worker once that commits."""
     email = OutboundEmail.objects.create(
@@ -34,6 +44,7 @@ def email_queue(
         to=to,
         subject=subject,
         body=body,
+        attachment=attachment,
         root_type=activity.RecordRef.of(about).label if about is not None else "",
         root_id=activity.RecordRef.of(about).pk if about is not None else "",
     )
@@ -63,12 +74,16 @@ def email_deliver(*, email_id: int) -> OutboundEmail.Status:
             return OutboundEmail.Status(email.status)
         email.attempts += 1
         try:
-            EmailMessage(
+            message = EmailMessage(
                 subject=email.subject,
                 body=email.body,
                 from_email=settings.DEFAULT_FROM_EMAIL,
                 to=[email.to],
-            ).send()
+            )
+            if email.attachment:
+                kind, _, pk = email.attachment.partition(":")
+                message.attach(*_ATTACHMENTS[kind](int(pk)))
+            message.send()
         except Exception as exc:
             error = exc
             email.last_error = f"{type(exc).__name__}: {exc}"

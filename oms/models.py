@@ -121,6 +121,9 @@ class OutboundEmail(TenantOwned):
     to = models.EmailField()
     subject = models.CharField(max_length=255)
     body = models.TextField()
+    attachment = models.CharField(
+        max_length=100, blank=True, help_text="A document rendered at send time: kind:id"
+    )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     attempts = models.PositiveSmallIntegerField(default=0)
     last_error = models.TextField(blank=True)

@@ -30,6 +30,9 @@ TIME_ZONE = env("TIME_ZONE", default="UTC")
 USE_TZ = True
 LANGUAGE_CODE = "en-gb"
 USE_I18N = True
+# The languages documents for customers (invoices, packing slips) are printed in.
+LANGUAGES = [("en", "English"), ("nl", "Nederlands")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 
 # DATABASES
 # ------------------------------------------------------------------------------
@@ -241,5 +244,18 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
-    "loggers": {"axes": {"level": "WARNING"}},
+    "loggers": {
+        "axes": {"level": "WARNING"},
+        "weasyprint": {"level": "WARNING"},
+        "fontTools": {"level": "WARNING"},
+    },
 }
+
+# PAYMENTS
+# ------------------------------------------------------------------------------
+# Payment.provider -> the gateway class that moves its money (see orders/gateway.py).
+PAYMENT_GATEWAYS = {"simulated": "orders.gateway.SimulatedGateway"}
+# Make the simulated gateway fail every call: "decline" or "timeout" (empty: it succeeds).
+SIMULATED_GATEWAY_FAILURE = env("SIMULATED_GATEWAY_FAILURE", default="")
+# How often a payment operation is tried on transient gateway errors before it is failed.
+PAYMENT_OPERATION_ATTEMPTS = env.int("PAYMENT_OPERATION_ATTEMPTS", default=5)

@@ -3,7 +3,6 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from oms import views
-from oms.roles import Role
 
 urlpatterns = [
     path("", views.HomeView.as_view(), name="home"),
@@ -14,16 +13,9 @@ urlpatterns = [
     path("returns/", include("returns.urls")),
     path("customers/", include("customers.urls")),
     path("billing/", include("billing.urls")),
-    path(
-        "settings/",
-        views.EmptyStateView.as_view(
-            title="Settings",
-            lead="Order statuses, return reasons and return actions of your retailers are "
-            "configured here.",
-            required_role=Role.ADMIN,
-        ),
-        name="settings",
-    ),
+    path("settings/", views.SettingsHomeView.as_view(), name="settings"),
+    path("settings/order-statuses/", include("orders.settings_urls")),
+    path("settings/billing/", include("billing.settings_urls")),
     path("healthz", views.HealthzView.as_view(), name="healthz"),
     path("readyz", views.ReadyzView.as_view(), name="readyz"),
     path("django-admin/", admin.site.urls),

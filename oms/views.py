@@ -150,3 +150,34 @@ def _check_broker() -> str:
     except Exception as exc:
         return f"error: {type(exc).__name__}"
     return "ok"
+
+
+def admin_retailers(user) -> list[Retailer]:
+    """The retailers the user administers."""
+    ids = [rid for rid, role in roles_of(user).items() if role.includes(Role.ADMIN)]
+    return list(Retailer.objects.filter(pk__in=ids).order_by("name"))
+
+
+class AdminRetailerMixin(RoleRequiredMixin):
+    """A configuration page of one retailer the user administers, chosen by ?retailer=<id>."""
+
+    required_role = Role.ADMIN
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        self.retailers = admin_retailers(request.user)
+        return super().dispatch(request, *args, **kwargs)
+
+    @property
+    def retailer(self) -> Retailer:
+        wanted = self.request.POST.get("retailer") or self.request.GET.get("retailer")
+        for retailer in self.retailers:
+            if str(retailer.pk) == wanted:
+                return retailer
+        return self.retailers[0]
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        return super().get_context_data(retailers=self.retailers, retailer=self.retailer, **kwargs)
+
+
+class SettingsHomeView(AdminRetailerMixin, TemplateView):
+    template_name = "oms/settings.html"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from oms.activity import describe_as, record
+from oms.activity import RecordRef, describe_as, record
 from oms.models import Activity
 from orders.models import Comment, Memo, Order, Task
 
@@ -73,3 +73,221 @@ def task_status_changed(task: Task, *, before: str, by) -> Activity:
         by=by,
         data={"description": task.description, "before": before, "after": task.status},
     )
+
+
+describe_as(
+    "orders.order.cancelled",
+    "Order cancelled{reason_text}; refund {refund}, released {release}{notify_text}",
+)
+describe_as("orders.order.copied", "Copied to new order {copy_ref}")
+describe_as("orders.order.created_as_copy", "Created as a copy of order {source_ref}")
+describe_as("orders.order.hold_set", "Held: {hold}. {reason}")
+describe_as("orders.order.hold_cleared", "Hold cleared: {hold}. {reason}")
+describe_as("orders.order.payment_marked", "Marked {after_label} (was {before_label})")
+describe_as("orders.order.invoice_number_set", "Invoice number set to {after} (was {before})")
+describe_as("orders.payment.requested", "{kind_label} of {amount} {currency} requested")
+describe_as("orders.payment.failed", "{kind_label} of {amount} {currency} failed: {message}")
+describe_as("orders.payment.voided", "{amount} {currency} of the authorisation released")
+describe_as("orders.payment.synced", "Payments synced with the gateway: {summary}")
+describe_as("orders.order.payments_checked", "Payments checked with the gateway: no change")
+describe_as("orders.orderline.shipment_updated", "Shipment of {sku} updated: {changes}")
+describe_as("orders.order.sent", "Marked sent{tracking_text}")
+describe_as("orders.order.customer_notified", "Customer notified: “{message}”")
+describe_as("orders.order.payment_reminder", "Payment reminder sent for {amount} {currency}")
+
+
+def order_status_changed(order: Order, *, before, by, reason: str = "") -> Activity:
+    return record(
+        action="orders.order.status_changed",
+        target=order,
+        by=by,
+        data={
+            "before": before.label,
+            "after": order.status.label,
+            "before_state": before.system_state,
+            "after_state": order.status.system_state,
+            "reason": reason,
+        },
+    )
+
+
+def order_cancelled(order: Order, *, by, reason, notify, refund, release) -> Activity:
+    return record(
+        action="orders.order.cancelled",
+        target=order,
+        by=by,
+        data={
+            "reason": reason,
+            "reason_text": f" ({reason})" if reason else "",
+            "notify": notify,
+            "notify_text": "; customer emailed" if notify else "; customer not emailed",
+            "refund": f"{refund} {order.currency}",
+            "release": f"{release} {order.currency}",
+        },
+    )
+
+
+def order_copied(source: Order, copy: Order, *, by) -> None:
+    record(
+        action="orders.order.copied",
+        target=source,
+        by=by,
+        data={"copy_ref": copy.ref, "copy_id": copy.pk},
+    )
+    record(
+        action="orders.order.created_as_copy",
+        target=copy,
+        by=by,
+        data={"source_ref": source.ref, "source_id": source.pk},
+    )
+
+
+def order_hold_changed(order: Order, *, hold: str, held: bool, reason: str, by) -> Activity:
+    return record(
+        action="orders.order.hold_set" if held else "orders.order.hold_cleared",
+        target=order,
+        by=by,
+        data={"hold": hold, "reason": reason},
+    )
+
+
+def order_payment_status_marked(order: Order, *, before: str, by) -> Activity:
+    from orders.models import PaymentStatus
+
+    labels = dict(PaymentStatus.choices)
+    return record(
+        action="orders.order.payment_marked",
+        target=order,
+        by=by,
+        data={
+            "before": before,
+            "after": order.payment_status,
+            "before_label": str(labels[before]).lower(),
+            "after_label": str(labels[order.payment_status]).lower(),
+        },
+    )
+
+
+def order_invoice_number_set(order: Order, *, before: str, by) -> Activity:
+    return record(
+        action="orders.order.invoice_number_set",
+        target=order,
+        by=by,
+        data={"before": before or "none", "after": order.invoice_number or "none"},
+    )
+
+
+def _operation_data(operation) -> dict:
+    return {
+        "kind": operation.kind,
+        "kind_label": operation.get_kind_display(),
+        "amount": str(operation.amount),
+        "currency": operation.payment.currency,
+        "method": operation.payment.get_method_display(),
+        "idempotency_key": operation.idempotency_key,
+    }
+
+
+def payment_operation_requested(operation, *, by) -> Activity:
+    return record(
+        action="orders.payment.requested",
+        target=operation,
+        root=_order_ref(operation),
+        by=by,
+        data=_operation_data(operation),
+    )
+
+
+def payment_operation_succeeded(operation, *, payment) -> Activity:
+    action = {"capture": "captured", "refund": "refunded", "void": "voided"}[operation.kind]
+    return record(
+        action=f"orders.payment.{action}",
+        target=operation,
+        root=_order_ref(operation),
+        by=operation.created_by,
+        data=_operation_data(operation) | {"reference": operation.reference},
+    )
+
+
+def payment_operation_failed(operation) -> Activity:
+    return record(
+        action="orders.payment.failed",
+        target=operation,
+        root=_order_ref(operation),
+        by=operation.created_by,
+        data=_operation_data(operation)
+        | {"message": operation.message, "error_code": operation.error_code},
+    )
+
+
+def payment_synced(payment, *, before: dict, after: dict, by) -> Activity:
+    changes = [
+        f"{field} {before[field]} → {after[field]}"
+        for field in after
+        if before[field] != after[field]
+    ]
+    return record(
+        action="orders.payment.synced",
+        target=payment,
+        root=_order_ref(payment),
+        by=by,
+        data={
+            "before": {k: str(v) for k, v in before.items()},
+            "after": {k: str(v) for k, v in after.items()},
+            "summary": "; ".join(changes),
+        },
+    )
+
+
+def payments_checked(order: Order, *, by) -> Activity:
+    return record(action="orders.order.payments_checked", target=order, by=by)
+
+
+def line_shipment_updated(line, *, changes: dict, by) -> Activity:
+    return record(
+        action="orders.orderline.shipment_updated",
+        target=line,
+        root=_order_ref(line),
+        by=by,
+        data={
+            "sku": line.sku,
+            "before": {k: v[0] for k, v in changes.items()},
+            "after": {k: v[1] for k, v in changes.items()},
+            "changes": ", ".join(
+                f"{k.replace('_', ' ')} {v[1] or '—'}" for k, v in changes.items()
+            ),
+        },
+    )
+
+
+def order_sent(order: Order, *, shipment, by) -> Activity:
+    tracking = shipment.tracking_number
+    return record(
+        action="orders.order.sent",
+        target=order,
+        by=by,
+        data={
+            "carrier": shipment.carrier,
+            "tracking_number": tracking,
+            "tracking_text": f" with {shipment.carrier} tracking {tracking}" if tracking else "",
+        },
+    )
+
+
+def customer_notified(order: Order, *, message: str, by) -> Activity:
+    return record(
+        action="orders.order.customer_notified", target=order, by=by, data={"message": message}
+    )
+
+
+def payment_reminder_sent(order: Order, *, amount, by) -> Activity:
+    return record(
+        action="orders.order.payment_reminder",
+        target=order,
+        by=by,
+        data={"amount": str(amount), "currency": order.currency},
+    )
+
+
+def _order_ref(row) -> RecordRef:
+    return RecordRef("orders.order", str(row.order_id))

@@ -1,7 +1,10 @@
+from decimal import Decimal
+
 from django import forms
 from django.contrib.auth import get_user_model
 
-from orders.models import Task
+from billing.models import INVOICE_LANGUAGES, Invoice
+from orders.models import ShipmentStatus, Task
 from orders.selectors import retailer_staff
 
 
@@ -54,3 +57,78 @@ class TaskForm(_StaffChoiceMixin, forms.Form):
 
 class TaskStatusForm(forms.Form):
     status = forms.ChoiceField(choices=Task.Status.choices)
+
+
+class ConfirmForm(forms.Form):
+    """An action that moves money or writes to the customer: the form must say it is confirmed."""
+
+    confirm = forms.BooleanField(
+        required=True, error_messages={"required": "Confirm the action first."}
+    )
+
+
+class StatusForm(forms.Form):
+    status = forms.ModelChoiceField(queryset=None, empty_label=None)
+    reason = forms.CharField(required=False, max_length=500)
+
+    def __init__(self, *args, order, **kwargs):
+        super().__init__(*args, **kwargs)
+        from orders.selectors import status_choices
+
+        self.fields["status"].queryset = status_choices(order)
+
+
+class CancelForm(ConfirmForm):
+    notify = forms.BooleanField(required=False, label="Email the customer")
+    reason = forms.CharField(required=False, max_length=500)
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(max_length=500)
+
+
+class HoldForm(ReasonForm):
+    flag = forms.ChoiceField(
+        choices=[("documentation", "Missing documentation"), ("compliance", "Compliance")]
+    )
+
+
+class InvoiceNumberForm(forms.Form):
+    invoice_number = forms.CharField(required=False, max_length=64)
+
+
+class AmountForm(ConfirmForm):
+    amount = forms.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0.01"))
+
+
+class ShipmentUpdateForm(forms.Form):
+    lines = forms.ModelMultipleChoiceField(
+        queryset=None, error_messages={"required": "Select the items to update."}
+    )
+    shipment_status = forms.ChoiceField(
+        choices=[("", "Leave as it is"), *ShipmentStatus.choices], required=False
+    )
+    shipping_method = forms.CharField(required=False, max_length=100)
+    tracking_number = forms.CharField(required=False, max_length=100)
+
+    def __init__(self, *args, order, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["lines"].queryset = order.lines.all()
+
+
+class MarkSentForm(ConfirmForm):
+    tracking_number = forms.CharField(required=False, max_length=100)
+    carrier = forms.CharField(required=False, max_length=100)
+
+
+class NotifyForm(ConfirmForm):
+    message = forms.CharField(max_length=5000, widget=forms.Textarea)
+
+
+class InvoiceCreateForm(forms.Form):
+    language = forms.ChoiceField(choices=INVOICE_LANGUAGES, required=False)
+
+
+class InvoiceUpdateForm(forms.Form):
+    status = forms.ChoiceField(choices=Invoice.Status.choices)
+    delivery_time = forms.CharField(required=False, max_length=200)

@@ -28,6 +28,24 @@ OPEN_STATES = frozenset(
     {SystemState.NEW, SystemState.PROCESSING, SystemState.FRAUD, SystemState.SUSPENDED}
 )
 
+# The order lifecycle on system states. SUSPENDED goes back to the state it was suspended from
+# (see Order.available_states), or to CANCELLED. COMPLETED and CANCELLED are final; returns may
+# still follow a completed order.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    SystemState.NEW: frozenset(
+        {SystemState.PROCESSING, SystemState.CANCELLED, SystemState.FRAUD, SystemState.SUSPENDED}
+    ),
+    SystemState.PROCESSING: frozenset(
+        {SystemState.COMPLETED, SystemState.CANCELLED, SystemState.SUSPENDED}
+    ),
+    SystemState.FRAUD: frozenset({SystemState.CANCELLED, SystemState.SUSPENDED}),
+    SystemState.SUSPENDED: frozenset({SystemState.CANCELLED}),
+    SystemState.COMPLETED: frozenset(),
+    SystemState.CANCELLED: frozenset(),
+}
+# While an order is in one of these, its items' shipments can still be changed.
+SHIPPABLE_STATES = frozenset({SystemState.NEW, SystemState.PROCESSING})
+
 
 class StatusColour(models.TextChoices):
     """A fixed palette, so status badges are styled by class under a strict CSP."""
@@ -161,6 +179,14 @@ class Order(TenantOwned):
         max_length=200, blank=True, help_text="The store a click-and-collect order waits at."
     )
     invoice_number = models.CharField(max_length=64, blank=True)
+    suspended_from = models.ForeignKey(
+        OrderStatus,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="The status a suspended order resumes to.",
+    )
     hold_documentation = models.BooleanField(
         "held: missing documentation", default=False, db_default=False
     )
@@ -198,6 +224,29 @@ class Order(TenantOwned):
             PaymentStatus.PARTIALLY_REFUNDED,
             PaymentStatus.REFUNDED,
         )
+
+    @property
+    def is_held(self) -> bool:
+        return self.hold_documentation or self.hold_compliance
+
+    @property
+    def is_final(self) -> bool:
+        return not TRANSITIONS[self.status.system_state]
+
+    @property
+    def can_change_shipments(self) -> bool:
+        return self.status.system_state in SHIPPABLE_STATES
+
+    def transitions(self) -> dict[str, frozenset[str]]:
+        """TRANSITIONS for this order: a suspended order may also go back where it was."""
+        if self.status.system_state != SystemState.SUSPENDED or self.suspended_from is None:
+            return TRANSITIONS
+        back = self.suspended_from.system_state
+        return TRANSITIONS | {SystemState.SUSPENDED: TRANSITIONS[SystemState.SUSPENDED] | {back}}
+
+    def available_states(self) -> frozenset[str]:
+        """The system states this order may move to now."""
+        return self.transitions()[self.status.system_state]
 
     @property
     def hold_reasons(self) -> list[str]:
@@ -263,19 +312,26 @@ class Payment(TenantOwned):
     authorised = models.DecimalField(**MONEY)
     captured = models.DecimalField(**MONEY)
     refunded = models.DecimalField(**MONEY)
+    voided = models.DecimalField(
+        **MONEY, help_text="Authorised but released: it can no longer be captured."
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["order_id", "created_at", "pk"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(captured__lte=F("authorised")), name="payment_captured_lte_authorised"
+                condition=Q(captured__lte=F("authorised") - F("voided")),
+                name="payment_captured_lte_authorised",
             ),
             models.CheckConstraint(
                 condition=Q(refunded__lte=F("captured")), name="payment_refunded_lte_captured"
             ),
             models.CheckConstraint(
-                condition=Q(authorised__gte=0) & Q(captured__gte=0) & Q(refunded__gte=0),
+                condition=Q(authorised__gte=0)
+                & Q(captured__gte=0)
+                & Q(refunded__gte=0)
+                & Q(voided__gte=0),
                 name="payment_amounts_not_negative",
             ),
         ]
@@ -285,7 +341,7 @@ class Payment(TenantOwned):
 
     @property
     def capturable(self) -> Decimal:
-        return self.authorised - self.captured
+        return self.authorised - self.voided - self.captured
 
     @property
     def refundable(self) -> Decimal:
@@ -312,6 +368,9 @@ class PaymentTransaction(TenantOwned):
     reference = models.CharField(max_length=100, blank=True, help_text="The gateway's reference")
     idempotency_key = models.CharField(max_length=100)
     message = models.TextField(blank=True)
+    error_code = models.CharField(
+        max_length=20, blank=True, help_text="declined, or unavailable when it may be retried"
+    )
     attempts = models.PositiveSmallIntegerField(default=0)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -330,6 +389,32 @@ class PaymentTransaction(TenantOwned):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.amount} ({self.get_status_display()})"
+
+    @property
+    def can_retry(self) -> bool:
+        return self.status == self.Status.FAILED and self.kind != self.Kind.AUTHORISE
+
+
+class SimulatedGatewayRecord(models.Model):
+    """The built-in simulated payment gateway's own ledger (the provider's side, not ours).
+
+    One row per money movement the gateway accepted, unique by idempotency key: asking again
+    with the same key returns the same row and moves no money.
+    """
+
+    idempotency_key = models.CharField(max_length=100, unique=True)
+    payment_reference = models.CharField(max_length=100)
+    kind = models.CharField(max_length=16)
+    amount = models.DecimalField(**MONEY)
+    currency = models.CharField(max_length=3)
+    reference = models.CharField(max_length=100, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["payment_reference"], name="simgw_payment")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.amount} {self.currency} ({self.reference})"
 
 
 class Shipment(TenantOwned):

@@ -135,3 +135,22 @@ def work_queues(user) -> list[Queue]:
     my_tasks = Task.objects.for_user(user).filter(assignee=user).exclude(status=Task.Status.DONE)
     queues.append(Queue("My open tasks", my_tasks.count(), reverse("orders:my_tasks")))
     return queues
+
+
+def status_choices(order: Order) -> QuerySet:
+    """The statuses the order can be moved to from the status dropdown.
+
+    Cancelling and suspending have their own buttons (they ask for a confirmation or a reason),
+    so their statuses are not offered here; another status of the current state is.
+    """
+    from orders.models import OrderStatus
+
+    states = set(order.available_states())
+    if order.available_states():
+        states.add(order.status.system_state)
+    states -= {SystemState.CANCELLED, SystemState.SUSPENDED}
+    return (
+        OrderStatus.objects.filter(retailer_id=order.retailer_id, system_state__in=states)
+        .exclude(pk=order.status_id)
+        .order_by("position", "pk")
+    )

@@ -9,7 +9,12 @@ WIDE_ONLY = {"td": {"class": "d-none d-lg-table-cell"}, "th": {"class": "d-none 
 
 
 class OrderTable(BaseTable):
-    ref = tables.Column("Order", linkify=True, attrs={"td": {"class": "text-nowrap fw-semibold"}})
+    # the results are boosted for sorting and paging; opening an order is a page of its own
+    ref = tables.Column(
+        "Order",
+        linkify=True,
+        attrs={"td": {"class": "text-nowrap fw-semibold"}, "a": {"hx-boost": "false"}},
+    )
     retailer = tables.Column(
         "Retailer", accessor="retailer__name", order_by="retailer__name", attrs=WIDE_ONLY
     )

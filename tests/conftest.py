@@ -41,9 +41,10 @@ def celery_broker():
 
 def _forget_broker_connections():
     """Celery keeps its first connection pool for good; drop it so a new broker URL is used."""
-    if celery_app._pool is not None:
-        celery_app._pool.force_close_all()
-        celery_app._pool = None
+    from kombu import pools
+
+    pools.reset()
+    celery_app._pool = None
     celery_app.amqp._producer_pool = None
 
 

@@ -10,6 +10,7 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 from django.utils.text import slugify
 
+from billing.models import Invoice
 from customers.models import Address, Customer
 from oms.models import Membership, Retailer
 from oms.roles import Role
@@ -252,3 +253,47 @@ class TaskFactory(factory.django.DjangoModelFactory):
     order = factory.SubFactory(OrderFactory)
     retailer = factory.SelfAttribute("order.retailer")
     description = factory.Faker("sentence")
+
+
+class InvoiceFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Invoice
+
+    order = factory.SubFactory(OrderFactory, lines=1)
+    retailer = factory.SelfAttribute("order.retailer")
+    number = factory.Sequence(lambda n: f"INV-T-{n:05d}")
+    sequence_number = factory.Sequence(lambda n: 100000 + n)
+    currency = factory.SelfAttribute("order.currency")
+    lines = factory.LazyAttribute(
+        lambda o: [
+            {
+                "line_id": line.pk,
+                "sku": line.sku,
+                "name": line.name,
+                "quantity": line.quantity,
+                "unit_price": str(line.unit_price),
+                "discount": str(line.discount),
+                "tax_rate": str(line.tax_rate),
+                "tax": str(line.tax),
+                "total": str(line.total),
+            }
+            for line in o.order.lines.all()
+        ]
+    )
+    tax = factory.SelfAttribute("order.tax")
+    total = factory.SelfAttribute("order.total")
+    billing_name = "Jane Doe"
+
+
+class StatusFactory(factory.django.DjangoModelFactory):
+    """An extra order status of a retailer, beside its six defaults."""
+
+    class Meta:
+        model = OrderStatus
+
+    retailer = factory.SubFactory(RetailerFactory)
+    code = factory.Sequence(lambda n: f"custom-{n}")
+    label = factory.Sequence(lambda n: f"Custom {n}")
+    colour = "teal"
+    position = 50
+    system_state = SystemState.PROCESSING

@@ -9,7 +9,15 @@ from collections.abc import Callable
 from typing import Any
 
 from oms.models import Retailer
-from tests.factories import OrderFactory, TaskFactory
+from orders.models import PaymentTransaction
+from tests.factories import (
+    InvoiceFactory,
+    OrderFactory,
+    PaymentFactory,
+    PaymentTransactionFactory,
+    StatusFactory,
+    TaskFactory,
+)
 
 
 def _order(retailer: Retailer) -> dict[str, Any]:
@@ -25,11 +33,72 @@ def _order_task(retailer: Retailer) -> dict[str, Any]:
     return {"pk": task.order_id, "task_pk": task.pk}
 
 
+def _payment(retailer: Retailer) -> dict[str, Any]:
+    payment = PaymentFactory(order=OrderFactory(retailer=retailer, lines=1))
+    return {"pk": payment.order_id, "payment_pk": payment.pk}
+
+
+def _failed_operation(retailer: Retailer) -> dict[str, Any]:
+    operation = PaymentTransactionFactory(
+        payment=PaymentFactory(order=OrderFactory(retailer=retailer, lines=1)),
+        kind=PaymentTransaction.Kind.CAPTURE,
+        status=PaymentTransaction.Status.FAILED,
+        error_code="declined",
+    )
+    return {"pk": operation.order_id, "transaction_pk": operation.pk}
+
+
+def _with_invoice(retailer: Retailer) -> dict[str, Any]:
+    return {"pk": InvoiceFactory(order=OrderFactory(retailer=retailer, lines=1)).order_id}
+
+
+def _invoice(retailer: Retailer) -> dict[str, Any]:
+    invoice = InvoiceFactory(order=OrderFactory(retailer=retailer, lines=1))
+    return {"pk": invoice.order_id, "invoice_pk": invoice.pk}
+
+
+def _status(retailer: Retailer) -> dict[str, Any]:
+    return {"pk": StatusFactory(retailer=retailer).pk}
+
+
+ORDER_ACTIONS = [
+    "comment_add",
+    "memo_add",
+    "task_add",
+    "set_status",
+    "cancel",
+    "suspend",
+    "resume",
+    "copy",
+    "hold_set",
+    "hold_clear",
+    "mark_paid",
+    "mark_not_paid",
+    "invoice_number",
+    "payments_sync",
+    "shipment_update",
+    "mark_sent",
+    "notify",
+    "payment_reminder",
+    "packing_slip",
+    "invoice_create",
+]
+
 OBJECT_URLS: dict[str, Callable[[Retailer], dict[str, Any]]] = {
     "orders:order_detail": _order,
     "orders:order_tab": _order_tab,
-    "orders:comment_add": _order,
-    "orders:memo_add": _order,
-    "orders:task_add": _order,
+    **{f"orders:{name}": _order for name in ORDER_ACTIONS},
     "orders:task_status": _order_task,
+    "orders:payment_capture": _payment,
+    "orders:payment_refund": _payment,
+    "orders:payment_void": _payment,
+    "orders:operation_retry": _failed_operation,
+    "orders:invoices_pdf": _with_invoice,
+    "orders:invoice_pdf": _invoice,
+    "orders:invoice_update": _invoice,
+    "orders:invoice_resend": _invoice,
+    "orders:credit_note": _invoice,
+    "order_statuses:edit": _status,
+    "order_statuses:move": _status,
+    "order_statuses:delete": _status,
 }

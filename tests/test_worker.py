@@ -100,3 +100,30 @@ def test_a_worker_sends_a_queued_email_after_commit(worker, retailer):
     assert "Subject: Order ACME-1 shipped" in content
     assert "To: jane@example.com" in content
     assert "oms.tasks.send_email" in log
+
+
+def test_a_worker_captures_a_payment_end_to_end(worker, retailer, manager):
+    from decimal import Decimal
+
+    from orders import services
+    from orders.models import Payment, PaymentTransaction, SimulatedGatewayRecord, SystemState
+    from tests.factories import OrderFactory, PaymentFactory
+
+    # given an authorised payment of a processing order
+    order = OrderFactory(retailer=retailer, state=SystemState.PROCESSING, lines=2)
+    payment = PaymentFactory(order=order, authorised=order.total, provider_reference="psp_worker")
+
+    # when a manager captures part of it (the request commits, the worker does the rest)
+    operation = services.payment_capture(payment=payment, amount="45.00", by=manager)
+
+    # then the worker moves the money once and records it
+    done = _wait_for(
+        lambda: PaymentTransaction.objects.get(pk=operation.pk).status != "pending", timeout=30
+    )
+    log = (worker / "worker.log").read_text()
+    assert done, f"the capture was not run; worker log:\n{log}"
+    operation.refresh_from_db()
+    assert operation.status == "succeeded", operation.message
+    assert Payment.objects.get(pk=payment.pk).captured == Decimal("45.00")
+    assert SimulatedGatewayRecord.objects.get().reference == operation.reference
+    assert "orders.tasks.run_payment_operation" in log

@@ -8,10 +8,11 @@ register = template.Library()
 SYMBOLS = {"EUR": "€", "GBP": "£", "USD": "$", "AUD": "A$", "CAD": "C$", "JPY": "¥"}
 
 
-def format_money(amount: Decimal | None, currency: str) -> str:
+def format_money(amount: Decimal | str | None, currency: str) -> str:
     """`€1,234.50`; an unknown currency is written by its code: `SEK 1,234.50`."""
-    if amount is None:
+    if amount is None or amount == "":
         return ""
+    amount = Decimal(str(amount))
     number = number_format(abs(amount), decimal_pos=2, force_grouping=True)
     sign = "−" if amount < 0 else ""
     symbol = SYMBOLS.get(currency)

@@ -13,3 +13,11 @@ document.addEventListener("htmx:configRequest", (event) => {
     }
   }
 });
+
+// A button with data-confirm asks before its form is sent (money moves, the customer is told).
+document.addEventListener("submit", (event) => {
+  const button = event.submitter;
+  if (button && button.dataset.confirm && !window.confirm(button.dataset.confirm)) {
+    event.preventDefault();
+  }
+});

@@ -67,7 +67,9 @@ def test_an_agent_filters_opens_an_order_comments_and_sees_it_in_activity(
 
     # when they open the order and switch tabs
     results.get_by_role("link", name="ACME-2001").click()
+    expect(page).to_have_url(re.compile(r"/orders/\d+/$"))
     expect(page.get_by_role("heading", name="Order ACME-2001")).to_be_visible()
+    expect(page.locator("#results")).to_have_count(0)
     page.get_by_role("tab", name="Shipments").click()
     expect(page).to_have_url(re.compile(r"/orders/\d+/shipments/$"))
     expect(page.get_by_test_id("tab-shipments")).to_contain_text("Nothing has shipped yet")

@@ -6,8 +6,8 @@ import pytest
 from django.urls import reverse
 from pypdf import PdfReader
 
-from orders import views
 from orders.models import SystemState
+from orders.views import browse as views
 from tests.factories import OrderFactory
 
 pytestmark = pytest.mark.django_db
@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db
 
 def list_refs(client, params):
     html = client.get(reverse("orders:order_list"), params).content.decode()
-    return re.findall(r'<a href="/orders/\d+/">([^<]+)</a>', html)
+    return re.findall(r'<a hx-boost="false" href="/orders/\d+/">([^<]+)</a>', html)
 
 
 def csv_rows(client, params):

@@ -24,7 +24,9 @@ LIST = reverse("orders:order_list")
 
 def refs(response) -> list[str]:
     """The order refs in the list, in the order shown."""
-    return re.findall(r'<a href="/orders/\d+/">([^<]+)</a>', response.content.decode())
+    return re.findall(
+        r'<a hx-boost="false" href="/orders/\d+/">([^<]+)</a>', response.content.decode()
+    )
 
 
 @pytest.fixture

@@ -16,8 +16,10 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
+from billing.services import invoices_on_paid
 from customers.models import Customer
 from oms import activity
+from oms.models import Activity
 from oms.roles import Role
 from orders.models import (
     Channel,
@@ -28,6 +30,7 @@ from orders.models import (
     PaymentTransaction,
     Shipment,
     ShipmentStatus,
+    SimulatedGatewayRecord,
     SystemState,
     Task,
 )
@@ -230,9 +233,6 @@ class DemoOrders:
             updated_at=placed_at,
             hold_documentation=state == SystemState.NEW and rng.random() < 0.08,
             hold_compliance=state == SystemState.FRAUD,
-            invoice_number=f"INV-{self.prefix}-{number:06d}"
-            if state in (SystemState.PROCESSING, SystemState.COMPLETED)
-            else "",
         )
         self._lines(order, rng, state)
         activity.record(
@@ -297,12 +297,22 @@ class DemoOrders:
     def _payment(self, order: Order, rng: random.Random, state: str) -> None:
         if state == SystemState.NEW and rng.random() < 0.25:
             method = Payment.Method.BANK_TRANSFER  # waiting for the customer's transfer
-            payment = PaymentFactory(order=order, method=method, authorised=Decimal("0.00"))
+            PaymentFactory(
+                order=order,
+                method=method,
+                authorised=Decimal("0.00"),
+                provider_reference=f"psp_{order.ref}",
+            )
             order.payment_status = PaymentStatus.NOT_PAID
             order.save(update_fields=["payment_status"])
             return
         method = rng.choices(list(Payment.Method.values), weights=[45, 25, 15, 10, 3, 2])[0]
-        payment = PaymentFactory(order=order, method=method, authorised=order.total)
+        payment = PaymentFactory(
+            order=order,
+            method=method,
+            authorised=order.total,
+            provider_reference=f"psp_{order.ref}",
+        )
         at = order.placed_at + timedelta(seconds=30)
         self._transaction(payment, PaymentTransaction.Kind.AUTHORISE, order.total, at)
         captured = Decimal("0.00")
@@ -327,6 +337,7 @@ class DemoOrders:
             else:
                 at += timedelta(hours=3)
                 self._transaction(payment, PaymentTransaction.Kind.VOID, order.total, at)
+                payment.voided = order.total
                 status = PaymentStatus.NOT_PAID
         elif state == SystemState.FRAUD and rng.random() < 0.5:
             at += timedelta(minutes=5)
@@ -339,9 +350,17 @@ class DemoOrders:
                 message="Declined by issuer: suspected fraud (code 59)",
             )
         payment.captured, payment.refunded = captured, refunded
-        payment.save(update_fields=["captured", "refunded"])
+        payment.save(update_fields=["captured", "refunded", "voided"])
         order.payment_status = status
         order.save(update_fields=["payment_status"])
+        if status in (PaymentStatus.PAID, PaymentStatus.REFUNDED):
+            invoice = invoices_on_paid(order=order, by=None)
+            if invoice is not None:
+                invoice.issued_at = at
+                invoice.save(update_fields=["issued_at"])
+                Activity.objects.filter(
+                    target_type="billing.invoice", target_id=str(invoice.pk)
+                ).update(created_at=at)
 
     def _transaction(self, payment, kind, amount, at, *, status=None, message=""):
         tx = PaymentTransactionFactory(
@@ -350,10 +369,22 @@ class DemoOrders:
             amount=amount,
             status=status or PaymentTransaction.Status.SUCCEEDED,
             idempotency_key=f"demo-{payment.order.ref}-{kind}-{at.timestamp():.0f}",
+            reference=f"sim_{kind[:3]}_{payment.order.ref}_{at.timestamp():.0f}",
             message=message,
             created_at=at,
             completed_at=at,
         )
+        if tx.status == PaymentTransaction.Status.SUCCEEDED and kind != "authorise":
+            # the simulated gateway's side of the same movement, so "Sync payments" agrees
+            SimulatedGatewayRecord.objects.create(
+                idempotency_key=tx.idempotency_key,
+                payment_reference=payment.provider_reference,
+                kind=kind,
+                amount=amount,
+                currency=payment.currency,
+                reference=tx.reference,
+                created_at=at,
+            )
         if tx.status == PaymentTransaction.Status.SUCCEEDED:
             action = {
                 "authorise": "authorised",

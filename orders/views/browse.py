@@ -15,12 +15,13 @@ from django.views.generic import ListView
 from django_filters.views import FilterView
 from django_tables2 import SingleTableMixin
 
+from oms.roles import Role, has_role
 from oms.tenancy import retailer_ids_for
 from oms.views import TenantDetailView, TenantObjectActionView, TenantScopedMixin
 from orders import selectors, services
 from orders.filters import PRESETS, OrderFilter
 from orders.forms import CommentForm, MemoForm, TaskForm, TaskStatusForm
-from orders.models import Order, Task
+from orders.models import AWAITING_PAYMENT, Order, ShipmentStatus, Task
 from orders.tables import OrderTable
 
 PDF_EXPORT_LIMIT = 500
@@ -231,13 +232,20 @@ class OrderDetailView(TenantDetailView):
         context = super().get_context_data(**kwargs)
         order = self.object
         lines = list(order.lines.all())
+        payments = list(order.payments.all())
         context.update(
             tab=self.tab,
             tabs=TABS,
             lines=lines,
-            payments=list(order.payments.all()),
+            payments=payments,
             memos=list(order.memos.all()),
             tax_bands=selectors.tax_breakdown(lines),
+            can_manage=has_role(self.request.user, order.retailer_id, Role.MANAGER),
+            status_options=list(selectors.status_choices(order)),
+            available_states=order.available_states(),
+            paid_online=any(p.captured > p.refunded for p in payments),
+            awaiting_payment=order.payment_status in AWAITING_PAYMENT,
+            shipment_statuses=ShipmentStatus.choices,
         )
         context.update(tab_context(self.request, order, self.tab, kwargs.get("forms", {})))
         return context
@@ -260,6 +268,17 @@ def tab_context(request: HttpRequest, order: Order, tab: str, forms: dict) -> di
             "tasks": selectors.order_tasks(order),
             "task_form": forms.get("task") or TaskForm(retailer_id=order.retailer_id),
             "task_statuses": Task.Status.choices,
+        }
+    if tab == "invoices":
+        from billing.models import INVOICE_LANGUAGES, Invoice
+        from billing.services import invoice_language, open_invoice
+
+        first = invoice_language(order.retailer)
+        return {
+            "invoices": list(order.invoices.select_related("credits")),
+            "can_invoice": open_invoice(order) is None,
+            "invoice_statuses": Invoice.Status.choices,
+            "invoice_languages": sorted(INVOICE_LANGUAGES, key=lambda item: item[0] != first),
         }
     if tab == "activity":
         kind = request.GET.get("kind") or None

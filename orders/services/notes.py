@@ -1,4 +1,4 @@
-"""Every write to orders and what hangs off them; views and tasks call these."""
+"""Comments, memos, tasks and the default statuses of a retailer."""
 
 from __future__ import annotations
 

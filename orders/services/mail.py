@@ -1,0 +1,68 @@
+"""Emails to the customer about an order, from templates under templates/emails/orders/."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.template.loader import render_to_string
+
+from oms.emails import email_queue
+from oms.models import OutboundEmail
+from oms.roles import Role, require_role
+from orders import events
+from orders.models import AWAITING_PAYMENT, Order
+
+
+def render_order_email(order: Order, template: str, context: dict | None = None) -> tuple[str, str]:
+    """Subject and body of `templates/emails/orders/<template>.txt` (first line: Subject: ...)."""
+    text = render_to_string(
+        f"emails/orders/{template}.txt",
+        {"order": order, "customer": order.customer, "retailer": order.retailer, **(context or {})},
+    ).lstrip()
+    first, _, body = text.partition("\n")
+    if not first.startswith("Subject:"):
+        raise ValueError(f"emails/orders/{template}.txt must start with a Subject: line")
+    return first.removeprefix("Subject:").strip(), body.strip() + "\n"
+
+
+def queue_order_email(
+    order: Order, template: str, *, by, context: dict | None = None
+) -> OutboundEmail:
+    """Queue one of the order emails to the order's customer, in the caller's transaction."""
+    if order.customer is None or not order.customer.email:
+        raise ValidationError("This order has no customer email address to write to.")
+    subject, body = render_order_email(order, template, context)
+    return email_queue(
+        retailer=order.retailer,
+        to=order.customer.email,
+        subject=subject,
+        body=body,
+        about=order,
+        by=by,
+    )
+
+
+@transaction.atomic
+def order_notify_customer(*, order: Order, by, message: str) -> OutboundEmail:
+    """Send the customer the 'notify customer' email with the agent's own text in it."""
+    require_role(by, order.retailer_id, Role.AGENT)
+    message = message.strip()
+    if not message:
+        raise ValidationError({"message": "Write the message to the customer."})
+    email = queue_order_email(order, "notify", by=by, context={"message": message})
+    events.customer_notified(order, message=message, by=by)
+    return email
+
+
+@transaction.atomic
+def order_payment_reminder(*, order: Order, by) -> OutboundEmail:
+    """Remind the customer that the order is not paid yet."""
+    require_role(by, order.retailer_id, Role.AGENT)
+    if order.payment_status not in AWAITING_PAYMENT:
+        raise ValidationError(f"Order {order.ref} is {order.get_payment_status_display().lower()}.")
+    outstanding = order.total - sum(p.captured - p.refunded for p in order.payments.all())
+    email = queue_order_email(
+        order, "payment_reminder", by=by, context={"outstanding": outstanding}
+    )
+    events.payment_reminder_sent(order, amount=outstanding, by=by)
+    return email

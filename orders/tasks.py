@@ -1,0 +1,24 @@
+"""Background work on orders. Tasks take ids, call one service, and own the retry policy."""
+
+from celery import shared_task
+from django.conf import settings
+
+from orders.gateway import GatewayError
+from orders.services import payment_operation_run
+
+
+@shared_task(
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    max_retries=None,  # bounded by PAYMENT_OPERATION_ATTEMPTS below
+)
+def run_payment_operation(self, operation_id: int) -> str:
+    """Carry out a capture, refund or void at the gateway. Transient gateway errors are retried
+    with backoff; the last attempt leaves the operation FAILED with the gateway's message."""
+    attempts = settings.PAYMENT_OPERATION_ATTEMPTS
+    last_attempt = self.request.is_eager or self.request.retries + 1 >= attempts
+    try:
+        return payment_operation_run(operation_id=operation_id, last_attempt=last_attempt)
+    except GatewayError as error:
+        raise self.retry(exc=error, countdown=min(10 * 2**self.request.retries, 600)) from error
