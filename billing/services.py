@@ -57,9 +57,13 @@ def _line_snapshot(line) -> dict:
 
 def open_invoice(order) -> Invoice | None:
     """The order's invoice that is not fully credited, if any."""
-    for invoice in order.invoices.filter(kind=Invoice.Kind.INVOICE).order_by("-pk"):
-        credited = invoice.credit_notes.aggregate(total=Sum("total"))["total"] or Decimal(0)
-        if credited < invoice.total:
+    invoices = (
+        order.invoices.filter(kind=Invoice.Kind.INVOICE)
+        .annotate(credited=Sum("credit_notes__total"))
+        .order_by("-pk")
+    )
+    for invoice in invoices:
+        if (invoice.credited or Decimal(0)) < invoice.total:
             return invoice
     return None
 
@@ -199,7 +203,47 @@ def credit_note_create(
     """A credit note against an invoice: for the given quantity of each invoiced line (all of
     them when none are given), never more than is left to credit."""
     require_role(by, invoice.retailer_id, Role.MANAGER)
-    invoice = Invoice.objects.select_for_update().select_related("order").get(pk=invoice.pk)
+    return _credit_note(invoice, by=by, quantities=quantities, include_shipping=include_shipping)
+
+
+def credit_note_for_return(*, ret, by) -> Invoice | None:
+    """Credit what a refunded return gave back, against the order's invoice (when it has one).
+
+    Each returned unit is credited as far as the invoice still allows; a cancellation also
+    credits the shipping. Called inside the return's transaction.
+    """
+    if ret.order_id is None:
+        return None
+    invoice = open_invoice(ret.order)
+    if invoice is None:
+        return None
+    left = {
+        line["line_id"]: line["quantity"] - _credited_quantities(invoice).get(line["line_id"], 0)
+        for line in invoice.lines
+    }
+    quantities: dict[int, int] = {}
+    for item in ret.items.all():
+        if item.order_line_id in left:
+            take = min(
+                item.quantity, left[item.order_line_id] - quantities.get(item.order_line_id, 0)
+            )
+            if take > 0:
+                quantities[item.order_line_id] = quantities.get(item.order_line_id, 0) + take
+    include_shipping = ret.type == "CANCELLATION"
+    if not quantities and not include_shipping:
+        return None
+    try:
+        return _credit_note(
+            invoice, by=by, quantities=quantities, include_shipping=include_shipping
+        )
+    except ValidationError:
+        return None  # nothing left to credit on that invoice
+
+
+def _credit_note(invoice: Invoice, *, by, quantities, include_shipping: bool) -> Invoice:
+    invoice = (
+        Invoice.objects.select_for_update(of=("self",)).select_related("order").get(pk=invoice.pk)
+    )
     if invoice.is_credit_note:
         raise ValidationError("A credit note cannot be credited.")
     already = _credited_quantities(invoice)

@@ -55,9 +55,9 @@ def email_queue(
         by=by,
         data={"to": to, "subject": subject},
     )
-    from oms.tasks import send_email
+    from oms.tasks import enqueue_on_commit, send_email
 
-    send_email.delay_on_commit(email.pk)
+    enqueue_on_commit(send_email, email.pk)
     return email
 
 

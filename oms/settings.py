@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "django_tables2",
     "django_htmx",
     "rest_framework",
+    "rest_framework.authtoken",
     "axes",
     "oms",
     "orders",
@@ -221,15 +222,23 @@ CELERY_TASK_SERIALIZER = "json"
 # Periodic work run by `celery beat`.
 CELERY_BEAT_SCHEDULE = {
     "relay-queued-emails": {"task": "oms.tasks.relay_emails", "schedule": 5 * 60},
+    "relay-payment-operations": {
+        "task": "orders.tasks.relay_payment_operations",
+        "schedule": 5 * 60,
+    },
 }
 
 # REST FRAMEWORK
 # ------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "oms.authentication.BearerTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "EXCEPTION_HANDLER": "oms.api.exception_handler",
+    "UNAUTHENTICATED_USER": None,
 }
 
 # TABLES

@@ -1,8 +1,29 @@
 """Background work of the kernel. Tasks take ids, call one service, and own the retry policy."""
 
+import logging
+
 from celery import shared_task
+from django.db import transaction
 
 from oms import emails
+
+logger = logging.getLogger(__name__)
+
+
+def enqueue_on_commit(task, *args) -> None:
+    """Send `task` to the broker once the current transaction commits.
+
+    The work is already written down (an outbox row, a pending operation), so a broker that is
+    down at that moment is logged, not shown to the user: the relays pick the work up later.
+    """
+
+    def send() -> None:
+        try:
+            task.delay(*args)
+        except Exception:
+            logger.exception("Could not hand %s%s to the broker; the relay will", task.name, args)
+
+    transaction.on_commit(send)
 
 
 @shared_task(

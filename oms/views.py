@@ -13,7 +13,7 @@ from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import ImproperlyConfigured, PermissionDenied
 from django.db import connection
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.generic import DetailView, TemplateView
@@ -170,10 +170,12 @@ class AdminRetailerMixin(RoleRequiredMixin):
     @property
     def retailer(self) -> Retailer:
         wanted = self.request.POST.get("retailer") or self.request.GET.get("retailer")
+        if not wanted:
+            return self.retailers[0]
         for retailer in self.retailers:
             if str(retailer.pk) == wanted:
                 return retailer
-        return self.retailers[0]
+        raise Http404("No such retailer among those you administer.")
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         return super().get_context_data(retailers=self.retailers, retailer=self.retailer, **kwargs)

@@ -92,6 +92,7 @@ describe_as("orders.payment.synced", "Payments synced with the gateway: {summary
 describe_as("orders.order.payments_checked", "Payments checked with the gateway: no change")
 describe_as("orders.orderline.shipment_updated", "Shipment of {sku} updated: {changes}")
 describe_as("orders.order.sent", "Marked sent{tracking_text}")
+describe_as("orders.order.email_skipped", "No “{template}” email: the order has no email address")
 describe_as("orders.order.customer_notified", "Customer notified: “{message}”")
 describe_as("orders.order.payment_reminder", "Payment reminder sent for {amount} {currency}")
 
@@ -271,6 +272,15 @@ def order_sent(order: Order, *, shipment, by) -> Activity:
             "tracking_number": tracking,
             "tracking_text": f" with {shipment.carrier} tracking {tracking}" if tracking else "",
         },
+    )
+
+
+def email_skipped(order: Order, *, template: str, by) -> Activity:
+    return record(
+        action="orders.order.email_skipped",
+        target=order,
+        by=by,
+        data={"template": template},
     )
 
 

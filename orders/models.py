@@ -362,6 +362,14 @@ class PaymentTransaction(TenantOwned):
 
     payment = models.ForeignKey(Payment, on_delete=models.CASCADE, related_name="transactions")
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="transactions")
+    return_request = models.ForeignKey(
+        "returns.Return",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="refunds",
+        help_text="The return this refund pays out.",
+    )
     kind = models.CharField(max_length=16, choices=Kind.choices)
     amount = models.DecimalField(**MONEY)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)

@@ -5,6 +5,7 @@ from django.conf import settings
 
 from orders.gateway import GatewayError
 from orders.services import payment_operation_run
+from orders.services.payments import payment_operations_relay
 
 
 @shared_task(
@@ -22,3 +23,9 @@ def run_payment_operation(self, operation_id: int) -> str:
         return payment_operation_run(operation_id=operation_id, last_attempt=last_attempt)
     except GatewayError as error:
         raise self.retry(exc=error, countdown=min(10 * 2**self.request.retries, 600)) from error
+
+
+@shared_task
+def relay_payment_operations() -> int:
+    """Beat: hand payment operations stuck in PENDING to a worker again."""
+    return payment_operations_relay()

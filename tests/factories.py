@@ -28,6 +28,7 @@ from orders.models import (
     Task,
 )
 from orders.services import order_statuses_ensure_defaults
+from returns.models import Return, ReturnItem, ReturnType
 
 DEMO_PASSWORD = "demo-password"
 CENT = Decimal("0.01")
@@ -297,3 +298,42 @@ class StatusFactory(factory.django.DjangoModelFactory):
     colour = "teal"
     position = 50
     system_state = SystemState.PROCESSING
+
+
+class ReturnFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Return
+        skip_postgeneration_save = True
+
+    retailer = factory.SubFactory(RetailerFactory)
+    order = factory.SubFactory(OrderFactory, retailer=factory.SelfAttribute("..retailer"), lines=1)
+    type = ReturnType.CUSTOMER_RETURN
+    customer = factory.SelfAttribute("order.customer")
+    customer_email = factory.LazyAttribute(lambda o: o.order.customer.email if o.order else "a@b.c")
+    customer_first_name = factory.LazyAttribute(
+        lambda o: o.customer.first_name if o.customer else ""
+    )
+    customer_last_name = factory.LazyAttribute(lambda o: o.customer.last_name if o.customer else "")
+    currency = factory.LazyAttribute(lambda o: o.retailer.currency)
+
+    @factory.post_generation
+    def items(obj, create, extracted, **kwargs):
+        if not create or obj.order is None or extracted is False:
+            return
+        for line in obj.order.lines.all()[: extracted or 1]:
+            ReturnItem.objects.create(
+                retailer_id=obj.retailer_id,
+                return_request=obj,
+                order_line=line,
+                sku_ref=line.sku,
+                sku_id=str(line.pk),
+                sku_price=line.unit_price - line.tax,
+                sku_tax_price=line.tax,
+                tax_type="VAT",
+                currency=obj.currency,
+                quantity=1,
+                reason_text="Damaged",
+                condition_text="0",
+            )
+        obj.total_return_price = sum(i.refund_amount for i in obj.items.all())
+        obj.save(update_fields=["total_return_price"])

@@ -15,6 +15,7 @@ from tests.factories import (
     OrderFactory,
     PaymentFactory,
     PaymentTransactionFactory,
+    ReturnFactory,
     StatusFactory,
     TaskFactory,
 )
@@ -55,6 +56,14 @@ def _with_invoice(retailer: Retailer) -> dict[str, Any]:
 def _invoice(retailer: Retailer) -> dict[str, Any]:
     invoice = InvoiceFactory(order=OrderFactory(retailer=retailer, lines=1))
     return {"pk": invoice.order_id, "invoice_pk": invoice.pk}
+
+
+def _return(retailer: Retailer) -> dict[str, Any]:
+    return {"return_id": ReturnFactory(retailer=retailer).pk}
+
+
+def _api_order(retailer: Retailer) -> dict[str, Any]:
+    return {"order_id": OrderFactory(retailer=retailer, lines=1).pk}
 
 
 def _status(retailer: Retailer) -> dict[str, Any]:
@@ -98,6 +107,8 @@ OBJECT_URLS: dict[str, Callable[[Retailer], dict[str, Any]]] = {
     "orders:invoice_update": _invoice,
     "orders:invoice_resend": _invoice,
     "orders:credit_note": _invoice,
+    "returns_api:return": _return,
+    "returns_api:order_returns": _api_order,
     "order_statuses:edit": _status,
     "order_statuses:move": _status,
     "order_statuses:delete": _status,

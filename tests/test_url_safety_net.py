@@ -19,7 +19,15 @@ def test_the_walker_finds_the_pages():
     assert {"home", "orders:order_list", "logout", "login"} <= names
 
 
-@pytest.mark.parametrize("route", [r for r in ROUTES if not r.is_public], ids=str)
+@pytest.mark.parametrize("route", [r for r in ROUTES if r.is_api and not r.is_public], ids=str)
+def test_apis_answer_anonymous_callers_with_a_401(client, route):
+    url = reverse(route.name, kwargs=route.placeholder_kwargs())
+    response = client.get(url)
+    assert response.status_code == 401
+    assert response.json()["error"][0]["code"] == "401"
+
+
+@pytest.mark.parametrize("route", [r for r in ROUTES if not r.is_public and not r.is_api], ids=str)
 def test_anonymous_users_are_sent_to_login(client, route):
     # given a URL that is not public
     url = reverse(route.name, kwargs=route.placeholder_kwargs())

@@ -12,7 +12,10 @@ from django.urls import URLPattern, URLResolver, get_resolver
 SKIPPED_NAMESPACES = {"admin"}
 
 # Pages anyone may reach without logging in.
-PUBLIC_URL_NAMES = {"login", "healthz", "readyz"}
+PUBLIC_URL_NAMES = {"login", "healthz", "readyz", "returns_api:schema", "returns_api:docs"}
+
+# JSON APIs authenticate each request themselves (bearer token): no login page, a 401.
+API_NAMESPACES = {"returns_api"}
 
 # A placeholder value for each converter, for URLs reached before any lookup happens.
 PLACEHOLDER_BY_CONVERTER = {
@@ -47,6 +50,10 @@ class Route:
     @property
     def is_public(self) -> bool:
         return self.name in PUBLIC_URL_NAMES
+
+    @property
+    def is_api(self) -> bool:
+        return self.name.split(":")[0] in API_NAMESPACES
 
     def placeholder_kwargs(self) -> dict[str, Any]:
         return {

@@ -124,6 +124,7 @@ def order_cancel(
     ).update(shipment_status=ShipmentStatus.CANCELLED)
 
     refund_total = void_total = Decimal("0.00")
+    refunds = []
     for payment in order.payments.select_for_update(of=("self",)).order_by("pk"):
         pending = _pending(payment)
         refundable = payment.captured - payment.refunded - pending[PaymentTransaction.Kind.REFUND]
@@ -135,7 +136,9 @@ def order_cancel(
             - pending[PaymentTransaction.Kind.VOID]
         )
         if refundable > 0:
-            queue_operation(payment, PaymentTransaction.Kind.REFUND, refundable, by=by)
+            refunds.append(
+                queue_operation(payment, PaymentTransaction.Kind.REFUND, refundable, by=by)
+            )
             refund_total += refundable
         if releasable > 0:
             queue_operation(payment, PaymentTransaction.Kind.VOID, releasable, by=by)
@@ -143,9 +146,17 @@ def order_cancel(
     events.order_cancelled(
         order, by=by, reason=reason, notify=notify, refund=refund_total, release=void_total
     )
+    if refunds:
+        from returns.services import return_for_cancellation
+
+        return_for_cancellation(order=order, by=by, operations=refunds)
     if notify:
         queue_order_email(
-            order, "cancelled", by=by, context={"refund": refund_total, "release": void_total}
+            order,
+            "cancelled",
+            by=by,
+            context={"refund": refund_total, "release": void_total},
+            required=False,
         )
     return Cancellation(order, refund_total, void_total)
 
@@ -346,3 +357,40 @@ def order_invoice_number_set(*, order: Order, by, invoice_number: str) -> Order:
     order.save(update_fields=["invoice_number", "updated_at"])
     events.order_invoice_number_set(order, before=before, by=by)
     return order
+
+
+@transaction.atomic
+def order_lines_cancel(*, order: Order, line_ids: list[int], by, reason: str = ""):
+    """Stop items that cannot be fulfilled; what was paid for them is refunded through a
+    CANNOT_FULFIL return."""
+    from returns.services import return_for_unfulfillable
+
+    require_role(by, order.retailer_id, Role.MANAGER)
+    order = lock_order(order)
+    if not order.can_change_shipments:
+        raise state.InvalidTransition(
+            f"Order {order.ref} is {order.status.label}: only items of a New or Processing "
+            "order can be cancelled."
+        )
+    lines = list(order.lines.select_for_update().filter(pk__in=line_ids))
+    if not lines or len(lines) != len(set(line_ids)):
+        raise ValidationError({"lines": "Select the items of this order to cancel."})
+    shipped = [
+        line.sku
+        for line in lines
+        if line.shipment_status in (ShipmentStatus.SHIPPED, ShipmentStatus.DELIVERED)
+    ]
+    if shipped:
+        raise ValidationError(
+            {"lines": f"Shipped items cannot be cancelled: {', '.join(shipped)}."}
+        )
+    for line in lines:
+        line.shipment_status = ShipmentStatus.CANCELLED
+        line.save(update_fields=["shipment_status"])
+        events.line_shipment_updated(
+            line, changes={"shipment_status": ("", ShipmentStatus.CANCELLED)}, by=by
+        )
+    paid = any(p.captured > p.refunded for p in order.payments.all())
+    if not paid:
+        return None
+    return return_for_unfulfillable(order=order, lines=lines, by=by)

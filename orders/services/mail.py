@@ -26,11 +26,18 @@ def render_order_email(order: Order, template: str, context: dict | None = None)
 
 
 def queue_order_email(
-    order: Order, template: str, *, by, context: dict | None = None
-) -> OutboundEmail:
-    """Queue one of the order emails to the order's customer, in the caller's transaction."""
+    order: Order, template: str, *, by, context: dict | None = None, required: bool = True
+) -> OutboundEmail | None:
+    """Queue one of the order emails to the order's customer, in the caller's transaction.
+
+    Without a customer email address: an error when the email is the point of the action,
+    otherwise nothing is sent and Activity says so.
+    """
     if order.customer is None or not order.customer.email:
-        raise ValidationError("This order has no customer email address to write to.")
+        if required:
+            raise ValidationError("This order has no customer email address to write to.")
+        events.email_skipped(order, template=template, by=by)
+        return None
     subject, body = render_order_email(order, template, context)
     return email_queue(
         retailer=order.retailer,

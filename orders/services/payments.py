@@ -15,6 +15,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from oms import state
@@ -30,11 +31,17 @@ Kind = PaymentTransaction.Kind
 Status = PaymentTransaction.Status
 
 
+def _unsettled(payment: Payment):
+    """Operations whose money may still move: pending ones, and those that timed out (the
+    gateway may have carried them out; only a retry with the same key can tell)."""
+    return payment.transactions.filter(
+        Q(status=Status.PENDING) | Q(status=Status.FAILED, error_code="unavailable")
+    )
+
+
 def _pending_totals(payment: Payment) -> dict[str, Decimal]:
     totals = dict.fromkeys(Kind.values, Decimal("0.00"))
-    for kind, amount in payment.transactions.filter(status=Status.PENDING).values_list(
-        "kind", "amount"
-    ):
+    for kind, amount in _unsettled(payment).values_list("kind", "amount"):
         totals[kind] += amount
     return totals
 
@@ -52,6 +59,7 @@ def refundable_now(payment: Payment) -> Decimal:
 
 def queue_operation(payment: Payment, kind: str, amount: Decimal, *, by) -> PaymentTransaction:
     """Write a pending operation and hand it to a worker once the transaction commits."""
+    from oms.tasks import enqueue_on_commit
     from orders.tasks import run_payment_operation
 
     operation = PaymentTransaction.objects.create(
@@ -65,7 +73,7 @@ def queue_operation(payment: Payment, kind: str, amount: Decimal, *, by) -> Paym
         created_by=by if getattr(by, "is_authenticated", False) else None,
     )
     events.payment_operation_requested(operation, by=by)
-    run_payment_operation.delay_on_commit(operation.pk)
+    enqueue_on_commit(run_payment_operation, operation.pk)
     return operation
 
 
@@ -131,9 +139,19 @@ def payment_operation_retry(*, operation: PaymentTransaction, by) -> PaymentTran
     """Try a failed operation again. After a timeout the same key is used (the gateway may have
     done it already); after a decline a new operation is written, within today's limits."""
     require_role(by, operation.retailer_id, Role.MANAGER)
+    order = lock_order(operation.order)
+    lock_payment(operation.payment)
     operation = PaymentTransaction.objects.select_for_update().get(pk=operation.pk)
     if not operation.can_retry:
         raise state.InvalidTransition("Only a failed capture, refund or release can be retried.")
+    if operation.kind == Kind.CAPTURE and order.status.system_state in (
+        SystemState.CANCELLED,
+        SystemState.FRAUD,
+    ):
+        raise state.InvalidTransition(
+            f"Order {order.ref} is {order.status.get_system_state_display().lower()}: "
+            "its payment cannot be captured."
+        )
     if operation.error_code == "unavailable":
         operation.status = Status.PENDING
         operation.attempts = 0
@@ -141,11 +159,12 @@ def payment_operation_retry(*, operation: PaymentTransaction, by) -> PaymentTran
         operation.error_code = ""
         operation.save(update_fields=["status", "attempts", "message", "error_code"])
         events.payment_operation_requested(operation, by=by)
+        from oms.tasks import enqueue_on_commit
         from orders.tasks import run_payment_operation
 
-        run_payment_operation.delay_on_commit(operation.pk)
+        enqueue_on_commit(run_payment_operation, operation.pk)
         return operation
-    payment = lock_payment(operation.payment)
+    payment = Payment.objects.get(pk=operation.payment_id)
     limit = refundable_now(payment) if operation.kind == Kind.REFUND else capturable_now(payment)
     amount = min(operation.amount, limit)
     if amount <= 0:
@@ -213,6 +232,10 @@ def _record_success(operation_id: int, reference: str) -> str:
     operation.save(update_fields=["status", "reference", "message", "error_code", "completed_at"])
     events.payment_operation_succeeded(operation, payment=payment)
     _refresh_payment_status(order)
+    if operation.kind == Kind.CAPTURE and order.status.system_state == SystemState.CANCELLED:
+        # a capture that was on its way when the order was cancelled: give it straight back
+        queue_operation(payment, Kind.REFUND, operation.amount, by=None)
+    _settle_return(operation)
     return operation.status
 
 
@@ -227,7 +250,26 @@ def _record_failure(operation_id: int, error: GatewayError) -> str:
     operation.completed_at = timezone.now()
     operation.save(update_fields=["status", "message", "error_code", "completed_at"])
     events.payment_operation_failed(operation)
+    _settle_return(operation)
     return operation.status
+
+
+def _settle_return(operation: PaymentTransaction) -> None:
+    if operation.return_request_id is None:
+        return
+    from returns.services import return_refund_settled
+
+    _aside(lambda: return_refund_settled(operation=operation), f"return of {operation}")
+
+
+def _aside(work, what: str) -> None:
+    """Follow-up work of a recorded money movement (invoices, returns): if it fails, the money
+    movement is still recorded, and the failure is logged to be put right by hand."""
+    try:
+        with transaction.atomic():
+            work()
+    except Exception:
+        logger.exception("Follow-up of a payment operation failed: %s", what)
 
 
 def payment_status_of(order: Order) -> str:
@@ -255,7 +297,7 @@ def _refresh_payment_status(order: Order) -> None:
     if status == PaymentStatus.PAID:
         from billing.services import invoices_on_paid
 
-        invoices_on_paid(order=order, by=None)
+        _aside(lambda: invoices_on_paid(order=order, by=None), f"invoice of order {order.ref}")
 
 
 @transaction.atomic
@@ -263,6 +305,17 @@ def payments_sync(*, order: Order, by) -> list[Payment]:
     """Re-read every payment's captured, refunded and released amounts from its gateway."""
     require_role(by, order.retailer_id, Role.MANAGER)
     order = lock_order(order)
+    unknown = (
+        PaymentTransaction.objects.filter(
+            order=order, status=Status.FAILED, error_code="unavailable"
+        ).count()
+        + PaymentTransaction.objects.filter(order=order, status=Status.PENDING).count()
+    )
+    if unknown:
+        raise ValidationError(
+            f"{unknown} payment operation(s) of this order are on their way or timed out: "
+            "retry or wait for them first, so nothing is counted twice."
+        )
     changed = []
     for payment in order.payments.select_for_update(of=("self",)).order_by("pk"):
         try:
@@ -303,3 +356,21 @@ def _is_consistent(payment: Payment, amounts: dict[str, Decimal]) -> bool:
 
 def max_attempts() -> int:
     return settings.PAYMENT_OPERATION_ATTEMPTS
+
+
+def payment_operations_relay(*, older_than_minutes: int = 10) -> int:
+    """Hand operations still PENDING after a while (the broker was down, a worker was lost) to a
+    worker again. Returns how many."""
+    from datetime import timedelta
+
+    from orders.tasks import run_payment_operation
+
+    cutoff = timezone.now() - timedelta(minutes=older_than_minutes)
+    ids = list(
+        PaymentTransaction.objects.filter(status=Status.PENDING, created_at__lt=cutoff)
+        .order_by("created_at")
+        .values_list("pk", flat=True)[:500]
+    )
+    for operation_id in ids:
+        run_payment_operation.delay(operation_id)
+    return len(ids)

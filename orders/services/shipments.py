@@ -107,6 +107,10 @@ def order_mark_sent(*, order: Order, by, tracking_number: str = "", carrier: str
     order.save(update_fields=["updated_at"])
     events.order_sent(order, shipment=shipment, by=by)
     queue_order_email(
-        order, "sent_tracking" if tracking_number else "sent", by=by, context={"shipment": shipment}
+        order,
+        "sent_tracking" if tracking_number else "sent",
+        by=by,
+        context={"shipment": shipment},
+        required=False,
     )
     return shipment
