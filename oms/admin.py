@@ -22,9 +22,11 @@ class RetailerAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         from orders.services import order_statuses_ensure_defaults
+        from returns.services import return_config_ensure_defaults
 
         super().save_model(request, obj, form, change)
         order_statuses_ensure_defaults(retailer=obj)
+        return_config_ensure_defaults(retailer=obj)
 
 
 @admin.register(Activity)

@@ -16,6 +16,7 @@ urlpatterns = [
     path("settings/", views.SettingsHomeView.as_view(), name="settings"),
     path("settings/order-statuses/", include("orders.settings_urls")),
     path("settings/billing/", include("billing.settings_urls")),
+    path("settings/", include("returns.settings_urls")),
     path("api/", include("returns.api.urls")),
     path("healthz", views.HealthzView.as_view(), name="healthz"),
     path("readyz", views.ReadyzView.as_view(), name="readyz"),

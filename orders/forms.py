@@ -132,3 +132,13 @@ class InvoiceCreateForm(forms.Form):
 class InvoiceUpdateForm(forms.Form):
     status = forms.ChoiceField(choices=Invoice.Status.choices)
     delivery_time = forms.CharField(required=False, max_length=200)
+
+
+class LinesCancelForm(ConfirmForm):
+    lines = forms.ModelMultipleChoiceField(
+        queryset=None, error_messages={"required": "Select the items to cancel."}
+    )
+
+    def __init__(self, *args, order, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["lines"].queryset = order.lines.all()

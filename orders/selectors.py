@@ -71,9 +71,17 @@ def order_tasks(order: Order) -> list[Task]:
 
 def order_activity(order: Order, *, kind: str | None = None) -> QuerySet[Activity]:
     """Everything that happened to the order and what hangs off it, newest first."""
-    activity = Activity.objects.filter(
-        retailer_id=order.retailer_id, root_type="orders.order", root_id=str(order.pk)
-    ).select_related("actor")
+    from returns.models import Return
+
+    return_ids = [str(pk) for pk in Return.objects.filter(order=order).values_list("pk", flat=True)]
+    activity = (
+        Activity.objects.filter(retailer_id=order.retailer_id)
+        .filter(
+            Q(root_type="orders.order", root_id=str(order.pk))
+            | Q(root_type="returns.return", root_id__in=return_ids)
+        )
+        .select_related("actor")
+    )
     if kind in ACTIVITY_KINDS:
         activity = activity.filter(target_type__in=ACTIVITY_KINDS[kind][1])
     return activity.order_by("-created_at", "-pk")

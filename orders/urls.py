@@ -1,6 +1,7 @@
 from django.urls import path
 
 from orders import views
+from returns.views import ReturnCreateView
 
 app_name = "orders"
 
@@ -81,5 +82,7 @@ urlpatterns = [
         views.CreditNoteView.as_view(),
         name="credit_note",
     ),
+    path("<int:pk>/returns/new/", ReturnCreateView.as_view(), name="return_create"),
+    path("<int:pk>/lines/cancel/", views.LinesCancelView.as_view(), name="lines_cancel"),
     path("<int:pk>/<slug:tab>/", views.OrderDetailView.as_view(), name="order_tab"),
 ]

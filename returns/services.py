@@ -590,3 +590,46 @@ def _items_return(
     ret.save(update_fields=["total_return_price"])
     _record(ret, "returns.return.created", by, summary=_summary(rows, ret))
     return ret
+
+
+DEFAULT_ACTIONS = [
+    ("REFUND", "Refund", ReturnAction.Kind.REFUND, ReturnAction.Timing.ON_RECEIPT),
+    ("EXCHANGE", "Exchange", ReturnAction.Kind.EXCHANGE, ReturnAction.Timing.ON_RECEIPT),
+    (
+        "STORE_CREDIT",
+        "Store credit",
+        ReturnAction.Kind.STORE_CREDIT,
+        ReturnAction.Timing.ON_RECEIPT,
+    ),
+    ("REJECT", "Reject", ReturnAction.Kind.REJECT, ReturnAction.Timing.ON_RECEIPT),
+]
+DEFAULT_REASONS = [
+    ("DAMAGED", "Damaged", "REFUND"),
+    ("WRONG_SIZE", "Wrong size", "EXCHANGE"),
+    ("NOT_AS_DESCRIBED", "Not as described", "REFUND"),
+    ("CHANGED_MIND", "Changed my mind", "REFUND"),
+]
+DEFAULT_CONDITIONS = [("0", "Unused", True), ("1", "Used", True), ("2", "Damaged", False)]
+
+
+def return_config_ensure_defaults(*, retailer) -> None:
+    """Give a retailer the usual return actions, reasons and conditions it lacks."""
+    actions = {}
+    for position, (code, label, kind, timing) in enumerate(DEFAULT_ACTIONS):
+        actions[code], _ = ReturnAction.objects.get_or_create(
+            retailer=retailer,
+            code=code,
+            defaults={"label": label, "kind": kind, "timing": timing, "position": position},
+        )
+    for position, (code, label, action) in enumerate(DEFAULT_REASONS):
+        ReturnReason.objects.get_or_create(
+            retailer=retailer,
+            code=code,
+            defaults={"label": label, "default_action": actions[action], "position": position},
+        )
+    for position, (code, label, restockable) in enumerate(DEFAULT_CONDITIONS):
+        ReturnCondition.objects.get_or_create(
+            retailer=retailer,
+            code=code,
+            defaults={"label": label, "restockable": restockable, "position": position},
+        )

@@ -1,17 +1,22 @@
 from django.urls import path
 
-from oms.views import EmptyStateView
+from returns import views
 
 app_name = "returns"
 
 urlpatterns = [
+    path("", views.ReturnListView.as_view(), name="return_list"),
+    path("export.csv", views.ReturnExportCsvView.as_view(), name="return_export_csv"),
+    path("<int:pk>/", views.ReturnDetailView.as_view(), name="return_detail"),
+    path("<int:pk>/release-refund/", views.ReleaseRefundView.as_view(), name="release_refund"),
     path(
-        "",
-        EmptyStateView.as_view(
-            title="Returns",
-            lead="Customer returns, cancellations and items that could not be fulfilled, from "
-            "creation to refund.",
-        ),
-        name="return_list",
+        "<int:pk>/fulfilments/<int:fid>/",
+        views.FulfilmentDetailView.as_view(),
+        name="fulfilment_detail",
+    ),
+    path(
+        "<int:pk>/fulfilments/<int:fid>/move/",
+        views.FulfilmentMoveView.as_view(),
+        name="fulfilment_move",
     ),
 ]

@@ -49,7 +49,10 @@ class RetailerFactory(factory.django.DjangoModelFactory):
     @factory.post_generation
     def statuses(obj, create, extracted, **kwargs):
         if create:
+            from returns.services import return_config_ensure_defaults
+
             order_statuses_ensure_defaults(retailer=obj)
+            return_config_ensure_defaults(retailer=obj)
 
 
 class UserFactory(factory.django.DjangoModelFactory):

@@ -66,6 +66,22 @@ def _api_order(retailer: Retailer) -> dict[str, Any]:
     return {"order_id": OrderFactory(retailer=retailer, lines=1).pk}
 
 
+def _return_page(retailer: Retailer) -> dict[str, Any]:
+    return {"pk": ReturnFactory(retailer=retailer).pk}
+
+
+def _return_fulfilment(retailer: Retailer) -> dict[str, Any]:
+    ret = ReturnFactory(retailer=retailer)
+    fulfilment = ret.fulfilments.create(retailer=retailer, type="R_RTDC")
+    return {"pk": ret.pk, "fid": fulfilment.pk}
+
+
+def _return_reason(retailer: Retailer) -> dict[str, Any]:
+    from returns.models import ReturnReason
+
+    return {"kind": "reasons", "pk": ReturnReason.objects.filter(retailer=retailer).first().pk}
+
+
 def _status(retailer: Retailer) -> dict[str, Any]:
     return {"pk": StatusFactory(retailer=retailer).pk}
 
@@ -108,6 +124,14 @@ OBJECT_URLS: dict[str, Callable[[Retailer], dict[str, Any]]] = {
     "orders:invoice_resend": _invoice,
     "orders:credit_note": _invoice,
     "returns_api:return": _return,
+    "returns:return_detail": _return_page,
+    "returns:release_refund": _return_page,
+    "returns:fulfilment_detail": _return_fulfilment,
+    "returns:fulfilment_move": _return_fulfilment,
+    "orders:return_create": _order,
+    "orders:lines_cancel": _order,
+    "return_config:edit": _return_reason,
+    "return_config:toggle": _return_reason,
     "returns_api:order_returns": _api_order,
     "order_statuses:edit": _status,
     "order_statuses:move": _status,

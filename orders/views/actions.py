@@ -40,6 +40,7 @@ __all__ = [
     "InvoiceResendView",
     "InvoiceUpdateView",
     "InvoicesPdfView",
+    "LinesCancelView",
     "MarkNotPaidView",
     "MarkPaidView",
     "MarkSentView",
@@ -259,6 +260,25 @@ class OperationRetryView(OrderAction):
             raise Http404("No such payment operation on this order.")
         services.payment_operation_retry(operation=operation, by=self.request.user)
         return f"The {operation.get_kind_display().lower()} is being tried again."
+
+
+class LinesCancelView(OrderAction):
+    """Cancel items that cannot be fulfilled; what was paid for them goes back through a
+    CANNOT_FULFIL return."""
+
+    form_class = order_forms.LinesCancelForm
+    tab = "returns"
+
+    def form_kwargs(self, order):
+        return {"order": order}
+
+    def perform(self, order, data):
+        ret = services.order_lines_cancel(
+            order=order, line_ids=[line.pk for line in data["lines"]], by=self.request.user
+        )
+        if ret is None:
+            return f"{len(data['lines'])} item(s) cancelled; nothing had been paid for them."
+        return f"{len(data['lines'])} item(s) cancelled; return {ret.return_ref} refunds them."
 
 
 class ShipmentUpdateView(OrderAction):

@@ -269,6 +269,12 @@ def tab_context(request: HttpRequest, order: Order, tab: str, forms: dict) -> di
             "task_form": forms.get("task") or TaskForm(retailer_id=order.retailer_id),
             "task_statuses": Task.Status.choices,
         }
+    if tab == "returns":
+        return {
+            "returns": list(
+                order.returns.select_related("action").prefetch_related("items__reason")
+            )
+        }
     if tab == "invoices":
         from billing.models import INVOICE_LANGUAGES, Invoice
         from billing.services import invoice_language, open_invoice

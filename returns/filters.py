@@ -1,0 +1,47 @@
+import django_filters
+from django.db.models import Q
+
+from oms.models import Retailer
+from oms.tenancy import retailer_ids_for
+from returns.models import Return, ReturnStatus, ReturnType
+
+
+class ReturnFilter(django_filters.FilterSet):
+    q = django_filters.CharFilter(method="search", label="Search")
+    type = django_filters.MultipleChoiceFilter(choices=ReturnType.choices, label="Type")
+    status = django_filters.MultipleChoiceFilter(choices=ReturnStatus.choices, label="Status")
+    created = django_filters.DateFromToRangeFilter(field_name="created_at", label="Created")
+    retailer = django_filters.ModelMultipleChoiceFilter(
+        queryset=Retailer.objects.none(), label="Retailer"
+    )
+
+    class Meta:
+        model = Return
+        fields: list[str] = []
+
+    def __init__(self, data=None, queryset=None, *, request, **kwargs):
+        super().__init__(data, queryset, request=request, **kwargs)
+        ids = retailer_ids_for(request.user)
+        if len(ids) > 1:
+            self.filters["retailer"].queryset = Retailer.objects.filter(pk__in=ids)
+        else:
+            del self.filters["retailer"]
+
+    @property
+    def has_retailer_filter(self) -> bool:
+        return "retailer" in self.filters
+
+    def search(self, queryset, name, value):
+        """Return id, return ref, order ref or customer name."""
+        value = value.strip()
+        if not value:
+            return queryset
+        match = Q(return_ref__istartswith=value) | Q(order__ref__istartswith=value)
+        if value.isdigit():
+            match |= Q(pk=int(value))
+        name_match = Q()
+        for word in value.split():
+            name_match &= Q(customer_first_name__icontains=word) | Q(
+                customer_last_name__icontains=word
+            )
+        return queryset.filter(match | name_match)

@@ -1,0 +1,64 @@
+import django_tables2 as tables
+from django.utils.html import format_html
+
+from oms.tables import BaseTable, MoneyColumn
+from returns.models import Return
+
+WIDE_ONLY = {"td": {"class": "d-none d-lg-table-cell"}, "th": {"class": "d-none d-lg-table-cell"}}
+
+
+class ReturnTable(BaseTable):
+    id = tables.Column("Return id", linkify=True, attrs={"a": {"hx-boost": "false"}})
+    return_ref = tables.Column("Return ref", attrs={"td": {"class": "small text-break"}})
+    retailer = tables.Column("Retailer", accessor="retailer__name", attrs=WIDE_ONLY)
+    order = tables.Column("Order", accessor="order__ref", order_by="order__ref")
+    customer = tables.Column(
+        "Customer",
+        accessor="customer_last_name",
+        order_by=("customer_last_name", "customer_first_name"),
+    )
+    type = tables.Column("Type")
+    status = tables.Column("Status")
+    total_return_price = MoneyColumn("Total")
+    preferred_location = tables.Column(
+        "Drop-off",
+        accessor="fulfilment_choice__preferredLocationRef",
+        orderable=False,
+        attrs=WIDE_ONLY,
+    )
+    created_at = tables.DateTimeColumn(
+        format="d M Y H:i", verbose_name="Created", attrs={"td": {"class": "text-nowrap"}}
+    )
+
+    class Meta(BaseTable.Meta):
+        model = Return
+        fields = (
+            "id",
+            "return_ref",
+            "retailer",
+            "order",
+            "customer",
+            "type",
+            "status",
+            "total_return_price",
+            "preferred_location",
+            "created_at",
+        )
+        order_by = "-created_at"
+
+    def render_order(self, value, record):
+        return format_html(
+            '<a href="{}" hx-boost="false">{}</a>', record.order.get_absolute_url(), value
+        )
+
+    def render_customer(self, value, record):
+        return format_html(
+            '{}<div class="small text-body-secondary">{}</div>',
+            record.customer_name or "—",
+            record.customer_email,
+        )
+
+    def render_status(self, value, record):
+        return format_html(
+            '<span class="badge return-badge return-{}">{}</span>', record.status.lower(), value
+        )

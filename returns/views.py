@@ -1,0 +1,296 @@
+from __future__ import annotations
+
+import csv
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.db.models import Q
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.utils import timezone
+from django.views import View
+from django.views.generic import TemplateView
+from django_filters.views import FilterView
+from django_tables2 import SingleTableMixin
+
+from oms.models import Activity
+from oms.roles import Role, has_role
+from oms.state import InvalidTransition
+from oms.tenancy import retailer_ids_for
+from oms.views import TenantDetailView, TenantObjectActionView, TenantScopedMixin
+from orders.models import Order
+from returns import services
+from returns.filters import ReturnFilter
+from returns.forms import ReturnChoiceForm
+from returns.models import (
+    Return,
+    ReturnCondition,
+    ReturnFulfilment,
+    ReturnReason,
+    ReturnType,
+)
+from returns.tables import ReturnTable
+
+CSV_COLUMNS = [
+    ("Return id", lambda r: r.pk),
+    ("Return ref", lambda r: r.return_ref),
+    ("Retailer", lambda r: r.retailer.name),
+    ("Order ref", lambda r: r.order.ref if r.order_id else ""),
+    ("Customer", lambda r: r.customer_name),
+    ("Email", lambda r: r.customer_email),
+    ("Type", lambda r: r.type),
+    ("Status", lambda r: r.status),
+    ("Total", lambda r: r.total_return_price),
+    ("Currency", lambda r: r.currency),
+    ("Drop-off", lambda r: r.preferred_location_ref or ""),
+    ("Created", lambda r: timezone.localtime(r.created_at).strftime("%Y-%m-%d %H:%M")),
+]
+
+
+class _ReturnsMixin(TenantScopedMixin):
+    model = Return
+
+    def scope_queryset(self, queryset):
+        return queryset.with_list_columns()
+
+
+class ReturnListView(_ReturnsMixin, SingleTableMixin, FilterView):
+    table_class = ReturnTable
+    filterset_class = ReturnFilter
+    template_name = "returns/return_list.html"
+    paginate_by = 50
+
+    def get_template_names(self) -> list[str]:
+        if self.request.htmx and not self.request.htmx.history_restore_request:
+            return ["returns/return_list.html#results"]
+        return [self.template_name]
+
+    def get_table_kwargs(self) -> dict[str, Any]:
+        return {} if len(retailer_ids_for(self.request.user)) > 1 else {"exclude": ("retailer",)}
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        query = self.request.GET.copy()
+        query.pop("page", None)
+        context["querystring"] = query.urlencode()
+        return context
+
+
+class ReturnExportCsvView(_ReturnsMixin, View):
+    def get(self, request: HttpRequest) -> StreamingHttpResponse:
+        filterset = ReturnFilter(request.GET, self.get_queryset(), request=request)
+        returns = filterset.qs.order_by("-created_at", "-pk") if filterset.is_valid() else []
+
+        class Echo:
+            def write(self, value):
+                return value
+
+        writer = csv.writer(Echo())
+
+        def rows():
+            yield "\ufeff" + writer.writerow([title for title, _ in CSV_COLUMNS])
+            for ret in returns.iterator(chunk_size=2000) if returns else []:
+                yield writer.writerow([value(ret) for _, value in CSV_COLUMNS])
+
+        return StreamingHttpResponse(
+            rows(),
+            content_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": 'attachment; filename="returns.csv"'},
+        )
+
+
+def return_activity(ret: Return):
+    return (
+        Activity.objects.filter(retailer_id=ret.retailer_id)
+        .filter(
+            Q(root_type="returns.return", root_id=str(ret.pk))
+            | Q(target_type="returns.return", target_id=str(ret.pk))
+        )
+        .select_related("actor")
+        .order_by("-created_at", "-pk")[:200]
+    )
+
+
+class ReturnDetailView(TenantDetailView):
+    model = Return
+    template_name = "returns/return_detail.html"
+    context_object_name = "ret"
+
+    def scope_queryset(self, queryset):
+        return queryset.select_related(
+            "retailer", "order", "action", "credit_note", "customer"
+        ).prefetch_related(
+            "items__reason",
+            "items__condition",
+            "items__action",
+            "fulfilments",
+            "refunds__payment",
+        )
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        ret = self.object
+        context.update(
+            items=list(ret.items.all()),
+            fulfilments=list(ret.fulfilments.all()),
+            refunds=list(ret.refunds.all()),
+            activity=list(return_activity(ret)),
+            can_manage=has_role(self.request.user, ret.retailer_id, Role.MANAGER),
+            gateway_payment=services.single_gateway_payment(ret),
+        )
+        return context
+
+
+class FulfilmentDetailView(_ReturnsMixin, TemplateView):
+    template_name = "returns/fulfilment_detail.html"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        ret = get_object_or_404(self.get_queryset(), pk=self.kwargs["pk"])
+        fulfilment = get_object_or_404(ret.fulfilments, pk=self.kwargs["fid"])
+        steps = [
+            ("Created", fulfilment.created_at),
+            ("Arrived at the drop-off point", fulfilment.arrived_at),
+            ("Complete at the destination", fulfilment.completed_at),
+        ]
+        return super().get_context_data(
+            ret=ret,
+            fulfilment=fulfilment,
+            steps=steps,
+            can_manage=has_role(self.request.user, ret.retailer_id, Role.MANAGER),
+            next_status=next(iter(ReturnFulfilment.TRANSITIONS[fulfilment.status]), None),
+            **kwargs,
+        )
+
+
+class FulfilmentMoveView(TenantObjectActionView):
+    model = Return
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        ret = self.get_object()
+        fulfilment = get_object_or_404(ret.fulfilments, pk=kwargs["fid"])
+        try:
+            services.return_fulfilment_move(
+                fulfilment=fulfilment, to=request.POST.get("status", ""), by=request.user
+            )
+        except (ValidationError, InvalidTransition) as error:
+            messages.error(request, " ".join(getattr(error, "messages", [str(error)])))
+        else:
+            fulfilment.refresh_from_db()
+            messages.success(request, f"The return parcel is {fulfilment.get_status_display()}.")
+        return redirect(fulfilment)
+
+
+class ReleaseRefundView(TenantObjectActionView):
+    model = Return
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        ret = self.get_object()
+        if request.POST.get("confirm") != "yes":
+            messages.error(request, "Confirm the refund first.")
+            return redirect(ret)
+        by_hand = request.POST.get("how") == "by_hand"
+        try:
+            services.return_release_refund(ret=ret, by=request.user, by_hand=by_hand)
+        except (ValidationError, InvalidTransition) as error:
+            messages.error(request, " ".join(getattr(error, "messages", [str(error)])))
+        else:
+            messages.success(
+                request,
+                "Refund recorded as paid by hand; the return is complete."
+                if by_hand
+                else "Refund sent to the payment gateway.",
+            )
+        return redirect(ret)
+
+
+class ReturnCreateView(TenantScopedMixin, TemplateView):
+    """Create a customer return from an order: which items, how many, why, what happens."""
+
+    model = Order
+    template_name = "returns/return_create.html"
+
+    def scope_queryset(self, queryset):
+        return queryset.select_related("retailer", "customer")
+
+    def order(self) -> Order:
+        if not hasattr(self, "_order"):
+            self._order = get_object_or_404(self.get_queryset(), pk=self.kwargs["pk"])
+        return self._order
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        order = self.order()
+        already = services.returned_quantities(order)
+        lines = [
+            {
+                "line": line,
+                "left": line.quantity - already[line.pk],
+                "choices": range(0, line.quantity - already[line.pk] + 1),
+            }
+            for line in order.lines.all()
+        ]
+        retailer_id = order.retailer_id
+        return super().get_context_data(
+            order=order,
+            lines=lines,
+            reasons=ReturnReason.objects.filter(retailer_id=retailer_id, is_active=True),
+            conditions=ReturnCondition.objects.filter(retailer_id=retailer_id, is_active=True),
+            form=kwargs.pop("form", None) or ReturnChoiceForm(retailer_id=retailer_id),
+            **kwargs,
+        )
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        order = self.order()
+        form = ReturnChoiceForm(request.POST, retailer_id=order.retailer_id)
+        if not form.is_valid():
+            return self.render_to_response(self.get_context_data(form=form), status=400)
+        items = []
+        for line in order.lines.all():
+            raw = request.POST.get(f"qty_{line.pk}", "0") or "0"
+            if not raw.isdigit():
+                messages.error(request, f"{line.sku}: choose how many come back.")
+                return self.render_to_response(self.get_context_data(form=form), status=400)
+            # a customer return holds one unit per item, as the Returns API has it
+            items += [
+                services.ItemInput(
+                    sku_ref=line.sku,
+                    order_line=line,
+                    reason=request.POST.get(f"reason_{line.pk}", ""),
+                    condition=request.POST.get(f"condition_{line.pk}", ""),
+                    action=form.cleaned_data["action"],
+                )
+                for _ in range(int(raw))
+            ]
+        choice = None
+        if form.cleaned_data["fulfilment_type"]:
+            choice = {
+                "fulfilmentType": form.cleaned_data["fulfilment_type"],
+                "preferredLocationRef": form.cleaned_data["preferred_location_ref"] or None,
+                "fulfilmentPrice": None,
+                "fulfilmentTaxPrice": None,
+                "currency": order.currency,
+                "address": None,
+            }
+        customer = order.customer
+        data = services.ReturnInput(
+            retailer_id=order.retailer_id,
+            type=ReturnType.CUSTOMER_RETURN,
+            order=order,
+            customer=services.CustomerInput(
+                email=customer.email if customer else "",
+                first_name=customer.first_name if customer else "",
+                last_name=customer.last_name if customer else "",
+                mobile=customer.mobile if customer else "",
+                customer_ref=customer.ref if customer else "",
+            ),
+            items=items,
+            fulfilment_choice=choice,
+            action=form.cleaned_data["action"],
+        )
+        try:
+            ret = services.return_create(data=data, by=request.user)
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+            return self.render_to_response(self.get_context_data(form=form), status=400)
+        messages.success(request, f"Return {ret.return_ref} created ({ret.get_status_display()}).")
+        return redirect(ret)
