@@ -17,7 +17,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import Q, Sum
 from django.utils import timezone
 
 from oms import activity, state
@@ -409,8 +409,14 @@ def return_refund_settled(*, operation: PaymentTransaction) -> None:
     if operation.status == PaymentTransaction.Status.FAILED:
         _set_status(ret, ReturnStatus.PENDING_REFUND, by=None)
         return
-    pending = ret.refunds.exclude(status=PaymentTransaction.Status.SUCCEEDED).exists()
-    if not pending:
+    unsettled = ret.refunds.filter(
+        Q(status=PaymentTransaction.Status.PENDING)
+        | Q(status=PaymentTransaction.Status.FAILED, error_code="unavailable")
+    ).exists()
+    refunded = ret.refunds.filter(status=PaymentTransaction.Status.SUCCEEDED).aggregate(
+        total=Sum("amount")
+    )["total"] or Decimal(0)
+    if not unsettled and refunded >= ret.total_return_price:
         _complete(ret, by=None)
 
 

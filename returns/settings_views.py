@@ -117,9 +117,7 @@ class ConfigEditView(_EntryMixin, TemplateView):
         form = kwargs.pop("form", None) or _form(self.model, self.fields)(
             instance=entry, retailer_id=entry.retailer_id
         )
-        return super().get_context_data(
-            entry=entry, form=form, title=self.title, **kwargs
-        )
+        return super().get_context_data(entry=entry, form=form, title=self.title, **kwargs)
 
     def post(self, request, *args, **kwargs):
         entry = get_object_or_404(self.get_queryset(), pk=kwargs["pk"])

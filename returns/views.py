@@ -100,12 +100,14 @@ class ReturnExportCsvView(_ReturnsMixin, View):
         )
 
 
-def return_activity(ret: Return):
+def return_activity(ret: Return, refund_ids: list[int]):
+    """The return's own history, with its refunds' movements at the gateway."""
     return (
         Activity.objects.filter(retailer_id=ret.retailer_id)
         .filter(
             Q(root_type="returns.return", root_id=str(ret.pk))
             | Q(target_type="returns.return", target_id=str(ret.pk))
+            | Q(target_type="orders.paymenttransaction", target_id__in=[str(i) for i in refund_ids])
         )
         .select_related("actor")
         .order_by("-created_at", "-pk")[:200]
@@ -131,11 +133,12 @@ class ReturnDetailView(TenantDetailView):
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         ret = self.object
+        refunds = list(ret.refunds.all())
         context.update(
             items=list(ret.items.all()),
             fulfilments=list(ret.fulfilments.all()),
-            refunds=list(ret.refunds.all()),
-            activity=list(return_activity(ret)),
+            refunds=refunds,
+            activity=list(return_activity(ret, [refund.pk for refund in refunds])),
             can_manage=has_role(self.request.user, ret.retailer_id, Role.MANAGER),
             gateway_payment=services.single_gateway_payment(ret),
         )

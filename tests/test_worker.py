@@ -27,8 +27,10 @@ def _database_url() -> str:
 
 
 @pytest.fixture
-def worker(tmp_path, celery_broker):
-    """A `celery worker` process on the test broker and the test database."""
+def worker(request, tmp_path, celery_broker):
+    """A `celery worker` process on the test broker and the test database.
+
+    Parametrize it indirectly with a dict to give the worker more environment."""
     broker = celery_broker()
     with app.connection_for_write() as conn:
         conn.default_channel.client.flushdb()
@@ -37,6 +39,7 @@ def worker(tmp_path, celery_broker):
         "REDIS_URL": broker,
         "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
         "EMAIL_FILE_PATH": str(tmp_path / "mail"),
+        **getattr(request, "param", {}),
     }
     log = (tmp_path / "worker.log").open("w")
     process = subprocess.Popen(
@@ -127,3 +130,58 @@ def test_a_worker_captures_a_payment_end_to_end(worker, retailer, manager):
     assert Payment.objects.get(pk=payment.pk).captured == Decimal("45.00")
     assert SimulatedGatewayRecord.objects.get().reference == operation.reference
     assert "orders.tasks.run_payment_operation" in log
+
+
+def _returned_order(retailer, manager):
+    from decimal import Decimal
+
+    from orders.models import SystemState
+    from returns import services as returns
+    from tests.factories import OrderFactory, OrderLineFactory, PaymentFactory
+
+    order = OrderFactory(retailer=retailer, state=SystemState.COMPLETED)
+    OrderLineFactory(order=order, sku="JKT", unit_price=Decimal("60.50"))
+    from tests.factories import recalculate_totals
+
+    recalculate_totals(order)
+    PaymentFactory(
+        order=order,
+        authorised=order.total,
+        captured=order.total,
+        provider_reference=f"psp_{order.pk}",
+    )
+    data = returns.ReturnInput(
+        retailer_id=retailer.pk,
+        type="CUSTOMER_RETURN",
+        order=order,
+        customer=returns.CustomerInput(email=order.customer.email),
+        items=[returns.ItemInput(sku_ref="JKT", reason="DAMAGED")],
+        fulfilment_choice={"fulfilmentType": "R_RTDC", "preferredLocationRef": "DC1"},
+    )
+    ret = returns.return_create(data=data, by=manager)
+    # the parcel arrives: the refund goes to the worker
+    returns.return_fulfilment_move(fulfilment=ret.fulfilments.get(), to="ARRIVED", by=manager)
+    return ret
+
+
+def test_a_worker_refunds_a_returned_parcel_and_the_return_completes(worker, retailer, manager):
+    from returns.models import Return
+
+    ret = _returned_order(retailer, manager)
+    assert Return.objects.get(pk=ret.pk).status == "LODGED"
+    done = _wait_for(lambda: Return.objects.get(pk=ret.pk).status == "COMPLETE")
+    assert done, (worker / "worker.log").read_text()
+    ret = Return.objects.get(pk=ret.pk)
+    assert ret.credit_note is not None or not ret.order.invoices.exists()
+    assert ret.refunds.get().status == "succeeded"
+
+
+@pytest.mark.parametrize("worker", [{"SIMULATED_GATEWAY_FAILURE": "decline"}], indirect=True)
+def test_a_declined_refund_leaves_the_return_pending_for_a_manager(worker, retailer, manager):
+    from returns.models import Return
+
+    ret = _returned_order(retailer, manager)
+    done = _wait_for(lambda: Return.objects.get(pk=ret.pk).status == "PENDING_REFUND")
+    assert done, (worker / "worker.log").read_text()
+    refund = Return.objects.get(pk=ret.pk).refunds.get()
+    assert (refund.status, refund.error_code) == ("failed", "declined")

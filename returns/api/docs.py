@@ -285,10 +285,24 @@ class DocsView(TemplateView):
 
     def get_context_data(self, **kwargs):
         operations = [
-            {"method": method.upper(), "path": path, **operation}
+            {
+                "method": method.upper(),
+                "path": path,
+                "summary": operation["summary"],
+                "parameters": operation.get("parameters", []),
+                "has_body": "requestBody" in operation,
+                "responses": [
+                    (code, r["description"]) for code, r in operation["responses"].items()
+                ],
+            }
             for path, methods in SCHEMA["paths"].items()
             for method, operation in methods.items()
         ]
+        fields = [(name, field.get("enum", [])) for name, field in RETURN_FIELDS.items()]
         return super().get_context_data(
-            schema=SCHEMA, operations=operations, request_fields=RETURN_REQUEST, **kwargs
+            schema=SCHEMA,
+            operations=operations,
+            request_fields=fields,
+            required=RETURN_REQUEST["required"],
+            **kwargs,
         )

@@ -34,6 +34,7 @@ from orders.models import (
     SystemState,
     Task,
 )
+from returns.models import Return, ReturnCondition, ReturnFulfilment, ReturnItem, ReturnReason
 from tests.factories import (
     AddressFactory,
     CommentFactory,
@@ -249,6 +250,7 @@ class DemoOrders:
         self._payment(order, rng, state)
         self._shipment(order, rng, state, carrier)
         self._notes(order, rng)
+        self._return(order, rng, state)
         if state != SystemState.NEW:
             at = placed_at + timedelta(hours=rng.randrange(1, 30))
             activity.record(
@@ -518,4 +520,161 @@ class DemoOrders:
                 by=author,
                 at=memo.created_at,
                 data={"body": memo.body},
+            )
+
+    # -- returns -----------------------------------------------------------------------
+    RETURN_STATUSES = ["CREATED", "BOOKED", "LODGED", "PENDING_REFUND", "COMPLETE", "COMPLETE"]
+
+    def _return(self, order: Order, rng: random.Random, state: str) -> None:
+        """Returns of every type and status, with parcels and refunds."""
+        payment = order.payments.first()
+        if state == SystemState.CANCELLED and payment is not None and payment.refunded:
+            self._make_return(
+                order,
+                rng,
+                "CANCELLATION",
+                "COMPLETE",
+                list(order.lines.all()),
+                refund=payment.transactions.filter(kind="refund").first(),
+            )
+        elif state == SystemState.COMPLETED and rng.random() < 0.3:
+            status = rng.choice(self.RETURN_STATUSES)
+            lines = list(order.lines.all())[:1]
+            self._make_return(order, rng, "CUSTOMER_RETURN", status, lines)
+        elif state == SystemState.PROCESSING and rng.random() < 0.08:
+            lines = list(order.lines.all())[-1:]
+            lines[0].shipment_status = ShipmentStatus.CANCELLED
+            lines[0].save(update_fields=["shipment_status"])
+            self._make_return(
+                order, rng, "CANNOT_FULFIL", rng.choice(["CREATED", "COMPLETE"]), lines
+            )
+
+    def _make_return(self, order, rng, type_, status, lines, refund=None):
+        reasons = {r.code: r for r in ReturnReason.objects.filter(retailer=order.retailer)}
+        conditions = list(ReturnCondition.objects.filter(retailer=order.retailer))
+        reason = reasons[rng.choice(list(reasons))] if type_ == "CUSTOMER_RETURN" else None
+        # returns come after the order, but never later than now
+        at = min(
+            order.updated_at + timedelta(days=rng.randrange(1, 6)), self.now - timedelta(days=3)
+        )
+        at = max(at, order.placed_at)
+        customer = order.customer
+        choice = None
+        if type_ == "CUSTOMER_RETURN" and status != "CREATED":
+            location = rng.choice(["DC-MAIN", *STORES[self.retailer.ref]])
+            choice = {
+                "preferredLocationRef": location,
+                "fulfilmentType": "R_RTDC" if location == "DC-MAIN" else "R_RTS",
+                "fulfilmentPrice": None,
+                "fulfilmentTaxPrice": None,
+                "currency": order.currency,
+                "address": {"locationRef": location},
+            }
+        ret = Return.objects.create(
+            retailer=order.retailer,
+            order=order,
+            type=type_,
+            status=status,
+            customer=customer,
+            customer_ref=customer.ref,
+            customer_email=customer.email,
+            customer_first_name=customer.first_name,
+            customer_last_name=customer.last_name,
+            customer_mobile=customer.mobile,
+            fulfilment_choice=choice,
+            action=reason.default_action if reason else None,
+            currency=order.currency,
+            return_ref=f"{order.ref}-R{type_[:2]}",
+            created_at=at,
+            updated_at=at,
+        )
+        for line in lines:
+            per_unit_tax = (line.tax / line.quantity).quantize(CENT)
+            units = 1 if type_ == "CUSTOMER_RETURN" else line.quantity
+            ReturnItem.objects.create(
+                retailer=order.retailer,
+                return_request=ret,
+                order_line=line,
+                sku_id=str(line.pk),
+                sku_ref=line.sku,
+                sku_price=(line.total / line.quantity - per_unit_tax).quantize(CENT),
+                sku_tax_price=per_unit_tax,
+                tax_type="VAT",
+                currency=order.currency,
+                quantity=units,
+                reason=reason,
+                reason_text=reason.code if reason else type_,
+                condition=rng.choice(conditions) if reason else None,
+                condition_text="" if reason else type_,
+                action=ret.action,
+            )
+        ret.total_return_price = (
+            refund.amount if refund else sum(i.refund_amount for i in ret.items.all())
+        )
+        ret.save(update_fields=["total_return_price"])
+        if choice:
+            parcel_status = {"BOOKED": "CREATED"}.get(status, "COMPLETE")
+            ReturnFulfilment.objects.create(
+                retailer=order.retailer,
+                return_request=ret,
+                ref=f"RF-{ret.return_ref}",
+                type=choice["fulfilmentType"],
+                status=parcel_status,
+                from_location=customer.full_name,
+                to_location=choice["preferredLocationRef"],
+                created_at=at,
+                arrived_at=at + timedelta(days=2) if parcel_status != "CREATED" else None,
+                completed_at=at + timedelta(days=3) if parcel_status == "COMPLETE" else None,
+            )
+        payment = order.payments.first()
+        if status in ("LODGED", "COMPLETE") and refund is None and payment is not None:
+            done = status == "COMPLETE"
+            refund = PaymentTransactionFactory(
+                payment=payment,
+                kind="refund",
+                amount=ret.total_return_price,
+                status="succeeded" if done else "pending",
+                idempotency_key=f"demo-{ret.return_ref}-refund",
+                reference=f"sim_ref_{ret.return_ref}" if done else "",
+                created_at=at + timedelta(days=2),
+                completed_at=at + timedelta(days=2) if done else None,
+            )
+            if done:
+                payment.refunded = min(payment.captured, payment.refunded + refund.amount)
+                payment.save(update_fields=["refunded"])
+                SimulatedGatewayRecord.objects.create(
+                    idempotency_key=refund.idempotency_key,
+                    payment_reference=payment.provider_reference,
+                    kind="refund",
+                    amount=refund.amount,
+                    currency=payment.currency,
+                    reference=refund.reference,
+                    created_at=refund.created_at,
+                )
+        if refund is not None:
+            PaymentTransaction.objects.filter(pk=refund.pk).update(return_request=ret)
+        activity.record(
+            action="returns.return.created",
+            target=ret,
+            by=None,
+            at=at,
+            data={
+                "return_ref": ret.return_ref,
+                "type": type_,
+                "type_label": ret.get_type_display(),
+                "summary": f"{sum(i.quantity for i in ret.items.all())} item(s), "
+                f"{ret.total_return_price} {ret.currency}",
+            },
+        )
+        if status != "CREATED":
+            activity.record(
+                action="returns.return.status_changed",
+                target=ret,
+                by=None,
+                at=at + timedelta(days=2),
+                data={
+                    "return_ref": ret.return_ref,
+                    "before": "Created",
+                    "after": ret.get_status_display(),
+                },
             )

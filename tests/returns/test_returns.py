@@ -1,0 +1,281 @@
+"""The returns desk: creating returns, moving parcels, and the three refund paths."""
+
+import re
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+
+from billing import services as billing
+from billing.models import Invoice
+from oms.models import Activity
+from orders import services as order_services
+from orders.models import PaymentTransaction, ShipmentStatus, SystemState
+from returns import services
+from returns.models import Return, ReturnFulfilment, ReturnStatus, ReturnType
+from tests.factories import OrderFactory, OrderLineFactory, PaymentFactory, ReturnFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def paid_order(retailer, manager):
+    order = OrderFactory(retailer=retailer, ref="ACME-7001", state=SystemState.COMPLETED)
+    OrderLineFactory(
+        order=order, sku="JKT", name="Jacket", quantity=2, unit_price=Decimal("121.00")
+    )
+    OrderLineFactory(order=order, sku="CAP", name="Cap", quantity=1, unit_price=Decimal("24.20"))
+    from tests.factories import recalculate_totals
+
+    recalculate_totals(order)
+    PaymentFactory(
+        order=order, authorised=order.total, captured=order.total, provider_reference="psp_7001"
+    )
+    billing.invoice_create(order=order, by=manager)
+    return order
+
+
+def _create_from_page(client, order, **choices):
+    jacket, cap = order.lines.order_by("position", "pk")
+    data = {
+        f"qty_{jacket.pk}": "1",
+        f"reason_{jacket.pk}": "DAMAGED",
+        f"condition_{jacket.pk}": "2",
+        f"qty_{cap.pk}": "0",
+        "fulfilment_type": "R_RTDC",
+        "preferred_location_ref": "DC-UTRECHT",
+    }
+    data.update(choices)
+    return client.post(reverse("orders:return_create", args=[order.pk]), data)
+
+
+def test_an_agent_creates_a_return_from_the_order(client_for, agent, paid_order):
+    response = _create_from_page(client_for(agent), paid_order)
+    ret = Return.objects.get()
+    assert response.status_code == 302 and response["Location"] == ret.get_absolute_url()
+    assert (ret.type, ret.status, ret.order) == (ReturnType.CUSTOMER_RETURN, "BOOKED", paid_order)
+    (item,) = ret.items.all()
+    assert (item.sku_ref, item.quantity, item.reason.label, item.condition.label) == (
+        "JKT",
+        1,
+        "Damaged",
+        "Damaged",
+    )
+    assert (item.sku_price, item.sku_tax_price, item.tax_type) == (
+        Decimal("100.00"),
+        Decimal("21.00"),
+        "VAT",
+    )
+    assert item.action.code == "REFUND"  # the reason's default action
+    assert ret.total_return_price == Decimal("121.00")
+    (parcel,) = ret.fulfilments.all()
+    assert (parcel.type, parcel.status, parcel.to_location) == ("R_RTDC", "CREATED", "DC-UTRECHT")
+    timeline = client_for(agent).get(reverse("orders:order_tab", args=[paid_order.pk, "activity"]))
+    assert "Customer return" in timeline.content.decode()
+
+
+def test_two_units_become_two_items_of_one(client_for, agent, paid_order):
+    jacket = paid_order.lines.get(sku="JKT")
+    _create_from_page(client_for(agent), paid_order, **{f"qty_{jacket.pk}": "2"})
+    assert list(Return.objects.get().items.values_list("quantity", flat=True)) == [1, 1]
+
+
+def test_never_more_than_ordered_minus_returned(client_for, agent, paid_order):
+    client = client_for(agent)
+    jacket = paid_order.lines.get(sku="JKT")
+    _create_from_page(client, paid_order, **{f"qty_{jacket.pk}": "2"})
+    response = _create_from_page(client, paid_order, **{f"qty_{jacket.pk}": "1"})
+    assert response.status_code == 400
+    assert "only 0 of 2 ordered can still be returned" in response.content.decode()
+    assert Return.objects.count() == 1
+
+
+def test_refund_on_receipt_runs_by_itself_and_completes_with_a_credit_note(
+    manager, agent, paid_order, client_for, django_capture_on_commit_callbacks
+):
+    _create_from_page(client_for(agent), paid_order)
+    ret = Return.objects.get()
+    parcel = ret.fulfilments.get()
+    client = client_for(manager)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            reverse("returns:fulfilment_move", args=[ret.pk, parcel.pk]), {"status": "ARRIVED"}
+        )
+
+    ret.refresh_from_db()
+    assert ret.status == ReturnStatus.COMPLETE
+    refund = PaymentTransaction.objects.get(kind="refund")
+    assert (refund.status, refund.amount, refund.return_request) == (
+        "succeeded",
+        Decimal("121.00"),
+        ret,
+    )
+    note = ret.credit_note
+    assert note.kind == Invoice.Kind.CREDIT_NOTE and note.total == Decimal("121.00")
+    assert [line["quantity"] for line in note.lines] == [1]
+    actions = set(Activity.objects.values_list("action", flat=True))
+    assert {
+        "returns.returnfulfilment.status_changed",
+        "orders.payment.refunded",
+        "billing.invoice.created",
+    } <= actions
+    page = client.get(ret.get_absolute_url()).content.decode()
+    assert note.number in page and "Complete" in page
+
+    client.post(
+        reverse("returns:fulfilment_move", args=[ret.pk, parcel.pk]), {"status": "COMPLETE"}
+    )
+    assert ReturnFulfilment.objects.get(pk=parcel.pk).status == "COMPLETE"
+
+
+def test_a_declined_refund_waits_for_a_manager_who_releases_it_by_hand(
+    manager, agent, paid_order, client_for, settings, django_capture_on_commit_callbacks
+):
+    settings.SIMULATED_GATEWAY_FAILURE = "decline"
+    _create_from_page(client_for(agent), paid_order)
+    ret = Return.objects.get()
+    client = client_for(manager)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            reverse("returns:fulfilment_move", args=[ret.pk, ret.fulfilments.get().pk]),
+            {"status": "ARRIVED"},
+        )
+    ret.refresh_from_db()
+    assert ret.status == ReturnStatus.PENDING_REFUND
+    assert (
+        "payment gateway did not refund it" in client.get(ret.get_absolute_url()).content.decode()
+    )
+
+    # an agent cannot release it
+    response = client_for(agent).post(
+        reverse("returns:release_refund", args=[ret.pk]), {"confirm": "yes", "how": "by_hand"}
+    )
+    assert response.status_code == 403
+    client.post(
+        reverse("returns:release_refund", args=[ret.pk]), {"confirm": "yes", "how": "by_hand"}
+    )
+    ret.refresh_from_db()
+    assert ret.status == ReturnStatus.COMPLETE and ret.refunded_by_hand
+    assert ret.credit_note is not None
+
+
+def test_a_pending_refund_can_go_through_the_gateway_again(
+    manager, agent, paid_order, client_for, settings, django_capture_on_commit_callbacks
+):
+    settings.SIMULATED_GATEWAY_FAILURE = "decline"
+    _create_from_page(client_for(agent), paid_order)
+    ret = Return.objects.get()
+    client = client_for(manager)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            reverse("returns:fulfilment_move", args=[ret.pk, ret.fulfilments.get().pk]),
+            {"status": "ARRIVED"},
+        )
+    settings.SIMULATED_GATEWAY_FAILURE = ""
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            reverse("returns:release_refund", args=[ret.pk]), {"confirm": "yes", "how": "gateway"}
+        )
+    ret.refresh_from_db()
+    assert ret.status == ReturnStatus.COMPLETE and not ret.refunded_by_hand
+
+
+def test_without_a_single_gateway_tender_the_refund_is_pending_at_once(
+    manager, agent, paid_order, client_for, django_capture_on_commit_callbacks
+):
+    PaymentFactory(
+        order=paid_order, method="gift_card", authorised=Decimal("5.00"), captured=Decimal("5.00")
+    )  # a second tender
+    _create_from_page(client_for(agent), paid_order)
+    ret = Return.objects.get()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.return_fulfilment_move(fulfilment=ret.fulfilments.get(), to="ARRIVED", by=manager)
+    ret.refresh_from_db()
+    assert ret.status == ReturnStatus.PENDING_REFUND
+    assert not PaymentTransaction.objects.filter(kind="refund").exists()
+
+
+def test_cancelling_a_paid_order_makes_a_cancellation_return(
+    manager, retailer, django_capture_on_commit_callbacks
+):
+    order = OrderFactory(retailer=retailer, state=SystemState.PROCESSING, lines=2)
+    PaymentFactory(order=order, authorised=order.total, captured=order.total)
+    with django_capture_on_commit_callbacks(execute=True):
+        order_services.order_cancel(order=order, by=manager, notify=False)
+    ret = Return.objects.get(order=order)
+    assert ret.type == ReturnType.CANCELLATION and ret.status == ReturnStatus.COMPLETE
+    assert ret.total_return_price == order.total
+    assert ret.refunds.get().status == "succeeded"
+
+
+def test_cancelling_items_that_cannot_be_fulfilled_refunds_them(
+    client_for, manager, retailer, django_capture_on_commit_callbacks
+):
+    order = OrderFactory(retailer=retailer, state=SystemState.PROCESSING)
+    keep = OrderLineFactory(order=order, sku="KEEP", unit_price=Decimal("10.00"))
+    gone = OrderLineFactory(order=order, sku="GONE", quantity=2, unit_price=Decimal("12.10"))
+    from tests.factories import recalculate_totals
+
+    recalculate_totals(order)
+    PaymentFactory(order=order, authorised=order.total, captured=order.total)
+    with django_capture_on_commit_callbacks(execute=True):
+        client_for(manager).post(
+            reverse("orders:lines_cancel", args=[order.pk]), {"lines": [gone.pk], "confirm": "yes"}
+        )
+    gone.refresh_from_db()
+    keep.refresh_from_db()
+    assert gone.shipment_status == ShipmentStatus.CANCELLED
+    assert keep.shipment_status == ShipmentStatus.PENDING
+    ret = Return.objects.get()
+    assert ret.type == ReturnType.CANNOT_FULFIL and ret.status == ReturnStatus.COMPLETE
+    assert ret.total_return_price == Decimal("24.20")
+    assert order.payments.get().refunded == Decimal("24.20")
+
+
+def _refs(response):
+    return re.findall(r'<a hx-boost="false" href="/returns/(\d+)/">', response.content.decode())
+
+
+def test_the_returns_list_search_filters_and_csv(client_for, agent, retailer, other_retailer):
+    mine = ReturnFactory(
+        retailer=retailer, order=OrderFactory(retailer=retailer, ref="R-1", lines=1)
+    )
+    other = ReturnFactory(retailer=retailer, type="CANCELLATION", status="COMPLETE")
+    ReturnFactory(retailer=other_retailer)
+    client = client_for(agent)
+    url = reverse("returns:return_list")
+    assert set(_refs(client.get(url))) == {str(mine.pk), str(other.pk)}
+    assert _refs(client.get(url, {"q": "R-1"})) == [str(mine.pk)]
+    assert _refs(client.get(url, {"q": str(other.pk)})) == [str(other.pk)]
+    assert _refs(client.get(url, {"type": ["CANCELLATION"], "status": ["COMPLETE"]})) == [
+        str(other.pk)
+    ]
+    csv = b"".join(client.get(reverse("returns:return_export_csv"), {"q": "R-1"}).streaming_content)
+    lines = csv.decode("utf-8-sig").strip().splitlines()
+    assert len(lines) == 2 and lines[1].startswith(f"{mine.pk},")
+
+
+def test_admins_configure_reasons_actions_and_conditions(client_for, admin_user, agent, retailer):
+    from returns.models import ReturnAction, ReturnReason
+
+    assert client_for(agent).get(reverse("return_config:reasons")).status_code == 403
+    client = client_for(admin_user)
+    store_credit = ReturnAction.objects.get(retailer=retailer, code="STORE_CREDIT")
+    client.post(
+        reverse("return_config:reasons"),
+        {"retailer": retailer.pk, "label": "Arrived late", "default_action": store_credit.pk},
+    )
+    reason = ReturnReason.objects.get(retailer=retailer, code="ARRIVED-LATE")
+    assert reason.default_action == store_credit
+    client.post(reverse("return_config:toggle", args=["reasons", reason.pk]))
+    reason.refresh_from_db()
+    assert not reason.is_active
+    order = OrderFactory(retailer=retailer, lines=1)
+    page = client.get(reverse("orders:return_create", args=[order.pk])).content.decode()
+    assert ">Arrived late<" not in page and ">Damaged<" in page
+    client.post(
+        reverse("return_config:actions"),
+        {"retailer": retailer.pk, "label": "Repair", "kind": "exchange", "timing": "on_approval"},
+    )
+    assert ReturnAction.objects.get(retailer=retailer, code="REPAIR").timing == "on_approval"
