@@ -222,6 +222,10 @@ CELERY_TASK_SERIALIZER = "json"
 # Periodic work run by `celery beat`.
 CELERY_BEAT_SCHEDULE = {
     "relay-queued-emails": {"task": "oms.tasks.relay_emails", "schedule": 5 * 60},
+    "retry-escalated-fulfilments": {
+        "task": "fulfilments.tasks.retry_escalated_fulfilments",
+        "schedule": 15 * 60,
+    },
     "relay-payment-operations": {
         "task": "orders.tasks.relay_payment_operations",
         "schedule": 5 * 60,

@@ -92,6 +92,9 @@ describe_as("orders.payment.synced", "Payments synced with the gateway: {summary
 describe_as("orders.order.payments_checked", "Payments checked with the gateway: no change")
 describe_as("orders.orderline.shipment_updated", "Shipment of {sku} updated: {changes}")
 describe_as("orders.order.sent", "Marked sent{tracking_text}")
+describe_as(
+    "orders.orderline.quantity_corrected", "Quantity of {sku} corrected from {before} to {after}"
+)
 describe_as("orders.order.email_skipped", "No “{template}” email: the order has no email address")
 describe_as("orders.order.customer_notified", "Customer notified: “{message}”")
 describe_as("orders.order.payment_reminder", "Payment reminder sent for {amount} {currency}")
@@ -272,6 +275,16 @@ def order_sent(order: Order, *, shipment, by) -> Activity:
             "tracking_number": tracking,
             "tracking_text": f" with {shipment.carrier} tracking {tracking}" if tracking else "",
         },
+    )
+
+
+def line_quantity_corrected(line, *, before: int, by) -> Activity:
+    return record(
+        action="orders.orderline.quantity_corrected",
+        target=line,
+        root=_order_ref(line),
+        by=by,
+        data={"sku": line.sku, "before": before, "after": line.quantity},
     )
 
 

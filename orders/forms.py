@@ -142,3 +142,7 @@ class LinesCancelForm(ConfirmForm):
     def __init__(self, *args, order, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["lines"].queryset = order.lines.all()
+
+
+class QuantityForm(forms.Form):
+    quantity = forms.IntegerField(min_value=1)

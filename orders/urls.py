@@ -84,5 +84,11 @@ urlpatterns = [
     ),
     path("<int:pk>/returns/new/", ReturnCreateView.as_view(), name="return_create"),
     path("<int:pk>/lines/cancel/", views.LinesCancelView.as_view(), name="lines_cancel"),
+    path(
+        "<int:pk>/lines/<int:line_pk>/quantity/",
+        views.LineQuantityView.as_view(),
+        name="line_quantity",
+    ),
+    path("<int:pk>/live/", views.OrderLiveView.as_view(), name="live"),
     path("<int:pk>/<slug:tab>/", views.OrderDetailView.as_view(), name="order_tab"),
 ]

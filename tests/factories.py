@@ -340,3 +340,57 @@ class ReturnFactory(factory.django.DjangoModelFactory):
             )
         obj.total_return_price = sum(i.refund_amount for i in obj.items.all())
         obj.save(update_fields=["total_return_price"])
+
+
+class LocationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "fulfilments.Location"
+
+    retailer = factory.SubFactory(RetailerFactory)
+    ref = factory.Sequence(lambda n: f"LOC-{n}")
+    name = factory.Sequence(lambda n: f"Warehouse {n}")
+    country = "NL"
+    zones = factory.LazyFunction(lambda: ["NL", "BE"])
+    daily_capacity = 100
+
+
+class CarrierFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "fulfilments.Carrier"
+
+    retailer = factory.SubFactory(RetailerFactory)
+    name = factory.Sequence(lambda n: f"Carrier {n}")
+    zones = factory.LazyFunction(lambda: ["NL", "BE"])
+
+
+class StockFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "fulfilments.StockPosition"
+
+    location = factory.SubFactory(LocationFactory)
+    retailer = factory.SelfAttribute("location.retailer")
+    sku = factory.Sequence(lambda n: f"SKU-{n:05d}")
+    on_hand = 10
+
+
+class FulfilmentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "fulfilments.Fulfilment"
+        skip_postgeneration_save = True
+
+    order = factory.SubFactory(OrderFactory, lines=1)
+    retailer = factory.SelfAttribute("order.retailer")
+    ref = factory.Sequence(lambda n: f"FUL-{n:05d}")
+    status = "ESCALATED"
+    escalation_reason = "SKU: 1 of 1 cannot be sourced"
+    escalated_at = factory.LazyFunction(timezone.now)
+
+    @factory.post_generation
+    def items(obj, create, extracted, **kwargs):
+        if create:
+            from fulfilments.models import FulfilmentItem
+
+            for line in obj.order.lines.all():
+                FulfilmentItem.objects.create(
+                    retailer=obj.retailer, fulfilment=obj, order_line=line, requested=line.quantity
+                )

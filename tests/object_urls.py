@@ -11,6 +11,7 @@ from typing import Any
 from oms.models import Retailer
 from orders.models import PaymentTransaction
 from tests.factories import (
+    FulfilmentFactory,
     InvoiceFactory,
     OrderFactory,
     PaymentFactory,
@@ -82,6 +83,15 @@ def _return_reason(retailer: Retailer) -> dict[str, Any]:
     return {"kind": "reasons", "pk": ReturnReason.objects.filter(retailer=retailer).first().pk}
 
 
+def _fulfilment(retailer: Retailer) -> dict[str, Any]:
+    return {"pk": FulfilmentFactory(order=OrderFactory(retailer=retailer, lines=1)).pk}
+
+
+def _order_line(retailer: Retailer) -> dict[str, Any]:
+    order = OrderFactory(retailer=retailer, lines=1)
+    return {"pk": order.pk, "line_pk": order.lines.get().pk}
+
+
 def _status(retailer: Retailer) -> dict[str, Any]:
     return {"pk": StatusFactory(retailer=retailer).pk}
 
@@ -129,6 +139,13 @@ OBJECT_URLS: dict[str, Callable[[Retailer], dict[str, Any]]] = {
     "returns:fulfilment_detail": _return_fulfilment,
     "returns:fulfilment_move": _return_fulfilment,
     "orders:return_create": _order,
+    "orders:live": _order,
+    "orders:line_quantity": _order_line,
+    "fulfilments:fulfilment_detail": _fulfilment,
+    "fulfilments:move": _fulfilment,
+    "fulfilments:retry": _fulfilment,
+    "fulfilments:assign": _fulfilment,
+    "fulfilments:cancel_lines": _fulfilment,
     "orders:lines_cancel": _order,
     "return_config:edit": _return_reason,
     "return_config:toggle": _return_reason,

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import models, transaction
 from django.utils import timezone
 
 from oms import state
@@ -90,7 +90,17 @@ def order_set_status(*, order: Order, status: OrderStatus, by, reason: str = "")
     if status.pk == order.status_id:
         return order
     check_move(order, status.system_state)
+    confirming = (
+        order.status.system_state == SystemState.NEW
+        and status.system_state == SystemState.PROCESSING
+    )
     _move(order, status, by=by, reason=reason)
+    if confirming:
+        from fulfilments.services import order_source
+
+        # confirmation decides where each line ships from; refused (and nothing written)
+        # when the order cannot ship at all
+        order_source(order=order, by=by)
     return order
 
 
@@ -118,6 +128,9 @@ def order_cancel(
     order = lock_order(order)
     check_move(order, SystemState.CANCELLED)
     _move(order, status or _status_in(order, SystemState.CANCELLED), by=by, reason=reason)
+    from fulfilments.services import order_fulfilments_release
+
+    order_fulfilments_release(order, by=by)
     OrderLine.objects.filter(
         order=order,
         shipment_status__in=[ShipmentStatus.PENDING, ShipmentStatus.PICKED, ShipmentStatus.PACKED],
@@ -384,6 +397,9 @@ def order_lines_cancel(*, order: Order, line_ids: list[int], by, reason: str = "
         raise ValidationError(
             {"lines": f"Shipped items cannot be cancelled: {', '.join(shipped)}."}
         )
+    from fulfilments.services import order_fulfilments_release
+
+    order_fulfilments_release(order, by=by, line_ids=[line.pk for line in lines])
     for line in lines:
         line.shipment_status = ShipmentStatus.CANCELLED
         line.save(update_fields=["shipment_status"])
@@ -394,3 +410,84 @@ def order_lines_cancel(*, order: Order, line_ids: list[int], by, reason: str = "
     if not paid:
         return None
     return return_for_unfulfillable(order=order, lines=lines, by=by)
+
+
+@transaction.atomic
+def order_line_correct_quantity(*, order: Order, line_id: int, quantity: int, by) -> OrderLine:
+    """Fix a data-entry error in a line's quantity: never below what is already fulfilled,
+    never above what was ordered. The line and order totals follow; no alert is raised."""
+    from django.db.models import Sum
+
+    from fulfilments.models import FulfilmentItem, FulfilmentStatus, StockPosition
+
+    require_role(by, order.retailer_id, Role.MANAGER)
+    order = lock_order(order)
+    if not order.can_change_shipments:
+        raise state.InvalidTransition(
+            f"Order {order.ref} is {order.status.label}: quantities can only be corrected while "
+            "it is New or Processing."
+        )
+    line = order.lines.select_for_update().filter(pk=line_id).first()
+    if line is None:
+        raise ValidationError({"quantity": "That item is not on this order."})
+    filled = (
+        FulfilmentItem.objects.filter(order_line=line)
+        .exclude(fulfilment__status=FulfilmentStatus.CANCELLED)
+        .aggregate(n=Sum("filled"))["n"]
+        or 0
+    )
+    if quantity > line.quantity:
+        raise ValidationError({"quantity": f"{line.sku}: at most {line.quantity} were ordered."})
+    if quantity < max(filled, 1):
+        raise ValidationError(
+            {"quantity": f"{line.sku}: at least {max(filled, 1)} (already fulfilled: {filled})."}
+        )
+    if quantity == line.quantity:
+        return line
+    before = line.quantity
+    share = Decimal(quantity) / Decimal(before)
+    cent = Decimal("0.01")
+    line.discount = (line.discount * share).quantize(cent)
+    line.total = (line.unit_price * quantity - line.discount).quantize(cent)
+    line.tax = (line.tax * share).quantize(cent)
+    line.quantity = quantity
+    line.save(update_fields=["quantity", "discount", "total", "tax"])
+    # give back what open fulfilments reserved beyond the new quantity
+    surplus = before - quantity
+    for item in (
+        FulfilmentItem.objects.select_for_update()
+        .filter(
+            order_line=line,
+            filled=0,
+            fulfilment__status__in=[
+                FulfilmentStatus.ASSIGNED,
+                FulfilmentStatus.CREATED,
+                FulfilmentStatus.ESCALATED,
+            ],
+        )
+        .select_related("fulfilment")
+        .order_by("-pk")
+    ):
+        if not surplus:
+            break
+        take = min(surplus, item.requested)
+        if item.fulfilment.location_id and item.fulfilment.status != FulfilmentStatus.ESCALATED:
+            StockPosition.objects.filter(
+                location_id=item.fulfilment.location_id, sku=line.sku
+            ).update(reserved=models.F("reserved") - take)
+        item.requested -= take
+        surplus -= take
+        if item.requested:
+            item.save(update_fields=["requested"])
+        else:
+            item.delete()
+    lines = list(order.lines.all())
+    order.subtotal = sum((ln.unit_price * ln.quantity for ln in lines), Decimal(0))
+    order.discount = sum((ln.discount for ln in lines), Decimal(0))
+    order.tax = sum((ln.tax for ln in lines), Decimal(0))
+    order.total = order.subtotal - order.discount + order.shipping
+    order.item_count = sum(ln.quantity for ln in lines)
+    order.updated_at = timezone.now()
+    order.save(update_fields=["subtotal", "discount", "tax", "total", "item_count", "updated_at"])
+    events.line_quantity_corrected(line, before=before, by=by)
+    return line

@@ -40,12 +40,14 @@ __all__ = [
     "InvoiceResendView",
     "InvoiceUpdateView",
     "InvoicesPdfView",
+    "LineQuantityView",
     "LinesCancelView",
     "MarkNotPaidView",
     "MarkPaidView",
     "MarkSentView",
     "NotifyCustomerView",
     "OperationRetryView",
+    "OrderLiveView",
     "PackingSlipPdfView",
     "PaymentCaptureView",
     "PaymentRefundView",
@@ -281,6 +283,20 @@ class LinesCancelView(OrderAction):
         return f"{len(data['lines'])} item(s) cancelled; return {ret.return_ref} refunds them."
 
 
+class LineQuantityView(OrderAction):
+    form_class = order_forms.QuantityForm
+    tab = "items"
+
+    def perform(self, order, data):
+        line = services.order_line_correct_quantity(
+            order=order,
+            line_id=self.kwargs["line_pk"],
+            quantity=data["quantity"],
+            by=self.request.user,
+        )
+        return f"Quantity of {line.sku} is now {line.quantity}."
+
+
 class ShipmentUpdateView(OrderAction):
     form_class = order_forms.ShipmentUpdateForm
     tab = "items"
@@ -447,3 +463,27 @@ class PackingSlipPdfView(_OrderDocumentView):
                 "orders/pdf/packing_slip.html", {"order": order, "lines": list(order.lines.all())}
             )
         return self.pdf(HTML(string=html).write_pdf(), f"packing-slip-{order.ref}.pdf")
+
+
+class OrderLiveView(_OrderDocumentView):
+    """The order's fulfilments and shipments, polled by the order page to stay current."""
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        from orders.selectors import order_shipments
+
+        order = self.order()
+        fulfilments = list(
+            order.fulfilments.select_related("location").prefetch_related("items__order_line")
+        )
+        with timezone.override(order.retailer.time_zone):
+            html = render_to_string(
+                "orders/_live.html",
+                {
+                    "order": order,
+                    "fulfilments": fulfilments,
+                    "shipments": order_shipments(order),
+                    "refreshed_at": timezone.localtime(),
+                },
+                request=request,
+            )
+        return HttpResponse(html)

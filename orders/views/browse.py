@@ -234,6 +234,13 @@ class OrderDetailView(TenantDetailView):
         lines = list(order.lines.all())
         payments = list(order.payments.all())
         context.update(
+            fulfilments=list(
+                order.fulfilments.select_related("location").prefetch_related("items__order_line")
+            ),
+            shipments=selectors.order_shipments(order),
+            refreshed_at=timezone.localtime(),
+        )
+        context.update(
             tab=self.tab,
             tabs=TABS,
             lines=lines,

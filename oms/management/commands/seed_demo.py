@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from billing.services import invoices_on_paid
 from customers.models import Customer
+from fulfilments.models import Carrier, Fulfilment, FulfilmentItem, Location, StockPosition
 from oms import activity
 from oms.models import Activity
 from oms.roles import Role
@@ -177,6 +178,7 @@ class DemoOrders:
         self.prefix = retailer.ref.upper()[:3]
 
     def seed(self, count: int) -> int:
+        self._network()
         existing = set(Order.objects.filter(retailer=self.retailer).values_list("ref", flat=True))
         customers = self._customers(max(10, count // 3))
         created = 0
@@ -209,8 +211,14 @@ class DemoOrders:
             placed_at = self.now - timedelta(minutes=rng.randrange(5, 300))
             state = SystemState.NEW
         order_type = OrderType.CLICK_AND_COLLECT if rng.random() < 0.2 else OrderType.HOME_DELIVERY
+        if number % 17 == 0:
+            order_type = OrderType.HOME_DELIVERY
+        # a few orders go abroad, where no carrier of the retailer delivers: escalations
+        abroad = number % 17 == 0
         address = AddressFactory(
-            retailer=self.retailer, customer=customer, country=COUNTRIES[self.retailer.ref]
+            retailer=self.retailer,
+            customer=customer,
+            country="DE" if abroad else COUNTRIES[self.retailer.ref],
         )
         carrier = rng.choice(CARRIERS[self.retailer.ref])
         order = OrderFactory(
@@ -251,6 +259,7 @@ class DemoOrders:
         self._shipment(order, rng, state, carrier)
         self._notes(order, rng)
         self._return(order, rng, state)
+        self._fulfilment(order, rng, state)
         if state != SystemState.NEW:
             at = placed_at + timedelta(hours=rng.randrange(1, 30))
             activity.record(
@@ -678,3 +687,109 @@ class DemoOrders:
                     "after": ret.get_status_display(),
                 },
             )
+
+    # -- fulfilment network ----------------------------------------------------------------
+    def _network(self) -> None:
+        """Locations, carriers and stock: enough for most orders, a few SKUs running low."""
+        country = COUNTRIES[self.retailer.ref]
+        specs = [
+            (f"{self.prefix}-DC", f"{self.retailer.name} distribution centre", "dc", 60),
+            *[
+                (f"{self.prefix}-S{i}", name, "store", 8)
+                for i, name in enumerate(STORES[self.retailer.ref], start=1)
+            ],
+        ]
+        for ref, name, kind, capacity in specs:
+            location, created = Location.objects.get_or_create(
+                retailer=self.retailer,
+                ref=ref,
+                defaults={
+                    "name": name,
+                    "type": kind,
+                    "country": country,
+                    "zones": [country, "BE"] if country == "NL" else [country],
+                    "daily_capacity": capacity,
+                    "city": name.split()[-1],
+                },
+            )
+            if not created:
+                continue
+            rng = random.Random(f"{ref}:stock")
+            for sku, _name, _price in CATALOGUE[self.retailer.ref]:
+                low = sku.endswith(("TENT-2", "DUVET-K"))  # always short: escalations
+                StockPosition.objects.create(
+                    retailer=self.retailer,
+                    location=location,
+                    sku=sku,
+                    on_hand=rng.randrange(0, 3) if low else rng.randrange(20, 60),
+                    safety_threshold=2 if low else rng.randrange(2, 6),
+                )
+        for name in CARRIERS[self.retailer.ref]:
+            Carrier.objects.get_or_create(
+                retailer=self.retailer,
+                name=name,
+                defaults={
+                    "zones": [country, "BE"] if country == "NL" else [country],
+                    "is_available": name != "DPD",
+                },
+            )
+
+    def _fulfilment(self, order: Order, rng: random.Random, state: str) -> None:
+        from fulfilments import services as sourcing
+
+        if state == SystemState.PROCESSING:
+            result = sourcing.order_source(order=order, by=None, refuse_when_nothing=False)
+            if result.escalated is not None:  # escalated when the order was confirmed
+                Fulfilment.objects.filter(pk=result.escalated.pk).update(
+                    escalated_at=min(order.updated_at, self.now)
+                )
+            for fulfilment in result.assigned:
+                steps = rng.choice(
+                    [
+                        [],
+                        ["PICKED"],
+                        ["PICKED", "PACKED"],
+                        [
+                            "PICKED",
+                            "PACKED",
+                            "SHIPPED" if order.type == "HD" else "READY_FOR_COLLECTION",
+                        ],
+                    ]
+                )
+                for step in steps:
+                    sourcing._set(fulfilment, step, by=None)
+        elif state == SystemState.COMPLETED:
+            location = Location.objects.filter(retailer=self.retailer).order_by("ref").first()
+            done = "DELIVERED" if order.type == "HD" else "COLLECTED"
+            at = order.updated_at
+            fulfilment = Fulfilment.objects.create(
+                retailer=self.retailer,
+                order=order,
+                ref=f"{order.ref}-F1",
+                location=location,
+                type=order.type,
+                status=done,
+                history={
+                    s: (at + timedelta(hours=i)).isoformat()
+                    for i, s in enumerate(
+                        [
+                            "CREATED",
+                            "ASSIGNED",
+                            "PICKED",
+                            "PACKED",
+                            "SHIPPED" if done == "DELIVERED" else "READY_FOR_COLLECTION",
+                            done,
+                        ]
+                    )
+                },
+                created_at=order.placed_at,
+                updated_at=at,
+            )
+            for line in order.lines.all():
+                FulfilmentItem.objects.create(
+                    retailer=self.retailer,
+                    fulfilment=fulfilment,
+                    order_line=line,
+                    requested=line.quantity,
+                    filled=line.quantity,
+                )

@@ -1,0 +1,11 @@
+"""Background work on fulfilments."""
+
+from celery import shared_task
+
+from fulfilments.services import retry_all_escalated
+
+
+@shared_task
+def retry_escalated_fulfilments() -> int:
+    """Beat (and after a stock import): source escalated fulfilments whose stock has arrived."""
+    return retry_all_escalated()
