@@ -108,3 +108,79 @@ class Invoice(TenantOwned):
     @property
     def net(self) -> Decimal:
         return self.total - self.tax
+
+
+class BillingAccount(TenantOwned):
+    """The financial side of a customer: invoices, credit and debit memos, payments."""
+
+    class Status(models.TextChoices):
+        PENDING = "PENDING", "Pending"
+        ACTIVE = "ACTIVE", "Active"
+        SUSPENDED = "SUSPENDED", "Suspended"
+        CLOSED = "CLOSED", "Closed"
+
+    class Type(models.TextChoices):
+        CONSUMER = "CONSUMER", "Consumer"
+        BUSINESS = "BUSINESS", "Business"
+
+    TRANSITIONS = {
+        Status.PENDING: frozenset({Status.ACTIVE, Status.CLOSED}),
+        Status.ACTIVE: frozenset({Status.SUSPENDED, Status.CLOSED}),
+        Status.SUSPENDED: frozenset({Status.ACTIVE, Status.CLOSED}),
+        Status.CLOSED: frozenset(),
+    }
+
+    name = models.CharField(max_length=200)
+    ref = models.CharField(max_length=64)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    type = models.CharField(max_length=16, choices=Type.choices, default=Type.CONSUMER)
+    customer = models.ForeignKey(
+        "customers.Customer",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="billing_accounts",
+    )
+    contact_email = models.EmailField(blank=True)
+    erp_reference = models.CharField(max_length=100, blank=True)
+    custom_attributes = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["retailer", "ref"], name="billingaccount_unique_ref"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        from django.urls import reverse
+
+        return reverse("billing:account_detail", kwargs={"pk": self.pk})
+
+
+class DebitMemo(TenantOwned):
+    """An extra charge to a billing account (a late fee, a shipping correction)."""
+
+    account = models.ForeignKey(
+        BillingAccount, on_delete=models.PROTECT, related_name="debit_memos"
+    )
+    order = models.ForeignKey(
+        "orders.Order", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    number = models.CharField(max_length=40)
+    amount = models.DecimalField(**MONEY)
+    currency = models.CharField(max_length=3)
+    reason = models.CharField(max_length=200)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["retailer", "number"], name="debitmemo_unique_number"),
+        ]
+
+    def __str__(self) -> str:
+        return self.number

@@ -330,3 +330,117 @@ def billing_settings_update(*, retailer_id: int, by, **values) -> BillingSetting
         data={"before": before, "after": {f: getattr(config, f) for f in values}},
     )
     return config
+
+
+@transaction.atomic
+def billing_account_set_status(*, account, by, status: str):
+    """Move a billing account through its statuses (managers)."""
+    from billing.models import BillingAccount
+    from oms import activity
+
+    require_role(by, account.retailer_id, Role.MANAGER)
+    account = BillingAccount.objects.select_for_update().get(pk=account.pk)
+    state.check(
+        BillingAccount.TRANSITIONS,
+        account.status,
+        status,
+        labels=dict(BillingAccount.Status.choices),
+        what=f"Account {account.name}",
+    )
+    before = account.get_status_display()
+    account.status = status
+    account.save(update_fields=["status"])
+    activity.record(
+        action="billing.billingaccount.status_changed",
+        target=account,
+        by=by,
+        data={"before": before, "after": account.get_status_display()},
+    )
+    return account
+
+
+@transaction.atomic
+def billing_account_set_attribute(*, account, by, key: str, value: str | None):
+    """Set (or, with value None, remove) a custom attribute (admins)."""
+    from billing.models import BillingAccount
+    from oms import activity
+
+    require_role(by, account.retailer_id, Role.ADMIN)
+    key = key.strip()
+    if not key or len(key) > 64:
+        raise ValidationError({"key": "Give the attribute a name of at most 64 characters."})
+    account = BillingAccount.objects.select_for_update().get(pk=account.pk)
+    attributes = dict(account.custom_attributes)
+    before = attributes.get(key)
+    if value is None:
+        attributes.pop(key, None)
+    else:
+        attributes[key] = value.strip()[:500]
+    account.custom_attributes = attributes
+    account.save(update_fields=["custom_attributes"])
+    activity.record(
+        action="billing.billingaccount.attribute_set",
+        target=account,
+        by=by,
+        data={"key": key, "before": before, "after": attributes.get(key)},
+    )
+    return account
+
+
+@transaction.atomic
+def debit_memo_create(*, account, by, amount, reason: str, order=None):
+    from billing.models import DebitMemo
+    from oms import activity
+
+    require_role(by, account.retailer_id, Role.MANAGER)
+    try:
+        amount = Decimal(str(amount)).quantize(CENT)
+    except Exception as exc:
+        raise ValidationError({"amount": "Enter an amount such as 12.50."}) from exc
+    if amount <= 0:
+        raise ValidationError({"amount": "Enter an amount above zero."})
+    if not reason.strip():
+        raise ValidationError({"reason": "Say what the charge is for."})
+    if order is not None and order.retailer_id != account.retailer_id:
+        raise ValidationError({"order": "That order belongs to another retailer."})
+    _number_seq, number = _next_number(account.retailer_id, "debit_memo", "DM-")
+    memo = DebitMemo.objects.create(
+        retailer_id=account.retailer_id,
+        account=account,
+        order=order,
+        number=number,
+        amount=amount,
+        currency=account.retailer.currency,
+        reason=reason.strip()[:200],
+    )
+    activity.record(
+        action="billing.debitmemo.created",
+        target=memo,
+        root=account,
+        by=by,
+        data={"number": number, "amount": str(amount), "reason": memo.reason},
+    )
+    return memo
+
+
+@transaction.atomic
+def invoice_email_to_account(*, invoice: Invoice, account, by) -> OutboundEmail:
+    """Email an invoice to the billing account's contact."""
+    require_role(by, invoice.retailer_id, Role.AGENT)
+    if account.retailer_id != invoice.retailer_id:
+        raise ValidationError("That invoice belongs to another retailer.")
+    if not account.contact_email:
+        raise ValidationError("The billing account has no contact email.")
+    label = invoice.get_kind_display()
+    email = email_queue(
+        retailer=account.retailer,
+        to=account.contact_email,
+        subject=f"{label} {invoice.number}",
+        body=f"Dear {account.name},\n\nPlease find attached {label.lower()} {invoice.number}.\n\n"
+        f"Kind regards,\n{account.retailer.name}\n",
+        about=invoice.order,
+        by=by,
+        attachment=f"billing.invoice:{invoice.pk}",
+    )
+    events.invoice_sent(invoice, to=account.contact_email, by=by)
+    return email

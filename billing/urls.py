@@ -1,16 +1,22 @@
 from django.urls import path
 
-from oms.views import EmptyStateView
+from billing import views
 
 app_name = "billing"
 
 urlpatterns = [
+    path("accounts/", views.AccountListView.as_view(), name="account_list"),
+    path("accounts/<int:pk>/", views.AccountDetailView.as_view(), name="account_detail"),
+    path("accounts/<int:pk>/status/", views.AccountStatusView.as_view(), name="account_status"),
     path(
-        "accounts/",
-        EmptyStateView.as_view(
-            title="Billing accounts",
-            lead="Billing accounts with their invoices, credit memos and debit memos.",
-        ),
-        name="account_list",
+        "accounts/<int:pk>/attribute/",
+        views.AccountAttributeView.as_view(),
+        name="account_attribute",
+    ),
+    path("accounts/<int:pk>/debit-memo/", views.DebitMemoView.as_view(), name="debit_memo"),
+    path(
+        "accounts/<int:pk>/invoices/<int:invoice_pk>/email/",
+        views.AccountInvoiceEmailView.as_view(),
+        name="account_invoice_email",
     ),
 ]

@@ -37,6 +37,11 @@ class Customer(TenantOwned):
     def __str__(self) -> str:
         return self.full_name
 
+    def get_absolute_url(self) -> str:
+        from django.urls import reverse
+
+        return reverse("customers:customer_detail", kwargs={"pk": self.pk})
+
     @property
     def full_name(self) -> str:
         return f"{self.first_name} {self.last_name}".strip()

@@ -1,16 +1,10 @@
 from django.urls import path
 
-from oms.views import EmptyStateView
+from customers import views
 
 app_name = "customers"
 
 urlpatterns = [
-    path(
-        "",
-        EmptyStateView.as_view(
-            title="Customers",
-            lead="Your customers with their contact details, addresses, orders and returns.",
-        ),
-        name="customer_list",
-    ),
+    path("", views.CustomerListView.as_view(), name="customer_list"),
+    path("<int:pk>/", views.CustomerDetailView.as_view(), name="customer_detail"),
 ]

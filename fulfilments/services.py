@@ -23,7 +23,6 @@ from django.utils import timezone
 from fulfilments import events
 from fulfilments.models import (
     FULFILMENT_TRANSITIONS,
-    OPEN_FULFILMENT_STATES,
     Carrier,
     Fulfilment,
     FulfilmentItem,
@@ -144,21 +143,27 @@ def _plan(needs: dict[OrderLine, int], locations: list[Location]):
         .order_by("pk")
     }
 
+    used: dict[tuple[int, str], int] = defaultdict(int)
+
     def available(location, sku):
         position = stock.get((location.pk, sku))
-        return position.available if position else 0
+        return (position.available if position else 0) - used[(location.pk, sku)]
 
+    per_sku: dict[str, int] = defaultdict(int)
+    for line, qty in needs.items():
+        per_sku[line.sku] += qty
     for location in locations:  # one parcel when one location has everything
-        if all(available(location, line.sku) >= qty for line, qty in needs.items()):
+        if all(available(location, sku) >= qty for sku, qty in per_sku.items()):
             return {location: dict(needs)}, {}, stock
     plan: dict[Location, dict[OrderLine, int]] = defaultdict(dict)
     short: dict[OrderLine, int] = {}
     for line, qty in needs.items():
         remaining = qty
         for location in sorted(locations, key=lambda loc: -available(loc, line.sku)):
-            take = min(remaining, available(location, line.sku) - plan[location].get(line, 0))
+            take = min(remaining, available(location, line.sku))
             if take > 0:
                 plan[location][line] = plan[location].get(line, 0) + take
+                used[(location.pk, line.sku)] += take
                 remaining -= take
             if not remaining:
                 break
@@ -361,8 +366,11 @@ def _set(fulfilment: Fulfilment, to: str, *, by, note: str = "", check: bool = T
         )
     before = fulfilment.get_status_display()
     now = timezone.now()
-    if fulfilment.status in OPEN_FULFILMENT_STATES - {S.PICKED, S.PACKED} and to == S.CANCELLED:
-        _release(fulfilment)
+    if to == S.CANCELLED:
+        if fulfilment.status in (S.CREATED, S.ASSIGNED):
+            _release(fulfilment)
+        elif fulfilment.status in (S.PICKED, S.PACKED, S.READY_FOR_COLLECTION):
+            _restock(fulfilment)
     if to == S.PICKED:
         _deduct(fulfilment)
     fulfilment.status = to
@@ -393,6 +401,16 @@ def _release(fulfilment: Fulfilment) -> None:
         if position is not None:
             position.reserved = max(0, position.reserved - item.requested)
             position.save(update_fields=["reserved"])
+
+
+def _restock(fulfilment: Fulfilment) -> None:
+    """Picked units that will not leave go back on the shelf."""
+    items, positions = _positions(fulfilment)
+    for item in items:
+        position = positions.get(item.order_line.sku)
+        if position is not None and item.filled:
+            position.on_hand += item.filled
+            position.save(update_fields=["on_hand"])
 
 
 def _deduct(fulfilment: Fulfilment) -> None:
@@ -446,6 +464,11 @@ def order_fulfilments_release(order: Order, *, by, line_ids=None) -> None:
         if len(cancelled) == len(items):
             _set(fulfilment, S.CANCELLED, by=by, check=False, note="items cancelled")
             continue
+        if fulfilment.status in (S.PICKED, S.PACKED, S.READY_FOR_COLLECTION):
+            raise state.InvalidTransition(
+                f"Fulfilment {fulfilment.ref} is {fulfilment.get_status_display().lower()} with "
+                "other items: cancel that fulfilment first."
+            )
         if fulfilment.location_id is not None:  # only some of its items: give those back
             positions = {
                 p.sku: p

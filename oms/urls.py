@@ -18,6 +18,7 @@ urlpatterns = [
     path("settings/billing/", include("billing.settings_urls")),
     path("settings/", include("returns.settings_urls")),
     path("api/", include("returns.api.urls")),
+    path("api/", include("orders.api")),
     path("healthz", views.HealthzView.as_view(), name="healthz"),
     path("readyz", views.ReadyzView.as_view(), name="readyz"),
     path("django-admin/", admin.site.urls),

@@ -146,3 +146,7 @@ class LinesCancelForm(ConfirmForm):
 
 class QuantityForm(forms.Form):
     quantity = forms.IntegerField(min_value=1)
+
+
+class TicketReplyForm(forms.Form):
+    body = forms.CharField(max_length=5000)

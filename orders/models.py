@@ -547,3 +547,49 @@ class Task(TenantOwned):
             and self.due_at is not None
             and (self.due_at < timezone.now())
         )
+
+
+class Ticket(TenantOwned):
+    """A customer's question about an order, and the conversation that answers it."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        ANSWERED = "answered", "Answered"
+        CLOSED = "closed", "Closed"
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="tickets")
+    subject = models.CharField(max_length=200)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["order_id", "-updated_at", "-pk"]
+        indexes = [models.Index(fields=["retailer", "status", "-updated_at"], name="ticket_queue")]
+
+    def __str__(self) -> str:
+        return self.subject
+
+
+class TicketMessage(TenantOwned):
+    class Sender(models.TextChoices):
+        CUSTOMER = "customer", "Customer"
+        AGENT = "agent", "Agent"
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="messages")
+    sender = models.CharField(max_length=16, choices=Sender.choices)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    body = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["ticket_id", "created_at", "pk"]
+
+    def __str__(self) -> str:
+        return self.body[:50]

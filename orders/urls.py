@@ -90,5 +90,15 @@ urlpatterns = [
         name="line_quantity",
     ),
     path("<int:pk>/live/", views.OrderLiveView.as_view(), name="live"),
+    path(
+        "<int:pk>/tickets/<int:ticket_pk>/reply/",
+        views.TicketReplyView.as_view(),
+        name="ticket_reply",
+    ),
+    path(
+        "<int:pk>/tickets/<int:ticket_pk>/close/",
+        views.TicketCloseView.as_view(),
+        name="ticket_close",
+    ),
     path("<int:pk>/<slug:tab>/", views.OrderDetailView.as_view(), name="order_tab"),
 ]

@@ -153,14 +153,21 @@ def _match_lines(data: ReturnInput) -> None:
 
 
 def _price_from_line(item: ItemInput, currency: str) -> None:
-    """Price an item by the order line it returns (unit price excluding tax, and its tax)."""
+    """Price an item by the order line it returns (unit price excluding tax, and its tax); a
+    price given for it is kept, but never above what the customer paid for the unit."""
     line = item.order_line
-    if line is None or item.sku_price is not None:
+    if line is None:
         return
     unit_total = line.total / line.quantity
-    unit_tax = line.tax / line.quantity
-    item.sku_price = (unit_total - unit_tax).quantize(CENT, ROUND_HALF_UP)
-    item.sku_tax_price = unit_tax.quantize(CENT, ROUND_HALF_UP)
+    unit_tax = (line.tax / line.quantity).quantize(CENT, ROUND_HALF_UP)
+    unit_net = (unit_total - line.tax / line.quantity).quantize(CENT, ROUND_HALF_UP)
+    if item.sku_price is not None:  # priced by the caller: kept as given, within the limit
+        item.sku_price = min(item.sku_price, unit_net)
+        if item.sku_tax_price is not None:
+            item.sku_tax_price = min(item.sku_tax_price, unit_tax)
+        return
+    item.sku_price = unit_net
+    item.sku_tax_price = unit_tax
     item.tax_type = item.tax_type or TaxType.VAT
     item.currency = item.currency or currency
     item.sku_id = item.sku_id or str(line.pk)
@@ -362,9 +369,29 @@ def single_gateway_payment(ret: Return):
     return payment
 
 
+def _unsettled_refunds(ret: Return):
+    return ret.refunds.filter(
+        Q(status=PaymentTransaction.Status.PENDING)
+        | Q(status=PaymentTransaction.Status.FAILED, error_code="unavailable")
+    )
+
+
+def _refunded(ret: Return) -> Decimal:
+    return ret.refunds.filter(status=PaymentTransaction.Status.SUCCEEDED).aggregate(
+        total=Sum("amount")
+    )["total"] or Decimal(0)
+
+
 def refund_amount(ret: Return) -> Decimal:
-    """What the return gives back, never more than the order's payments can refund."""
-    return ret.total_return_price
+    """What the return still gives back: its total less what its refunds already paid, and
+    never more than the order's payments can still refund."""
+    from orders.services.payments import refundable_now
+
+    left = max(Decimal(0), ret.total_return_price - _refunded(ret))
+    if ret.order_id is None:
+        return left
+    payable = sum((refundable_now(p) for p in ret.order.payments.all()), Decimal(0))
+    return min(left, max(payable, Decimal(0)))
 
 
 def return_start_refund(*, ret: Return, by) -> Return:
@@ -372,14 +399,17 @@ def return_start_refund(*, ret: Return, by) -> Return:
     from orders.services.locking import lock_order, lock_payment
     from orders.services.payments import queue_operation, refundable_now
 
+    if ret.order_id is not None:
+        lock_order(ret.order)  # order before return, as payments lock them
     ret = _lock(ret)
-    amount = refund_amount(ret)
+    if ret.status not in (ReturnStatus.CREATED, ReturnStatus.BOOKED):
+        return ret  # its refund started already
     payment = single_gateway_payment(ret)
     if payment is not None:
-        lock_order(ret.order)
         payment = lock_payment(payment)
+    amount = refund_amount(ret)
     if amount <= 0:
-        _set_status(ret, ReturnStatus.COMPLETE, by=by)
+        _complete(ret, by=by)
         return ret
     if payment is not None and refundable_now(payment) >= amount:
         _set_status(ret, ReturnStatus.LODGED, by=by)
@@ -404,10 +434,13 @@ def return_refund_settled(*, operation: PaymentTransaction) -> None:
     refunds succeeded; a decline leaves it PENDING_REFUND for a manager. Called inside the
     payment operation's recording transaction."""
     ret = _lock(operation.return_request)
-    if ret.status != ReturnStatus.LODGED:
+    if ret.status == ReturnStatus.COMPLETE:
         return
     if operation.status == PaymentTransaction.Status.FAILED:
-        _set_status(ret, ReturnStatus.PENDING_REFUND, by=None)
+        if operation.error_code == "unavailable":
+            return  # the gateway may have paid it: stays LODGED until a retry settles it
+        if ret.status == ReturnStatus.LODGED:
+            _set_status(ret, ReturnStatus.PENDING_REFUND, by=None)
         return
     unsettled = ret.refunds.filter(
         Q(status=PaymentTransaction.Status.PENDING)
@@ -417,6 +450,8 @@ def return_refund_settled(*, operation: PaymentTransaction) -> None:
         total=Sum("amount")
     )["total"] or Decimal(0)
     if not unsettled and refunded >= ret.total_return_price:
+        if ret.status == ReturnStatus.PENDING_REFUND:
+            _set_status(ret, ReturnStatus.LODGED, by=None)
         _complete(ret, by=None)
 
 
@@ -435,7 +470,16 @@ def return_release_refund(*, ret: Return, by, by_hand: bool) -> Return:
     """A manager releases a pending refund: through the gateway again, or recorded as paid by
     hand (a bank transfer, store credit given at the till)."""
     require_role(by, ret.retailer_id, Role.MANAGER)
+    if ret.order_id is not None:
+        from orders.services.locking import lock_order as _lock_order
+
+        _lock_order(ret.order)
     ret = _lock(ret)
+    if _unsettled_refunds(ret).exists():
+        raise state.InvalidTransition(
+            "A refund of this return is on its way or timed out: retry it on the order's "
+            "Transactions tab before releasing more."
+        )
     if ret.status != ReturnStatus.PENDING_REFUND:
         raise state.InvalidTransition(
             f"Return {ret.return_ref} is {ret.get_status_display()}: there is no refund to release."
@@ -457,10 +501,9 @@ def return_release_refund(*, ret: Return, by, by_hand: bool) -> Return:
         raise state.InvalidTransition(
             "This order was not paid with one tender through the gateway: refund it by hand."
         )
-    from orders.services.locking import lock_order, lock_payment
+    from orders.services.locking import lock_payment
     from orders.services.payments import queue_operation, refundable_now
 
-    lock_order(ret.order)
     payment = lock_payment(payment)
     amount = refund_amount(ret)
     if refundable_now(payment) < amount:

@@ -394,3 +394,23 @@ class FulfilmentFactory(factory.django.DjangoModelFactory):
                 FulfilmentItem.objects.create(
                     retailer=obj.retailer, fulfilment=obj, order_line=line, requested=line.quantity
                 )
+
+
+class BillingAccountFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "billing.BillingAccount"
+
+    customer = factory.SubFactory(CustomerFactory)
+    retailer = factory.SelfAttribute("customer.retailer")
+    name = factory.LazyAttribute(lambda o: f"{o.customer.full_name} account")
+    ref = factory.Sequence(lambda n: f"BA-{n:05d}")
+    contact_email = factory.LazyAttribute(lambda o: o.customer.email)
+
+
+class TicketFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "orders.Ticket"
+
+    order = factory.SubFactory(OrderFactory)
+    retailer = factory.SelfAttribute("order.retailer")
+    subject = "Where is my parcel?"

@@ -11,6 +11,7 @@ from typing import Any
 from oms.models import Retailer
 from orders.models import PaymentTransaction
 from tests.factories import (
+    BillingAccountFactory,
     FulfilmentFactory,
     InvoiceFactory,
     OrderFactory,
@@ -19,6 +20,7 @@ from tests.factories import (
     ReturnFactory,
     StatusFactory,
     TaskFactory,
+    TicketFactory,
 )
 
 
@@ -92,6 +94,25 @@ def _order_line(retailer: Retailer) -> dict[str, Any]:
     return {"pk": order.pk, "line_pk": order.lines.get().pk}
 
 
+def _customer(retailer: Retailer) -> dict[str, Any]:
+    return {"pk": OrderFactory(retailer=retailer).customer_id}
+
+
+def _account(retailer: Retailer) -> dict[str, Any]:
+    return {"pk": BillingAccountFactory(customer=OrderFactory(retailer=retailer).customer).pk}
+
+
+def _account_invoice(retailer: Retailer) -> dict[str, Any]:
+    invoice = InvoiceFactory(order=OrderFactory(retailer=retailer, lines=1))
+    account = BillingAccountFactory(customer=invoice.order.customer)
+    return {"pk": account.pk, "invoice_pk": invoice.pk}
+
+
+def _ticket(retailer: Retailer) -> dict[str, Any]:
+    ticket = TicketFactory(order=OrderFactory(retailer=retailer))
+    return {"pk": ticket.order_id, "ticket_pk": ticket.pk}
+
+
 def _status(retailer: Retailer) -> dict[str, Any]:
     return {"pk": StatusFactory(retailer=retailer).pk}
 
@@ -139,6 +160,15 @@ OBJECT_URLS: dict[str, Callable[[Retailer], dict[str, Any]]] = {
     "returns:fulfilment_detail": _return_fulfilment,
     "returns:fulfilment_move": _return_fulfilment,
     "orders:return_create": _order,
+    "orders:ticket_reply": _ticket,
+    "orders:ticket_close": _ticket,
+    "customers:customer_detail": _customer,
+    "billing:account_detail": _account,
+    "billing:account_status": _account,
+    "billing:account_attribute": _account,
+    "billing:debit_memo": _account,
+    "billing:account_invoice_email": _account_invoice,
+    "storefront_api:order_messages": _api_order,
     "orders:live": _order,
     "orders:line_quantity": _order_line,
     "fulfilments:fulfilment_detail": _fulfilment,

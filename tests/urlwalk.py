@@ -15,7 +15,7 @@ SKIPPED_NAMESPACES = {"admin"}
 PUBLIC_URL_NAMES = {"login", "healthz", "readyz", "returns_api:schema", "returns_api:docs"}
 
 # JSON APIs authenticate each request themselves (bearer token): no login page, a 401.
-API_NAMESPACES = {"returns_api"}
+API_NAMESPACES = {"returns_api", "storefront_api"}
 
 # A placeholder value for each converter, for URLs reached before any lookup happens.
 PLACEHOLDER_BY_CONVERTER = {
@@ -45,7 +45,9 @@ class Route:
     def is_state_changing(self) -> bool:
         """A view that accepts no GET: it changes state, so it must refuse GET and need CSRF."""
         view_class = self.view_class
-        return view_class is not None and "get" not in view_class.http_method_names
+        return view_class is not None and (
+            "get" not in view_class.http_method_names or not hasattr(view_class, "get")
+        )
 
     @property
     def is_public(self) -> bool:

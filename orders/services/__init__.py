@@ -41,6 +41,7 @@ from orders.services.statuses import (
     order_status_move,
     order_status_update,
 )
+from orders.services.tickets import ticket_close, ticket_customer_message, ticket_reply
 
 __all__ = [
     "comment_add",
@@ -74,4 +75,7 @@ __all__ = [
     "payments_sync",
     "task_add",
     "task_set_status",
+    "ticket_close",
+    "ticket_customer_message",
+    "ticket_reply",
 ]

@@ -58,6 +58,8 @@ __all__ = [
     "SetStatusView",
     "ShipmentUpdateView",
     "SuspendView",
+    "TicketCloseView",
+    "TicketReplyView",
 ]
 
 
@@ -295,6 +297,30 @@ class LineQuantityView(OrderAction):
             by=self.request.user,
         )
         return f"Quantity of {line.sku} is now {line.quantity}."
+
+
+class _TicketAction(OrderAction):
+    tab = "tickets"
+
+    def ticket(self, order):
+        ticket = order.tickets.filter(pk=self.kwargs["ticket_pk"]).first()
+        if ticket is None:
+            raise Http404("No such ticket on this order.")
+        return ticket
+
+
+class TicketReplyView(_TicketAction):
+    form_class = order_forms.TicketReplyForm
+
+    def perform(self, order, data):
+        services.ticket_reply(ticket=self.ticket(order), by=self.request.user, body=data["body"])
+        return "Answer sent to the customer."
+
+
+class TicketCloseView(_TicketAction):
+    def perform(self, order, data):
+        services.ticket_close(ticket=self.ticket(order), by=self.request.user)
+        return "Ticket closed."
 
 
 class ShipmentUpdateView(OrderAction):

@@ -195,6 +195,7 @@ TABS = [
     ("returns", "Returns"),
     ("invoices", "Invoices"),
     ("comments", "Comments"),
+    ("tickets", "Tickets"),
     ("tasks", "Tasks"),
     ("activity", "Activity"),
 ]
@@ -224,7 +225,7 @@ class OrderDetailView(TenantDetailView):
             return self.render_to_response(self.get_context_data()).render()
 
     def get_template_names(self) -> list[str]:
-        if self.request.htmx.target == "order-tab":
+        if self.request.htmx.target in ("order-tab", "ticket-messages"):
             return [f"{self.template_name}#tab"]
         return [self.template_name]
 
@@ -275,6 +276,10 @@ def tab_context(request: HttpRequest, order: Order, tab: str, forms: dict) -> di
             "tasks": selectors.order_tasks(order),
             "task_form": forms.get("task") or TaskForm(retailer_id=order.retailer_id),
             "task_statuses": Task.Status.choices,
+        }
+    if tab == "tickets":
+        return {
+            "tickets": list(order.tickets.prefetch_related("messages__author")),
         }
     if tab == "returns":
         return {

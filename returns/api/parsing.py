@@ -76,6 +76,10 @@ def parse_return_request(body: Any, *, retailer_id: int, order) -> ReturnInput:
         raise BadRequest("The body must be a returnRequest object.")
     type_ = _choice(body.get("type"), "type", ReturnType.values, required=True)
     status = _choice(body.get("status"), "status", ReturnStatus.values)
+    if status not in ("", ReturnStatus.CREATED, ReturnStatus.BOOKED):
+        raise BadRequest(
+            f"status {status} is reached through the refund; a new return is CREATED or BOOKED."
+        )
     raw_customer = _object(body.get("customer"), "customer", required=True)
     customer = CustomerInput(
         email=_text(raw_customer.get("email"), "customer.email", required=True),
@@ -118,6 +122,10 @@ def parse_return_request(body: Any, *, retailer_id: int, order) -> ReturnInput:
             price = _money(choice.get(key), f"fulfilmentChoice.{key}")
             choice[key] = None if price is None else float(price)
         _object(choice.get("address"), "fulfilmentChoice.address")
+        currency = _text(choice.get("currency"), "fulfilmentChoice.currency")
+        if currency and (len(currency) != 3 or not currency.isalpha()):
+            raise BadRequest("fulfilmentChoice.currency must be a 3-letter ISO code.")
+        choice["currency"] = currency.upper() or None
         choice = {
             key: choice.get(key)
             for key in (

@@ -18,7 +18,7 @@ def number(value: Decimal | None) -> float | None:
 
 def customer(ret: Return) -> dict:
     return {
-        "customerId": ret.customer_id,
+        "customerId": str(ret.customer_id) if ret.customer_id else None,
         "customerRef": ret.customer_ref or None,
         "firstName": ret.customer_first_name or None,
         "lastName": ret.customer_last_name or None,

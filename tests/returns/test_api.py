@@ -122,7 +122,7 @@ def test_the_documented_example_creates_a_return_and_reads_back_as_documented(ap
     assert body["type"] == "CUSTOMER_RETURN" and body["status"] == "BOOKED"
     assert len(body["returnRef"]) == 36  # a UUID when none is given
     assert body["customer"] == {
-        "customerId": order.customer_id,
+        "customerId": str(order.customer_id),
         "customerRef": "38189566",
         "firstName": "swathi",
         "lastName": None,

@@ -279,3 +279,46 @@ def test_admins_configure_reasons_actions_and_conditions(client_for, admin_user,
         {"retailer": retailer.pk, "label": "Repair", "kind": "exchange", "timing": "on_approval"},
     )
     assert ReturnAction.objects.get(retailer=retailer, code="REPAIR").timing == "on_approval"
+
+
+def test_an_agents_refund_on_approval_waits_for_a_manager(client_for, agent, paid_order):
+    from returns.models import ReturnAction
+
+    ReturnAction.objects.filter(retailer=paid_order.retailer, code="REFUND").update(
+        timing="on_approval"
+    )
+    refund_action = ReturnAction.objects.get(retailer=paid_order.retailer, code="REFUND")
+    _create_from_page(client_for(agent), paid_order, action=str(refund_action.pk))
+    ret = Return.objects.get()
+    assert ret.status == ReturnStatus.PENDING_REFUND
+    assert not PaymentTransaction.objects.filter(kind="refund").exists()
+
+
+def test_a_price_above_what_was_paid_is_capped(manager, paid_order):
+    data = services.ReturnInput(
+        retailer_id=paid_order.retailer_id,
+        type="CANNOT_FULFIL",
+        order=paid_order,
+        customer=services.CustomerInput(email="x@example.com"),
+        items=[services.ItemInput(sku_ref="JKT", quantity=1, sku_price=Decimal("9999.00"))],
+    )
+    ret = services.return_create(data=data, by=manager)
+    assert ret.items.get().sku_price == Decimal("100.00")
+
+
+def test_a_timed_out_refund_keeps_the_return_lodged_and_blocks_release(
+    manager, agent, paid_order, client_for, settings, django_capture_on_commit_callbacks
+):
+    settings.SIMULATED_GATEWAY_FAILURE = "timeout"
+    _create_from_page(client_for(agent), paid_order)
+    ret = Return.objects.get()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.return_fulfilment_move(fulfilment=ret.fulfilments.get(), to="ARRIVED", by=manager)
+    ret.refresh_from_db()
+    assert ret.status == ReturnStatus.LODGED
+    assert ret.refunds.get().error_code == "unavailable"
+    from oms.state import InvalidTransition
+
+    Return.objects.filter(pk=ret.pk).update(status="PENDING_REFUND")
+    with pytest.raises(InvalidTransition, match="on its way or timed out"):
+        services.return_release_refund(ret=ret, by=manager, by_hand=True)

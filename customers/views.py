@@ -1,0 +1,137 @@
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import django_filters
+import django_tables2 as tables
+from django.db.models import Count, Q, Sum
+from django_filters.views import FilterView
+from django_tables2 import SingleTableMixin
+
+from customers.models import Customer
+from oms.tables import BaseTable
+from oms.views import TenantDetailView, TenantScopedMixin
+
+
+class CustomerFilter(django_filters.FilterSet):
+    q = django_filters.CharFilter(method="search", label="Search")
+    segment = django_filters.MultipleChoiceFilter(choices=Customer.Segment.choices)
+
+    class Meta:
+        model = Customer
+        fields: list[str] = []
+
+    def search(self, queryset, name, value):
+        """Name, email, customer ref or mobile."""
+        value = value.strip()
+        if not value:
+            return queryset
+        match = (
+            Q(email__iexact=value)
+            | Q(ref__istartswith=value)
+            | Q(mobile__icontains=value.replace(" ", ""))
+            | Q(mobile__icontains=value)
+        )
+        words = Q()
+        for word in value.split():
+            words &= Q(first_name__icontains=word) | Q(last_name__icontains=word)
+        return queryset.filter(match | words)
+
+
+class CustomerTable(BaseTable):
+    name = tables.Column(
+        "Customer",
+        accessor="last_name",
+        order_by=("last_name", "first_name"),
+        linkify=lambda record: record.get_absolute_url(),
+        attrs={"a": {"hx-boost": "false"}},
+    )
+    email = tables.Column("Email")
+    ref = tables.Column("Ref")
+    mobile = tables.Column("Mobile")
+    segment = tables.Column("Segment")
+    status = tables.Column("Status")
+    retailer = tables.Column("Retailer", accessor="retailer__name")
+
+    class Meta(BaseTable.Meta):
+        model = Customer
+        fields = ("name", "email", "ref", "mobile", "segment", "status", "retailer")
+        order_by = "name"
+
+    def render_name(self, record):
+        return record.full_name
+
+
+class CustomerListView(TenantScopedMixin, SingleTableMixin, FilterView):
+    model = Customer
+    table_class = CustomerTable
+    filterset_class = CustomerFilter
+    template_name = "customers/customer_list.html"
+    paginate_by = 50
+
+    def scope_queryset(self, queryset):
+        return queryset.select_related("retailer")
+
+    def get_template_names(self) -> list[str]:
+        if self.request.htmx and not self.request.htmx.history_restore_request:
+            return ["customers/customer_list.html#results"]
+        return [self.template_name]
+
+
+def refund_eligibility(payments) -> list[dict[str, Any]]:
+    """What can still be refunded, by original payment method."""
+    by_method: dict[str, dict[str, Any]] = {}
+    for payment in payments:
+        row = by_method.setdefault(
+            payment.get_method_display(),
+            {
+                "method": payment.get_method_display(),
+                "currency": payment.currency,
+                "captured": Decimal(0),
+                "refunded": Decimal(0),
+            },
+        )
+        row["captured"] += payment.captured
+        row["refunded"] += payment.refunded
+    for row in by_method.values():
+        row["refundable"] = row["captured"] - row["refunded"]
+    return list(by_method.values())
+
+
+class CustomerDetailView(TenantDetailView):
+    model = Customer
+    template_name = "customers/customer_detail.html"
+    context_object_name = "customer"
+
+    def scope_queryset(self, queryset):
+        return queryset.select_related("retailer")
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        from orders.models import Order, Payment, Ticket
+        from returns.models import Return
+
+        context = super().get_context_data(**kwargs)
+        customer = self.object
+        orders = Order.objects.filter(retailer_id=customer.retailer_id, customer=customer)
+        figures = orders.aggregate(count=Count("pk"), value=Sum("total"))
+        context.update(
+            figures=figures,
+            orders=list(orders.select_related("status").order_by("-placed_at")[:200]),
+            returns=list(
+                Return.objects.filter(
+                    retailer_id=customer.retailer_id, customer=customer
+                ).select_related("order")[:100]
+            ),
+            tickets=list(
+                Ticket.objects.filter(
+                    retailer_id=customer.retailer_id, order__customer=customer
+                ).select_related("order")[:100]
+            ),
+            accounts=list(customer.billing_accounts.all()),
+            addresses=list(customer.addresses.all()[:20]),
+            refunds=refund_eligibility(
+                Payment.objects.filter(retailer_id=customer.retailer_id, order__customer=customer)
+            ),
+        )
+        return context

@@ -1,0 +1,109 @@
+"""Tickets: customers' questions about an order, answered by agents in place."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from oms.activity import RecordRef, describe_as, record
+from oms.emails import email_queue
+from oms.roles import Role, require_role
+from orders.models import Order, Ticket, TicketMessage
+
+describe_as("orders.ticket.customer_message", "Customer wrote on “{subject}”: “{body}”")
+describe_as("orders.ticket.replied", "Replied on “{subject}”: “{body}”")
+describe_as("orders.ticket.closed", "Ticket “{subject}” closed")
+
+
+def _record(ticket: Ticket, action: str, by, **data) -> None:
+    record(
+        action=action,
+        target=ticket,
+        root=RecordRef("orders.order", str(ticket.order_id)),
+        by=by,
+        data={"subject": ticket.subject, **data},
+    )
+
+
+@transaction.atomic
+def ticket_customer_message(
+    *, order: Order, by, body: str, subject: str = "", ticket_id: int | None = None
+) -> TicketMessage:
+    """A message from the customer (sent by the storefront): a new ticket, or more on one."""
+    require_role(by, order.retailer_id, Role.AGENT)
+    body = body.strip()
+    if not body:
+        raise ValidationError({"message": "The message is empty."})
+    now = timezone.now()
+    if ticket_id is not None:
+        ticket = Ticket.objects.select_for_update().filter(order=order, pk=ticket_id).first()
+        if ticket is None:
+            raise ValidationError({"ticketId": "No such ticket on this order."})
+        ticket.status = Ticket.Status.OPEN
+        ticket.updated_at = now
+        ticket.save(update_fields=["status", "updated_at"])
+    else:
+        subject = subject.strip() or f"Question about order {order.ref}"
+        ticket = Ticket.objects.create(
+            retailer_id=order.retailer_id, order=order, subject=subject[:200]
+        )
+    message = TicketMessage.objects.create(
+        retailer_id=order.retailer_id,
+        ticket=ticket,
+        sender=TicketMessage.Sender.CUSTOMER,
+        body=body,
+    )
+    _record(ticket, "orders.ticket.customer_message", None, body=body[:200])
+    return message
+
+
+@transaction.atomic
+def ticket_reply(*, ticket: Ticket, by, body: str) -> TicketMessage:
+    """An agent answers; the customer gets the answer by email."""
+    require_role(by, ticket.retailer_id, Role.AGENT)
+    body = body.strip()
+    if not body:
+        raise ValidationError({"body": "Write the answer first."})
+    ticket = (
+        Ticket.objects.select_for_update()
+        .select_related("order__customer", "order__retailer")
+        .get(pk=ticket.pk)
+    )
+    if ticket.status == Ticket.Status.CLOSED:
+        raise ValidationError("This ticket is closed.")
+    message = TicketMessage.objects.create(
+        retailer_id=ticket.retailer_id,
+        ticket=ticket,
+        sender=TicketMessage.Sender.AGENT,
+        author=by,
+        body=body,
+    )
+    ticket.status = Ticket.Status.ANSWERED
+    ticket.updated_at = timezone.now()
+    ticket.save(update_fields=["status", "updated_at"])
+    _record(ticket, "orders.ticket.replied", by, body=body[:200])
+    order = ticket.order
+    if order.customer is not None and order.customer.email:
+        email_queue(
+            retailer=order.retailer,
+            to=order.customer.email,
+            subject=f"Re: {ticket.subject} (order {order.ref})",
+            body=f"Dear {order.customer.first_name or 'customer'},\n\n{body}\n\n"
+            f"Kind regards,\n{order.retailer.name}\n",
+            about=order,
+            by=by,
+        )
+    return message
+
+
+@transaction.atomic
+def ticket_close(*, ticket: Ticket, by) -> Ticket:
+    require_role(by, ticket.retailer_id, Role.AGENT)
+    ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
+    if ticket.status != Ticket.Status.CLOSED:
+        ticket.status = Ticket.Status.CLOSED
+        ticket.updated_at = timezone.now()
+        ticket.save(update_fields=["status", "updated_at"])
+        _record(ticket, "orders.ticket.closed", by)
+    return ticket
