@@ -21,7 +21,7 @@ from django.db.models import Q, Sum
 from django.utils import timezone
 
 from oms import activity, state
-from oms.roles import Role, require_role
+from oms.roles import Role, has_role, require_role
 from orders.models import Order, OrderLine, PaymentTransaction
 from returns.models import (
     RETURN_TRANSITIONS,
@@ -299,7 +299,10 @@ def return_create(*, data: ReturnInput, by) -> Return:
         and (ret.action.timing == ReturnAction.Timing.ON_APPROVAL or not fulfilments)
         and ret.status in (ReturnStatus.CREATED, ReturnStatus.BOOKED)
     ):
-        return_start_refund(ret=ret, by=by)
+        if has_role(by, data.retailer_id, Role.MANAGER):
+            return_start_refund(ret=ret, by=by)
+        else:  # moving money is a manager's call: it waits for one
+            _set_status(_lock(ret), ReturnStatus.PENDING_REFUND, by=by)
     return ret
 
 
