@@ -66,7 +66,7 @@ def ticket_reply(*, ticket: Ticket, by, body: str) -> TicketMessage:
     if not body:
         raise ValidationError({"body": "Write the answer first."})
     ticket = (
-        Ticket.objects.select_for_update()
+        Ticket.objects.select_for_update(of=("self",))
         .select_related("order__customer", "order__retailer")
         .get(pk=ticket.pk)
     )

@@ -16,6 +16,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
+from billing.models import BillingAccount, DebitMemo
 from billing.services import invoices_on_paid
 from customers.models import Customer
 from fulfilments.models import Carrier, Fulfilment, FulfilmentItem, Location, StockPosition
@@ -34,6 +35,8 @@ from orders.models import (
     SimulatedGatewayRecord,
     SystemState,
     Task,
+    Ticket,
+    TicketMessage,
 )
 from returns.models import Return, ReturnCondition, ReturnFulfilment, ReturnItem, ReturnReason
 from tests.factories import (
@@ -181,6 +184,7 @@ class DemoOrders:
         self._network()
         existing = set(Order.objects.filter(retailer=self.retailer).values_list("ref", flat=True))
         customers = self._customers(max(10, count // 3))
+        self._accounts(customers)
         created = 0
         for number in range(1, count + 1):
             ref = f"{self.prefix}-{100000 + number}"
@@ -190,6 +194,38 @@ class DemoOrders:
             self._order(ref, number, rng, customers[rng.randrange(len(customers))])
             created += 1
         return created
+
+    def _accounts(self, customers: list[Customer]) -> None:
+        """Billing accounts for business customers and a few others, some with debit memos."""
+        for customer in customers:
+            if customer.segment != "business" and customer.pk % 7:
+                continue
+            account, created = BillingAccount.objects.get_or_create(
+                retailer=self.retailer,
+                ref=f"BA-{customer.ref}",
+                defaults={
+                    "name": f"{customer.last_name} {'BV' if self.retailer.ref == 'acme' else 'Ltd'}"
+                    if customer.segment == "business"
+                    else f"{customer.full_name} account",
+                    "type": "BUSINESS" if customer.segment == "business" else "CONSUMER",
+                    "customer": customer,
+                    "contact_email": customer.email,
+                    "erp_reference": f"ERP-{customer.pk:06d}",
+                    "custom_attributes": {"payment_terms": "30 days"}
+                    if customer.segment == "business"
+                    else {},
+                    "status": "SUSPENDED" if customer.pk % 11 == 0 else "ACTIVE",
+                },
+            )
+            if created and customer.segment == "business":
+                DebitMemo.objects.create(
+                    retailer=self.retailer,
+                    account=account,
+                    number=f"DM-{account.ref}",
+                    amount=Decimal("15.00"),
+                    currency=self.retailer.currency,
+                    reason="Late payment fee",
+                )
 
     def _customers(self, count: int) -> list[Customer]:
         have = {c.ref: c for c in Customer.objects.filter(retailer=self.retailer)}
@@ -260,6 +296,7 @@ class DemoOrders:
         self._notes(order, rng)
         self._return(order, rng, state)
         self._fulfilment(order, rng, state)
+        self._ticket(order, rng)
         if state != SystemState.NEW:
             at = placed_at + timedelta(hours=rng.randrange(1, 30))
             activity.record(
@@ -793,3 +830,61 @@ class DemoOrders:
                     requested=line.quantity,
                     filled=line.quantity,
                 )
+
+    QUESTIONS = [
+        (
+            "Where is my parcel?",
+            "The tracking page has not changed for two days. Can you check?",
+            "I have asked the carrier; it will be delivered tomorrow before 6 pm.",
+        ),
+        ("Change of address", "Could you deliver to my office instead?", None),
+        (
+            "Gift wrapping",
+            "Is it possible to gift wrap the order?",
+            "Yes, we have added gift wrapping at no cost.",
+        ),
+    ]
+
+    def _ticket(self, order: Order, rng: random.Random) -> None:
+        if rng.random() > 0.12 or not self.staff:
+            return
+        subject, question, answer = rng.choice(self.QUESTIONS)
+        at = min(order.placed_at + timedelta(hours=rng.randrange(2, 40)), self.now)
+        ticket = Ticket.objects.create(
+            retailer=self.retailer,
+            order=order,
+            subject=subject,
+            status="answered" if answer else "open",
+            created_at=at,
+            updated_at=at,
+        )
+        TicketMessage.objects.create(
+            retailer=self.retailer, ticket=ticket, sender="customer", body=question, created_at=at
+        )
+        activity.record(
+            action="orders.ticket.customer_message",
+            target=ticket,
+            root=order,
+            by=None,
+            at=at,
+            data={"subject": subject, "body": question},
+        )
+        if answer:
+            agent = rng.choice(self.staff)
+            later = min(at + timedelta(hours=3), self.now)
+            TicketMessage.objects.create(
+                retailer=self.retailer,
+                ticket=ticket,
+                sender="agent",
+                author=agent,
+                body=answer,
+                created_at=later,
+            )
+            activity.record(
+                action="orders.ticket.replied",
+                target=ticket,
+                root=order,
+                by=agent,
+                at=later,
+                data={"subject": subject, "body": answer},
+            )
