@@ -18,4 +18,5 @@ def navigation(request: HttpRequest) -> dict:
     return {
         "nav_memberships": memberships,
         "nav_is_admin": has_role_anywhere(user, Role.ADMIN),
+        "nav_is_manager": has_role_anywhere(user, Role.MANAGER),
     }

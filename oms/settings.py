@@ -226,6 +226,7 @@ CELERY_BEAT_SCHEDULE = {
         "task": "fulfilments.tasks.retry_escalated_fulfilments",
         "schedule": 15 * 60,
     },
+    "relay-intake-messages": {"task": "orders.tasks.relay_intake_messages", "schedule": 60},
     "relay-payment-operations": {
         "task": "orders.tasks.relay_payment_operations",
         "schedule": 5 * 60,

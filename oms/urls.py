@@ -17,6 +17,7 @@ urlpatterns = [
     path("settings/order-statuses/", include("orders.settings_urls")),
     path("settings/billing/", include("billing.settings_urls")),
     path("settings/", include("returns.settings_urls")),
+    path("intake/", include("orders.intake.urls")),
     path("api/", include("returns.api.urls")),
     path("api/", include("orders.api")),
     path("healthz", views.HealthzView.as_view(), name="healthz"),

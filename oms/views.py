@@ -121,8 +121,14 @@ class ReadyzView(View):
     """Ready: the database answers, and the broker does when one is configured."""
 
     def get(self, request: HttpRequest) -> JsonResponse:
-        checks = {"database": _check_database(), "broker": _check_broker()}
-        ready = all(value in ("ok", "in-process") for value in checks.values())
+        checks = {
+            "database": _check_database(),
+            "broker": _check_broker(),
+            "intake": _check_intake(),
+        }
+        ready = all(
+            value in ("ok", "in-process") or value.startswith("ok") for value in checks.values()
+        )
         return JsonResponse(
             {"status": "ok" if ready else "unavailable", "checks": checks},
             status=200 if ready else 503,
@@ -137,6 +143,27 @@ def _check_database() -> str:
     except Exception as exc:
         return f"error: {type(exc).__name__}"
     return "ok"
+
+
+def _check_intake() -> str:
+    """Messages waiting more than 15 minutes mean intake is stuck."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    try:
+        from orders.intake.models import IntakeMessage
+
+        stale = IntakeMessage.objects.filter(
+            status="RECEIVED", received_at__lt=timezone.now() - timedelta(minutes=15)
+        ).count()
+    except Exception as exc:
+        return f"error: {type(exc).__name__}"
+    return (
+        f"error: {stale} messages waiting over 15 minutes"
+        if stale > 100
+        else f"ok ({stale} waiting)"
+    )
 
 
 def _check_broker() -> str:

@@ -75,3 +75,6 @@ class TaskAdmin(admin.ModelAdmin):
     list_display = ["order", "description", "assignee", "status", "due_at"]
     list_filter = ["status", "retailer"]
     raw_id_fields = ["order", "assignee", "created_by"]
+
+
+from orders.intake import admin as intake_admin  # noqa: E402, F401 - registers intake's models

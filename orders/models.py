@@ -593,3 +593,7 @@ class TicketMessage(TenantOwned):
 
     def __str__(self) -> str:
         return self.body[:50]
+
+
+# intake's models live in orders/intake/ and belong to this app
+from orders.intake.models import IntakeChannel, IntakeMessage  # noqa: E402, F401

@@ -29,3 +29,25 @@ def run_payment_operation(self, operation_id: int) -> str:
 def relay_payment_operations() -> int:
     """Beat: hand payment operations stuck in PENDING to a worker again."""
     return payment_operations_relay()
+
+
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)
+def process_intake_message(self, message_id: int) -> str:
+    """Map, validate and apply one intake message; transient failures are retried with backoff
+    and the last one leaves it DEAD."""
+    from orders.intake.processing import intake_process
+
+    attempts = settings.PAYMENT_OPERATION_ATTEMPTS
+    last_attempt = self.request.is_eager or self.request.retries + 1 >= attempts
+    try:
+        return intake_process(message_id=message_id, last_attempt=last_attempt)
+    except Exception as error:
+        raise self.retry(exc=error, countdown=min(10 * 2**self.request.retries, 600)) from error
+
+
+@shared_task
+def relay_intake_messages() -> int:
+    """Beat: hand intake messages left RECEIVED (the broker was down) to a worker again."""
+    from orders.intake.processing import intake_relay
+
+    return intake_relay()

@@ -113,6 +113,18 @@ def _ticket(retailer: Retailer) -> dict[str, Any]:
     return {"pk": ticket.order_id, "ticket_pk": ticket.pk}
 
 
+def _intake_message(retailer: Retailer) -> dict[str, Any]:
+    from orders.intake.models import IntakeChannel, IntakeMessage
+
+    channel, _ = IntakeChannel.objects.get_or_create(
+        retailer=retailer, code="web", defaults={"name": "Web", "kind": "webstore"}
+    )
+    message = IntakeMessage.objects.create(
+        retailer=retailer, channel=channel, body="{}", status="REJECTED", reasons=["x"]
+    )
+    return {"pk": message.pk}
+
+
 def _status(retailer: Retailer) -> dict[str, Any]:
     return {"pk": StatusFactory(retailer=retailer).pk}
 
@@ -169,6 +181,9 @@ OBJECT_URLS: dict[str, Callable[[Retailer], dict[str, Any]]] = {
     "billing:debit_memo": _account,
     "billing:account_invoice_email": _account_invoice,
     "storefront_api:order_messages": _api_order,
+    "intake:message": _intake_message,
+    "intake:replay": _intake_message,
+    "intake:discard": _intake_message,
     "orders:live": _order,
     "orders:line_quantity": _order_line,
     "fulfilments:fulfilment_detail": _fulfilment,

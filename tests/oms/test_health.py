@@ -13,7 +13,11 @@ def test_healthz_answers_without_login():
 def test_readyz_reports_the_database_and_an_in_process_broker():
     response = Client().get("/readyz")
     assert response.status_code == 200
-    assert response.json()["checks"] == {"database": "ok", "broker": "in-process"}
+    assert response.json()["checks"] == {
+        "database": "ok",
+        "broker": "in-process",
+        "intake": "ok (0 waiting)",
+    }
 
 
 def test_readyz_checks_the_real_broker(celery_broker):

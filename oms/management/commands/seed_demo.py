@@ -182,6 +182,7 @@ class DemoOrders:
 
     def seed(self, count: int) -> int:
         self._network()
+        self._intake()
         existing = set(Order.objects.filter(retailer=self.retailer).values_list("ref", flat=True))
         customers = self._customers(max(10, count // 3))
         self._accounts(customers)
@@ -888,3 +889,99 @@ class DemoOrders:
                 at=later,
                 data={"subject": subject, "body": answer},
             )
+
+    # -- intake ------------------------------------------------------------------------------
+    def _intake(self) -> None:
+        """Channels of each kind and a stream of accepted, rejected and dead messages."""
+        import json
+
+        from orders.intake.models import IntakeChannel, IntakeMessage
+        from orders.intake.processing import intake_process
+
+        web, _ = IntakeChannel.objects.get_or_create(
+            retailer=self.retailer, code="web", defaults={"name": "Web store", "kind": "webstore"}
+        )
+        market, _ = IntakeChannel.objects.get_or_create(
+            retailer=self.retailer,
+            code="market",
+            defaults={
+                "name": "Marketplace",
+                "kind": "marketplace",
+                "rules": {"require_phone": False},
+            },
+        )
+        IntakeChannel.objects.get_or_create(
+            retailer=self.retailer, code="batch", defaults={"name": "Batch import", "kind": "batch"}
+        )
+        if IntakeMessage.objects.filter(retailer=self.retailer).exists():
+            return
+        country, currency = COUNTRIES[self.retailer.ref], self.retailer.currency
+        sku, name, price = CATALOGUE[self.retailer.ref][1]
+        for n in range(1, 7):
+            bad = {4: {"currency": "USD"}, 5: {"customer": {"email": ""}}}.get(n, {})
+            payload = {
+                "id": f"{self.prefix}W{n:04d}",
+                "currency": currency,
+                "customer": {
+                    "email": f"web.buyer{n}@example.com",
+                    "first_name": "Web",
+                    "last_name": f"Buyer {n}",
+                    "phone": "+31 6 0000 0000",
+                },
+                "shipping_address": {
+                    "street": f"Main street {n}",
+                    "zip": "1000 AA",
+                    "city": "Utrecht" if country == "NL" else "Leeds",
+                    "country": country,
+                },
+                "lines": [{"sku": sku, "title": name, "qty": 1, "price": price}],
+                "shipping_cost": "0.00",
+                "total": price,
+                "payment": {"method": "card"},
+            } | bad
+            message = IntakeMessage.objects.create(
+                retailer=self.retailer, channel=web, body=json.dumps(payload)
+            )
+            intake_process(message_id=message.pk)
+        cents = int(Decimal(price) * 100)
+        for n in range(1, 4):
+            payload = {
+                "orderNumber": f"{self.prefix}M{n:04d}",
+                "status": "NEW",
+                "buyer": {
+                    "name": {"given": "Market", "family": f"Buyer {n}"},
+                    "contact": {"mail": f"market.buyer{n}@example.com"},
+                },
+                "delivery": {
+                    "address": {
+                        "addressLines": [f"Side street {n}"],
+                        "postalCode": "2000 BB",
+                        "town": "Leiden",
+                        "countryCode": country,
+                    },
+                    "fee": {"amount": 0, "currency": currency},
+                },
+                "items": [
+                    {
+                        "offer": {"sku": sku, "label": name},
+                        "quantity": 1,
+                        "unitPrice": {"amount": cents, "currency": currency},
+                    }
+                ],
+                "totals": {
+                    "grandTotal": {"amount": cents + (500 if n == 3 else 0), "currency": currency}
+                },
+            }
+            message = IntakeMessage.objects.create(
+                retailer=self.retailer, channel=market, body=json.dumps(payload)
+            )
+            intake_process(message_id=message.pk)
+        IntakeMessage.objects.create(
+            retailer=self.retailer,
+            channel=market,
+            body='{"orderNumber": "' + self.prefix + 'M9999"',
+            external_id=f"{self.prefix}M9999",
+            status="DEAD",
+            attempts=5,
+            reasons=["OperationalError: the database was restarting (5 attempts)"],
+        )

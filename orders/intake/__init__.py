@@ -1,0 +1,1 @@
+"""Order intake: every channel's orders into one governed entry flow."""

@@ -1,0 +1,403 @@
+"""Receiving, validating and applying intake messages.
+
+A message is stored as it arrived before anything else happens to it. A worker then maps it with
+its channel's adapter, validates it (completeness, references, state), and creates or changes the
+order through the order services, all in one transaction: a message ends ACCEPTED, REJECTED with
+its reasons, or DEAD after its last retry; nothing is half-created and nothing is lost.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from decimal import Decimal
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from customers.models import Address, Customer
+from oms import activity
+from oms.roles import Role, require_role
+from oms.tasks import enqueue_on_commit
+from orders import events
+from orders.intake.adapters import ADAPTERS, CanonicalAddress, CanonicalOrder, MappingError
+from orders.intake.models import IntakeChannel, IntakeMessage
+from orders.models import Order, OrderLine, OrderStatus, Payment, PaymentStatus, SystemState
+
+M = IntakeMessage.Status
+
+activity.describe_as("orders.intakemessage.accepted", "Received from {channel}: {event}")
+activity.describe_as("orders.intakemessage.replayed", "Intake message {id} replayed")
+activity.describe_as("orders.intakemessage.discarded", "Intake message {id} discarded: {reason}")
+
+
+def signature(secret: str, body: bytes) -> str:
+    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def signature_ok(channel: IntakeChannel, body: bytes, given: str) -> bool:
+    return hmac.compare_digest(signature(channel.secret, body), given or "")
+
+
+@transaction.atomic
+def intake_receive(*, channel: IntakeChannel, body: str) -> IntakeMessage:
+    """Keep the raw message, then hand it to a worker once that is committed."""
+    message = IntakeMessage.objects.create(
+        retailer_id=channel.retailer_id, channel=channel, body=body
+    )
+    from orders.tasks import process_intake_message
+
+    enqueue_on_commit(process_intake_message, message.pk)
+    return message
+
+
+def _reject(message: IntakeMessage, reasons: list[str]) -> str:
+    message.status = M.REJECTED
+    message.reasons = reasons
+    message.processed_at = timezone.now()
+    message.save(
+        update_fields=[
+            "status",
+            "reasons",
+            "processed_at",
+            "external_id",
+            "event",
+            "value",
+            "attempts",
+        ]
+    )
+    return message.status
+
+
+def intake_process(*, message_id: int, last_attempt: bool = True) -> str:
+    """Map, validate and apply one message, once. Transient errors are raised for a retry,
+    except on the last attempt, which leaves the message DEAD with the error."""
+    try:
+        with transaction.atomic():
+            message = (
+                IntakeMessage.objects.select_for_update(of=("self",))
+                .select_related("channel", "retailer")
+                .get(pk=message_id)
+            )
+            if message.status != M.RECEIVED:
+                return message.status
+            message.attempts += 1
+            return _apply(message)
+    except Exception as error:
+        if not last_attempt:
+            IntakeMessage.objects.filter(pk=message_id).update(
+                attempts=F("attempts") + 1, reasons=[f"attempt failed: {error}"]
+            )
+            raise
+        IntakeMessage.objects.filter(pk=message_id, status=M.RECEIVED).update(
+            status=M.DEAD, reasons=[f"{type(error).__name__}: {error}"], processed_at=timezone.now()
+        )
+        return M.DEAD
+
+
+def _apply(message: IntakeMessage) -> str:
+    channel = message.channel
+    try:
+        data = json.loads(message.body)
+    except ValueError as error:
+        return _reject(message, [f"body: not JSON ({error.msg})"])
+    if not isinstance(data, dict):
+        return _reject(message, ["body: a JSON object is expected"])
+    adapter = ADAPTERS[channel.kind]
+    message.external_id = adapter.external_id(data)[:100]
+    try:
+        canonical = adapter.read(data)
+    except MappingError as error:
+        return _reject(message, error.reasons)
+    message.event = canonical.event
+    message.value = canonical.total
+    if not canonical.external_id:
+        return _reject(message, ["id: the channel's order id is missing"])
+    ref = f"{channel.code.upper()}-{canonical.external_id}"[:64]
+    existing = (
+        Order.objects.select_for_update(of=("self",))
+        .select_related("status")
+        .filter(retailer_id=channel.retailer_id, ref=ref)
+        .first()
+    )
+    if canonical.event == "cancel":
+        return _cancel(message, existing)
+    reasons = validate(canonical, channel)
+    if reasons:
+        return _reject(message, reasons)
+    if existing is not None:
+        return _update(message, existing, canonical)
+    order = _create(channel, ref, canonical)
+    return _accept(message, order, "order created")
+
+
+def validate(order: CanonicalOrder, channel: IntakeChannel) -> list[str]:
+    """Field-level reasons the order cannot be taken, under the channel's rules."""
+    reasons = []
+    retailer = channel.retailer
+    if not order.email or "@" not in order.email:
+        reasons.append("customer.email: missing or not an email address")
+    if channel.rule("require_phone", False) and not order.phone:
+        reasons.append("customer.phone: required by this channel")
+    address = order.shipping_address
+    for name in ("line1", "postcode", "city", "country"):
+        if not getattr(address, name):
+            reasons.append(f"shipping address.{name}: missing")
+    if not order.lines:
+        reasons.append("lines: an order needs at least one line")
+    for index, line in enumerate(order.lines):
+        if not line.sku:
+            reasons.append(f"lines[{index}].sku: missing")
+        if line.quantity < 1:
+            reasons.append(f"lines[{index}].quantity: must be at least 1")
+        if line.unit_price < 0:
+            reasons.append(f"lines[{index}].price: must not be negative")
+    if order.currency != retailer.currency:
+        reasons.append(
+            f"currency: {order.currency or 'missing'}, but {retailer.name} sells in "
+            f"{retailer.currency}"
+        )
+    if order.total is not None:
+        expected = sum((line.unit_price * line.quantity for line in order.lines), Decimal(0))
+        expected += order.shipping
+        tolerance = Decimal(str(channel.rule("total_tolerance", "0.01")))
+        if abs(expected - order.total) > tolerance:
+            reasons.append(
+                f"total: {order.total} does not add up to the lines and shipping ({expected})"
+            )
+    if channel.rule("require_known_sku", False):
+        from fulfilments.models import StockPosition
+
+        known = set(
+            StockPosition.objects.filter(retailer_id=retailer.pk).values_list("sku", flat=True)
+        )
+        for index, line in enumerate(order.lines):
+            if line.sku and line.sku not in known:
+                reasons.append(f"lines[{index}].sku: {line.sku} is not in the catalogue")
+    return reasons
+
+
+def _address(retailer_id: int, customer: Customer, address: CanonicalAddress) -> Address:
+    return Address.objects.create(
+        retailer_id=retailer_id,
+        customer=customer,
+        name=address.name or customer.full_name,
+        line1=address.line1,
+        line2=address.line2,
+        postcode=address.postcode,
+        city=address.city,
+        country=address.country[:2],
+        phone=address.phone,
+    )
+
+
+def _customer(retailer_id: int, order: CanonicalOrder) -> Customer:
+    customer = Customer.objects.filter(retailer_id=retailer_id, email__iexact=order.email).first()
+    if customer is None:
+        customer = Customer.objects.create(
+            retailer_id=retailer_id,
+            ref=f"C-{Customer.objects.filter(retailer_id=retailer_id).count() + 1:06d}-{order.external_id}"[
+                :64
+            ],
+            first_name=order.first_name,
+            last_name=order.last_name,
+            email=order.email,
+            mobile=order.phone,
+        )
+    return customer
+
+
+def _lines(order: Order, canonical: CanonicalOrder) -> None:
+    rate = Decimal("21.00") if order.currency == "EUR" else Decimal("20.00")
+    order.lines.all().delete()
+    for position, line in enumerate(canonical.lines):
+        total = line.unit_price * line.quantity
+        OrderLine.objects.create(
+            retailer_id=order.retailer_id,
+            order=order,
+            position=position,
+            sku=line.sku,
+            name=line.name or line.sku,
+            quantity=line.quantity,
+            unit_price=line.unit_price,
+            tax_rate=rate,
+            tax=(total * rate / (100 + rate)).quantize(Decimal("0.01")),
+            total=total,
+        )
+    lines = list(order.lines.all())
+    order.subtotal = sum((ln.total for ln in lines), Decimal(0))
+    order.tax = sum((ln.tax for ln in lines), Decimal(0))
+    order.shipping = canonical.shipping
+    order.total = order.subtotal + order.shipping
+    order.item_count = sum(ln.quantity for ln in lines)
+    order.save(update_fields=["subtotal", "tax", "shipping", "total", "item_count"])
+
+
+def _create(channel: IntakeChannel, ref: str, canonical: CanonicalOrder) -> Order:
+    retailer_id = channel.retailer_id
+    customer = _customer(retailer_id, canonical)
+    shipping = _address(retailer_id, customer, canonical.shipping_address)
+    billing = (
+        _address(retailer_id, customer, canonical.billing_address)
+        if canonical.billing_address
+        else shipping
+    )
+    status = (
+        OrderStatus.objects.filter(retailer_id=retailer_id, system_state=SystemState.NEW)
+        .order_by("position")
+        .first()
+    )
+    now = timezone.now()
+    kind = {"webstore": "web", "marketplace": "marketplace", "batch": "web"}[channel.kind]
+    order = Order.objects.create(
+        retailer_id=retailer_id,
+        ref=ref,
+        channel=kind,
+        customer=customer,
+        status=status,
+        currency=canonical.currency,
+        billing_address=billing,
+        shipping_address=shipping,
+        placed_at=canonical.placed_at or now,
+        updated_at=now,
+        delivery_method="Standard delivery",
+        payment_status=PaymentStatus.AUTHORISED,
+    )
+    _lines(order, canonical)
+    Payment.objects.create(
+        retailer_id=retailer_id,
+        order=order,
+        method=canonical.payment_method
+        if canonical.payment_method in Payment.Method.values
+        else Payment.Method.CARD,
+        currency=order.currency,
+        authorised=order.total,
+        provider_reference=f"psp_{ref}",
+    )
+    events.order_placed(order)
+    from billing.services import invoices_on_placed
+
+    invoices_on_placed(order=order)
+    return order
+
+
+def _update(message: IntakeMessage, order: Order, canonical: CanonicalOrder) -> str:
+    if order.status.system_state != SystemState.NEW:
+        return _reject(
+            message,
+            [
+                f"state: order {order.ref} is {order.status.label}; it can "
+                "only change while it is New"
+            ],
+        )
+    _lines(order, canonical)
+    Payment.objects.filter(order=order, captured=0).update(authorised=order.total)
+    order.updated_at = timezone.now()
+    order.save(update_fields=["updated_at"])
+    return _accept(message, order, "order updated")
+
+
+def _cancel(message: IntakeMessage, order: Order | None) -> str:
+    if order is None:
+        return _reject(message, ["id: no order with this id to cancel"])
+    if order.status.system_state == SystemState.CANCELLED:
+        return _accept(message, order, "already cancelled")
+    from orders.services import order_cancel
+
+    try:
+        order_cancel(order=order, by=None, notify=True, reason="Cancelled by the channel")
+    except Exception as error:  # an illegal move for the order's state
+        return _reject(message, [f"state: {error}"])
+    return _accept(message, order, "order cancelled")
+
+
+def _accept(message: IntakeMessage, order: Order, what: str) -> str:
+    message.status = M.ACCEPTED
+    message.order = order
+    message.reasons = [what]
+    message.processed_at = timezone.now()
+    message.save(
+        update_fields=[
+            "status",
+            "order",
+            "reasons",
+            "processed_at",
+            "external_id",
+            "event",
+            "value",
+            "attempts",
+        ]
+    )
+    activity.record(
+        action="orders.intakemessage.accepted",
+        target=message,
+        root=order,
+        by=None,
+        data={"channel": message.channel.name, "event": what},
+    )
+    return message.status
+
+
+@transaction.atomic
+def intake_replay(*, message: IntakeMessage, by, body: str | None = None) -> IntakeMessage:
+    """Try a rejected or dead message again, as it was or with a corrected payload (admins)."""
+    require_role(by, message.retailer_id, Role.ADMIN)
+    message = IntakeMessage.objects.select_for_update().get(pk=message.pk)
+    if message.status not in (M.REJECTED, M.DEAD):
+        from oms.state import InvalidTransition
+
+        raise InvalidTransition("Only a rejected or dead message can be replayed.")
+    if body is not None:
+        message.body = body
+    message.status = M.RECEIVED
+    message.reasons = []
+    message.save(update_fields=["body", "status", "reasons"])
+    activity.record(
+        action="orders.intakemessage.replayed",
+        target=message,
+        by=by,
+        data={"id": message.pk, "edited": body is not None},
+    )
+    from orders.tasks import process_intake_message
+
+    enqueue_on_commit(process_intake_message, message.pk)
+    return message
+
+
+@transaction.atomic
+def intake_discard(*, message: IntakeMessage, by, reason: str) -> IntakeMessage:
+    require_role(by, message.retailer_id, Role.ADMIN)
+    if not reason.strip():
+        from django.core.exceptions import ValidationError
+
+        raise ValidationError({"reason": "Say why the message is discarded."})
+    message = IntakeMessage.objects.select_for_update().get(pk=message.pk)
+    message.status = M.DISCARDED
+    message.reasons = [*message.reasons, f"discarded: {reason.strip()}"]
+    message.save(update_fields=["status", "reasons"])
+    activity.record(
+        action="orders.intakemessage.discarded",
+        target=message,
+        by=by,
+        data={"id": message.pk, "reason": reason.strip()},
+    )
+    return message
+
+
+def intake_relay(*, older_than_minutes: int = 5) -> int:
+    """Beat: hand messages still RECEIVED after a while (broker was down) to a worker again."""
+    from datetime import timedelta
+
+    from orders.tasks import process_intake_message
+
+    cutoff = timezone.now() - timedelta(minutes=older_than_minutes)
+    ids = list(
+        IntakeMessage.objects.filter(status=M.RECEIVED, received_at__lt=cutoff).values_list(
+            "pk", flat=True
+        )[:500]
+    )
+    for pk in ids:
+        process_intake_message.delay(pk)
+    return len(ids)
