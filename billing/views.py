@@ -24,6 +24,7 @@ from oms.state import InvalidTransition
 from oms.tables import BaseTable
 from oms.views import (
     AdminRetailerMixin,
+    HtmxResultsMixin,
     TenantDetailView,
     TenantObjectActionView,
     TenantScopedMixin,
@@ -104,7 +105,7 @@ class AccountTable(BaseTable):
         order_by = "name"
 
 
-class AccountListView(TenantScopedMixin, SingleTableMixin, FilterView):
+class AccountListView(TenantScopedMixin, HtmxResultsMixin, SingleTableMixin, FilterView):
     model = BillingAccount
     table_class = AccountTable
     filterset_class = AccountFilter
@@ -113,11 +114,6 @@ class AccountListView(TenantScopedMixin, SingleTableMixin, FilterView):
 
     def scope_queryset(self, queryset):
         return queryset.select_related("customer")
-
-    def get_template_names(self):
-        if self.request.htmx and not self.request.htmx.history_restore_request:
-            return ["billing/account_list.html#results"]
-        return [self.template_name]
 
 
 class AccountDetailView(TenantDetailView):

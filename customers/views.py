@@ -11,7 +11,7 @@ from django_tables2 import SingleTableMixin
 
 from customers.models import Customer
 from oms.tables import BaseTable
-from oms.views import TenantDetailView, TenantScopedMixin
+from oms.views import HtmxResultsMixin, TenantDetailView, TenantScopedMixin
 
 
 class CustomerFilter(django_filters.FilterSet):
@@ -63,7 +63,7 @@ class CustomerTable(BaseTable):
         return record.full_name
 
 
-class CustomerListView(TenantScopedMixin, SingleTableMixin, FilterView):
+class CustomerListView(TenantScopedMixin, HtmxResultsMixin, SingleTableMixin, FilterView):
     model = Customer
     table_class = CustomerTable
     filterset_class = CustomerFilter
@@ -72,11 +72,6 @@ class CustomerListView(TenantScopedMixin, SingleTableMixin, FilterView):
 
     def scope_queryset(self, queryset):
         return queryset.select_related("retailer")
-
-    def get_template_names(self) -> list[str]:
-        if self.request.htmx and not self.request.htmx.history_restore_request:
-            return ["customers/customer_list.html#results"]
-        return [self.template_name]
 
 
 def refund_eligibility(payments) -> list[dict[str, Any]]:

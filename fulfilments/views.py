@@ -22,7 +22,7 @@ from oms.models import Activity
 from oms.roles import Role, has_role
 from oms.state import InvalidTransition
 from oms.tables import BaseTable
-from oms.views import TenantDetailView, TenantObjectActionView, TenantScopedMixin
+from oms.views import HtmxResultsMixin, TenantDetailView, TenantObjectActionView, TenantScopedMixin
 
 
 class FulfilmentFilter(django_filters.FilterSet):
@@ -101,17 +101,12 @@ class _FulfilmentsMixin(TenantScopedMixin):
         return queryset.select_related("order", "order__customer", "location")
 
 
-class FulfilmentListView(_FulfilmentsMixin, SingleTableMixin, FilterView):
+class FulfilmentListView(_FulfilmentsMixin, HtmxResultsMixin, SingleTableMixin, FilterView):
     table_class = FulfilmentTable
     filterset_class = FulfilmentFilter
     template_name = "fulfilments/fulfilment_list.html"
     paginate_by = 50
     title = "Fulfilments"
-
-    def get_template_names(self) -> list[str]:
-        if self.request.htmx and not self.request.htmx.history_restore_request:
-            return [f"{self.template_name}#results"]
-        return [self.template_name]
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         return super().get_context_data(title=self.title, **kwargs)

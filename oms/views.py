@@ -63,6 +63,17 @@ class TenantScopedMixin(RoleRequiredMixin):
         return self.scope_queryset(scoped)
 
 
+class HtmxResultsMixin:
+    """A filtered list whose results region is swapped in place: an htmx request (a filter
+    change, a sort or page link) gets only the template's `results` partial."""
+
+    def get_template_names(self) -> list[str]:
+        names = super().get_template_names()
+        if self.request.htmx and not self.request.htmx.history_restore_request:
+            return [f"{names[0]}#results"]
+        return names
+
+
 class TenantDetailView(TenantScopedMixin, DetailView):
     """One record of the user's retailers."""
 

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import csv
 from typing import Any
 
 from django.contrib import messages
@@ -14,11 +13,12 @@ from django.views.generic import TemplateView
 from django_filters.views import FilterView
 from django_tables2 import SingleTableMixin
 
+from oms.exports import csv_response
 from oms.models import Activity
 from oms.roles import Role, has_role
 from oms.state import InvalidTransition
 from oms.tenancy import retailer_ids_for
-from oms.views import TenantDetailView, TenantObjectActionView, TenantScopedMixin
+from oms.views import HtmxResultsMixin, TenantDetailView, TenantObjectActionView, TenantScopedMixin
 from orders.models import Order
 from returns import services
 from returns.filters import ReturnFilter
@@ -55,16 +55,11 @@ class _ReturnsMixin(TenantScopedMixin):
         return queryset.with_list_columns()
 
 
-class ReturnListView(_ReturnsMixin, SingleTableMixin, FilterView):
+class ReturnListView(_ReturnsMixin, HtmxResultsMixin, SingleTableMixin, FilterView):
     table_class = ReturnTable
     filterset_class = ReturnFilter
     template_name = "returns/return_list.html"
     paginate_by = 50
-
-    def get_template_names(self) -> list[str]:
-        if self.request.htmx and not self.request.htmx.history_restore_request:
-            return ["returns/return_list.html#results"]
-        return [self.template_name]
 
     def get_table_kwargs(self) -> dict[str, Any]:
         return {} if len(retailer_ids_for(self.request.user)) > 1 else {"exclude": ("retailer",)}
@@ -80,24 +75,10 @@ class ReturnListView(_ReturnsMixin, SingleTableMixin, FilterView):
 class ReturnExportCsvView(_ReturnsMixin, View):
     def get(self, request: HttpRequest) -> StreamingHttpResponse:
         filterset = ReturnFilter(request.GET, self.get_queryset(), request=request)
-        returns = filterset.qs.order_by("-created_at", "-pk") if filterset.is_valid() else []
-
-        class Echo:
-            def write(self, value):
-                return value
-
-        writer = csv.writer(Echo())
-
-        def rows():
-            yield "\ufeff" + writer.writerow([title for title, _ in CSV_COLUMNS])
-            for ret in returns.iterator(chunk_size=2000) if returns else []:
-                yield writer.writerow([value(ret) for _, value in CSV_COLUMNS])
-
-        return StreamingHttpResponse(
-            rows(),
-            content_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": 'attachment; filename="returns.csv"'},
-        )
+        if not filterset.is_valid():
+            return csv_response([], CSV_COLUMNS, "returns.csv")
+        returns = filterset.qs.order_by("-created_at", "-pk").iterator(chunk_size=2000)
+        return csv_response(returns, CSV_COLUMNS, "returns.csv")
 
 
 def return_activity(ret: Return, refund_ids: list[int]):

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import csv
 from typing import Any
 
 from django.contrib import messages
@@ -15,9 +14,10 @@ from django.views.generic import ListView
 from django_filters.views import FilterView
 from django_tables2 import SingleTableMixin
 
+from oms.exports import csv_response
 from oms.roles import Role, has_role
 from oms.tenancy import retailer_ids_for
-from oms.views import TenantDetailView, TenantObjectActionView, TenantScopedMixin
+from oms.views import HtmxResultsMixin, TenantDetailView, TenantObjectActionView, TenantScopedMixin
 from orders import selectors, services
 from orders.filters import PRESETS, OrderFilter
 from orders.forms import CommentForm, MemoForm, TaskForm, TaskStatusForm
@@ -64,16 +64,11 @@ class _FilteredOrdersMixin(TenantScopedMixin):
         return filterset, orders
 
 
-class OrderListView(_FilteredOrdersMixin, SingleTableMixin, FilterView):
+class OrderListView(_FilteredOrdersMixin, HtmxResultsMixin, SingleTableMixin, FilterView):
     table_class = OrderTable
     filterset_class = OrderFilter
     template_name = "orders/order_list.html"
     paginate_by = 50
-
-    def get_template_names(self) -> list[str]:
-        if self.request.htmx and not self.request.htmx.history_restore_request:
-            return ["orders/order_list.html#results"]
-        return [self.template_name]
 
     def get_table_kwargs(self) -> dict[str, Any]:
         if len(retailer_ids_for(self.request.user)) > 1:
@@ -110,24 +105,8 @@ class OrderExportCsvView(_FilteredOrdersMixin, View):
 
     def get(self, request: HttpRequest) -> StreamingHttpResponse:
         _, orders = self.filtered_orders()
-
-        class Echo:
-            def write(self, value: str) -> str:
-                return value
-
-        writer = csv.writer(Echo())
-
-        def rows():
-            yield "\ufeff" + writer.writerow([title for title, _ in CSV_COLUMNS])
-            for order in orders.iterator(chunk_size=2000):
-                yield writer.writerow([value(order) for _, value in CSV_COLUMNS])
-
         stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
-        return StreamingHttpResponse(
-            rows(),
-            content_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="orders-{stamp}.csv"'},
-        )
+        return csv_response(orders.iterator(chunk_size=2000), CSV_COLUMNS, f"orders-{stamp}.csv")
 
 
 class OrderExportPdfView(_FilteredOrdersMixin, View):
