@@ -93,11 +93,6 @@ def send(channel, payload, *, sign=True, client=None):
     )
 
 
-def deliver(response, capture):
-    """The worker's part (tasks run in-process on commit here)."""
-    return IntakeMessage.objects.get(pk=response.json()["id"])
-
-
 def test_both_adapters_read_their_own_shapes_into_one_order():
     web = WebstoreAdapter().read(copy.deepcopy(WEBSTORE))
     market = MarketplaceAdapter().read(copy.deepcopy(MARKETPLACE))
