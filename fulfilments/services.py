@@ -452,9 +452,29 @@ def fulfilment_cancel_lines(*, fulfilment: Fulfilment, by):
 
 
 def order_fulfilments_release(order: Order, *, by, line_ids=None) -> None:
-    """An order (or some of its lines) is cancelled: open fulfilments give their stock back."""
-    fulfilments = Fulfilment.objects.select_for_update().filter(
-        order=order, status__in=[S.CREATED, S.ASSIGNED, S.ESCALATED]
+    """An order (or some of its lines) is cancelled: open fulfilments give their stock back,
+    picked units go back on the shelf; items that left the warehouse cannot be cancelled."""
+    gone = Fulfilment.objects.filter(order=order, status__in=[S.SHIPPED, S.DELIVERED, S.COLLECTED])
+    if line_ids is not None:
+        gone = gone.filter(items__order_line_id__in=line_ids)
+    if gone.exists():
+        raise state.InvalidTransition(
+            "Some of these items have left the warehouse already; create a return instead."
+        )
+    fulfilments = (
+        Fulfilment.objects.select_for_update()
+        .filter(
+            order=order,
+            status__in=[
+                S.CREATED,
+                S.ASSIGNED,
+                S.ESCALATED,
+                S.PICKED,
+                S.PACKED,
+                S.READY_FOR_COLLECTION,
+            ],
+        )
+        .order_by("pk")
     )
     for fulfilment in fulfilments:
         items = list(fulfilment.items.select_related("order_line"))
@@ -464,6 +484,11 @@ def order_fulfilments_release(order: Order, *, by, line_ids=None) -> None:
         if len(cancelled) == len(items):
             _set(fulfilment, S.CANCELLED, by=by, check=False, note="items cancelled")
             continue
+        if fulfilment.status in (S.PICKED, S.PACKED, S.READY_FOR_COLLECTION):
+            raise state.InvalidTransition(
+                f"Fulfilment {fulfilment.ref} is {fulfilment.get_status_display().lower()} with "
+                "other items too: cancel that fulfilment first."
+            )
         if fulfilment.status in (S.PICKED, S.PACKED, S.READY_FOR_COLLECTION):
             raise state.InvalidTransition(
                 f"Fulfilment {fulfilment.ref} is {fulfilment.get_status_display().lower()} with "

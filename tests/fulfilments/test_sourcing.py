@@ -360,3 +360,30 @@ def test_the_fulfilment_page_shows_its_lifecycle(client_for, manager, retailer, 
     html = client.get(fulfilment.get_absolute_url()).content.decode()
     assert "Assigned" in html and "Picked" in html and 'value="PACKED"' in html
     assert "Mark packed" in html
+
+
+def test_cancelling_an_order_after_picking_puts_the_units_back(manager, retailer, network):
+    north, _ = network
+    StockFactory(location=north, sku="A", on_hand=5)
+    order = _order(retailer, ("A", 2))
+    _confirm(order, manager)
+    services.fulfilment_move(
+        fulfilment=Fulfilment.objects.get(order=order), to=S.PICKED, by=manager
+    )
+    assert _stock(north, "A").on_hand == 3
+    order_services.order_cancel(order=order, by=manager, notify=False)
+    position = _stock(north, "A")
+    assert (position.on_hand, position.reserved) == (5, 0)
+
+
+def test_an_order_whose_parcel_left_cannot_be_cancelled(manager, retailer, network):
+    north, _ = network
+    StockFactory(location=north, sku="A", on_hand=5)
+    order = _order(retailer, ("A", 1))
+    _confirm(order, manager)
+    fulfilment = Fulfilment.objects.get(order=order)
+    for step in (S.PICKED, S.PACKED, S.SHIPPED):
+        services.fulfilment_move(fulfilment=fulfilment, to=step, by=manager)
+    with pytest.raises(InvalidTransition, match="left the warehouse"):
+        order_services.order_cancel(order=order, by=manager, notify=False)
+    assert Order.objects.get(pk=order.pk).status.system_state == SystemState.PROCESSING
