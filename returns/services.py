@@ -572,7 +572,12 @@ def return_for_cancellation(*, order: Order, by, operations: list) -> Return | N
     if not operations:
         return None
     ret = _items_return(
-        order, ReturnType.CANCELLATION, list(order.lines.all()), by=by, reason="CANCELLATION"
+        order,
+        ReturnType.CANCELLATION,
+        list(order.lines.all()),
+        by=by,
+        reason="CANCELLATION",
+        allow_empty=True,  # every item may be on a return already: the refund still needs one
     )
     ret.total_return_price = sum((op.amount for op in operations), Decimal(0))
     ret.save(update_fields=["total_return_price"])

@@ -322,3 +322,14 @@ def test_a_timed_out_refund_keeps_the_return_lodged_and_blocks_release(
     Return.objects.filter(pk=ret.pk).update(status="PENDING_REFUND")
     with pytest.raises(InvalidTransition, match="on its way or timed out"):
         services.return_release_refund(ret=ret, by=manager, by_hand=True)
+
+
+def test_a_paid_order_whose_items_are_all_returned_can_still_be_cancelled(
+    manager, retailer, django_capture_on_commit_callbacks
+):
+    order = OrderFactory(retailer=retailer, state=SystemState.PROCESSING, lines=1)
+    PaymentFactory(order=order, authorised=order.total, captured=order.total)
+    ReturnFactory(retailer=retailer, order=order)  # its only item is on a return
+    with django_capture_on_commit_callbacks(execute=True):
+        order_services.order_cancel(order=order, by=manager, notify=False)
+    assert Return.objects.filter(order=order, type=ReturnType.CANCELLATION).exists()
