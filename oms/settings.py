@@ -18,11 +18,12 @@ env = environ.Env()
 # ------------------------------------------------------------------------------
 # https://docs.djangoproject.com/en/stable/ref/settings/#debug
 DEBUG = env.bool("DEBUG", default=False)
-# A development key is offered only when DEBUG is on; anywhere else SECRET_KEY must be set.
-SECRET_KEY = (
-    env("SECRET_KEY", default="django-insecure-development-only-key-never-use-in-production")
-    if DEBUG
-    else env("SECRET_KEY")
+# A development key is offered only when DEBUG is on. Anywhere else SECRET_KEY must be set: the
+# web server refuses to start without it (oms/wsgi.py) and `check --deploy` fails, while commands
+# that need no secret (makemigrations, migrate, a Celery worker) still run.
+SECRET_KEY = env(
+    "SECRET_KEY",
+    default="django-insecure-development-only-key-never-use-in-production" if DEBUG else "",
 )
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])

@@ -37,8 +37,33 @@ def test_check_deploy_passes_with_the_production_values_in_the_readme():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_without_debug_a_secret_key_is_required():
+def test_without_debug_the_web_server_refuses_to_start_without_a_secret_key():
     env = {k: v for k, v in PRODUCTION.items() if k != "SECRET_KEY"}
-    result = _manage("check", env=env)
+    base = {
+        k: v for k, v in os.environ.items() if k not in {*PRODUCTION, "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", "import oms.wsgi"],
+        cwd=ROOT,
+        env=base | env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode != 0
-    assert "SECRET_KEY" in result.stderr
+    assert "The SECRET_KEY setting must not be empty" in result.stderr
+
+
+def test_without_debug_check_deploy_fails_without_a_secret_key():
+    env = {k: v for k, v in PRODUCTION.items() if k != "SECRET_KEY"}
+    result = _manage("check", "--deploy", "--fail-level", "WARNING", env=env)
+    assert result.returncode != 0
+    assert "SECRET_KEY" in result.stdout + result.stderr
+
+
+def test_commands_that_need_no_secret_run_without_one():
+    env = {k: v for k, v in PRODUCTION.items() if k != "SECRET_KEY"}
+    result = _manage(
+        "makemigrations", "--check", "--dry-run", env=env | {"DATABASE_URL": "sqlite:///:memory:"}
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
