@@ -1,4 +1,6 @@
 from django.db import models
+from django.db.models import F
+from django.db.models.functions import Upper
 from django.utils import timezone
 
 from oms.tenancy import TenantOwned
@@ -32,7 +34,10 @@ class Customer(TenantOwned):
         constraints = [
             models.UniqueConstraint(fields=["retailer", "ref"], name="customer_unique_ref"),
         ]
-        indexes = [models.Index(fields=["retailer", "email"], name="customer_email")]
+        indexes = [
+            models.Index(F("retailer"), Upper("email"), name="customer_email"),
+            models.Index(fields=["retailer", "last_name", "first_name"], name="customer_by_name"),
+        ]
 
     def __str__(self) -> str:
         return self.full_name

@@ -148,6 +148,7 @@ class Fulfilment(TenantOwned):
         ]
         indexes = [
             models.Index(fields=["retailer", "status", "escalated_at"], name="fulfilment_queue"),
+            models.Index(fields=["retailer", "-created_at", "-id"], name="fulfilment_recent"),
         ]
 
     def __str__(self) -> str:

@@ -5,6 +5,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Upper
 from django.urls import reverse
 from django.utils import timezone
 
@@ -202,9 +203,13 @@ class Order(TenantOwned):
             models.UniqueConstraint(fields=["retailer", "ref"], name="order_unique_ref"),
         ]
         indexes = [
-            models.Index(fields=["retailer", "-placed_at"], name="order_recent"),
-            models.Index(fields=["retailer", "status", "-placed_at"], name="order_by_status"),
-            models.Index(fields=["retailer", "customer"], name="order_by_customer"),
+            # the list's default order and each status filter, ids included for index-only
+            # scans of deep pages (see oms.pagination)
+            models.Index(fields=["retailer", "-placed_at", "-id"], name="order_recent"),
+            models.Index(
+                fields=["retailer", "status", "-placed_at", "-id"], name="order_by_status"
+            ),
+            models.Index(fields=["retailer", "customer", "-placed_at"], name="order_by_customer"),
         ]
 
     def __str__(self) -> str:
@@ -288,7 +293,7 @@ class OrderLine(TenantOwned):
     class Meta:
         ordering = ["order_id", "position", "pk"]
         indexes = [
-            models.Index(fields=["retailer", "tracking_number"], name="line_tracking"),
+            models.Index(F("retailer"), Upper("tracking_number"), name="line_tracking"),
         ]
 
     def __str__(self) -> str:
@@ -447,7 +452,7 @@ class Shipment(TenantOwned):
     class Meta:
         ordering = ["order_id", "created_at", "pk"]
         indexes = [
-            models.Index(fields=["retailer", "tracking_number"], name="shipment_tracking"),
+            models.Index(F("retailer"), Upper("tracking_number"), name="shipment_tracking"),
         ]
 
     def __str__(self) -> str:

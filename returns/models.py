@@ -4,6 +4,8 @@ import uuid
 from decimal import Decimal
 
 from django.db import models
+from django.db.models import F
+from django.db.models.functions import Upper
 from django.urls import reverse
 from django.utils import timezone
 
@@ -179,7 +181,8 @@ class Return(TenantOwned):
             models.UniqueConstraint(fields=["retailer", "return_ref"], name="return_unique_ref"),
         ]
         indexes = [
-            models.Index(fields=["retailer", "-created_at"], name="return_recent"),
+            models.Index(fields=["retailer", "-created_at", "-id"], name="return_recent"),
+            models.Index(F("retailer"), Upper("return_ref"), name="return_ref_upper"),
             models.Index(fields=["retailer", "order"], name="return_by_order"),
         ]
 
