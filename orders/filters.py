@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import django_filters
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from customers.models import Customer
@@ -19,7 +19,12 @@ PRESETS = [
 ]
 
 
+SEARCH_LIMIT = 1000
+
+
 class OrderFilter(django_filters.FilterSet):
+    search_note = ""
+
     q = django_filters.CharFilter(method="search", label="Search")
     view = django_filters.ChoiceFilter(
         method="preset", choices=PRESETS, label="View", empty_label="All orders"
@@ -61,23 +66,44 @@ class OrderFilter(django_filters.FilterSet):
         return "retailer" in self.filters
 
     def search(self, queryset: QuerySet[Order], name: str, value: str) -> QuerySet[Order]:
-        """One box for order ref, customer name, email and tracking number."""
+        """One box for order ref (its start), customer name or email, and tracking number.
+
+        Each kind is looked up on its own index first (customers, order lines, shipments), and
+        the orders are then matched by ref prefix or by those ids: one OR across joined tables
+        would make Postgres read every order of the retailer.
+        """
         value = value.strip()
         if not value:
             return queryset
-        tracked = Q(
-            Exists(OrderLine.objects.filter(order=OuterRef("pk"), tracking_number__iexact=value))
-        ) | Q(Exists(Shipment.objects.filter(order=OuterRef("pk"), tracking_number__iexact=value)))
-        match = Q(ref__istartswith=value) | tracked
+        retailer_ids = retailer_ids_for(self.request.user)
+        match = Q(ref__istartswith=value)
+        tracked = {
+            *OrderLine.objects.for_retailers(retailer_ids)
+            .filter(tracking_number__iexact=value)
+            .values_list("order_id", flat=True)[:SEARCH_LIMIT],
+            *Shipment.objects.for_retailers(retailer_ids)
+            .filter(tracking_number__iexact=value)
+            .values_list("order_id", flat=True)[:SEARCH_LIMIT],
+        }
+        if tracked:
+            match |= Q(pk__in=sorted(tracked))
+        customers = Customer.objects.for_retailers(retailer_ids)
         if "@" in value:
-            match |= Q(customer__email__iexact=value)
+            customers = customers.filter(email__iexact=value)
         else:
-            name = Q()
             for word in value.split():
-                name &= Q(customer__first_name__icontains=word) | Q(
-                    customer__last_name__icontains=word
+                customers = customers.filter(
+                    Q(first_name__icontains=word) | Q(last_name__icontains=word)
                 )
-            match |= name
+        customer_ids = list(customers.values_list("pk", flat=True)[: SEARCH_LIMIT + 1])
+        if len(customer_ids) > SEARCH_LIMIT:
+            customer_ids = customer_ids[:SEARCH_LIMIT]
+            self.search_note = (
+                f"More than {SEARCH_LIMIT:,} customers match “{value}”: these are the orders "
+                "of the first of them. Add a surname or use the email address to narrow it."
+            )
+        if customer_ids:
+            match |= Q(customer_id__in=customer_ids)
         return queryset.filter(match)
 
     def preset(self, queryset: QuerySet[Order], name: str, value: str) -> QuerySet[Order]:
