@@ -20,6 +20,7 @@ from django.views.generic import DetailView, TemplateView
 from django.views.generic.detail import SingleObjectMixin
 
 from oms.models import Retailer
+from oms.pagination import FastPaginator
 from oms.roles import Role, has_role_anywhere, roles_of
 
 
@@ -65,7 +66,14 @@ class TenantScopedMixin(RoleRequiredMixin):
 
 class HtmxResultsMixin:
     """A filtered list whose results region is swapped in place: an htmx request (a filter
-    change, a sort or page link) gets only the template's `results` partial."""
+    change, a sort or page link) gets only the template's `results` partial. Its table pages
+    with `FastPaginator`: exact counts up to ten thousand, estimates beyond, deep pages cheap."""
+
+    paginator_class = FastPaginator
+
+    def paginate_queryset(self, queryset, page_size):
+        """The table pages the list: the list view paging it as well would count it twice."""
+        return None, None, queryset, False
 
     def get_template_names(self) -> list[str]:
         names = super().get_template_names()
