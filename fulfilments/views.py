@@ -21,7 +21,7 @@ from fulfilments.models import Fulfilment, FulfilmentStatus, Location, StockPosi
 from oms.models import Activity
 from oms.roles import Role, has_role
 from oms.state import InvalidTransition
-from oms.tables import BaseTable
+from oms.tables import BaseTable, DateTimeColumn
 from oms.views import HtmxResultsMixin, TenantDetailView, TenantObjectActionView, TenantScopedMixin
 
 
@@ -58,7 +58,7 @@ class FulfilmentTable(BaseTable):
     location = tables.Column("Location", accessor="location__name", default="—")
     type = tables.Column("Type")
     status = tables.Column("Status")
-    created_at = tables.DateTimeColumn(format="d M Y H:i", verbose_name="Created")
+    created_at = DateTimeColumn(format="d M Y H:i", verbose_name="Created")
 
     class Meta(BaseTable.Meta):
         model = Fulfilment

@@ -1,7 +1,7 @@
 import django_tables2 as tables
 from django.utils.html import format_html
 
-from oms.tables import BaseTable, MoneyColumn
+from oms.tables import BaseTable, DateColumn, DateTimeColumn, MoneyColumn
 from orders.models import Order
 
 # Columns an agent can do without on a phone.
@@ -28,10 +28,10 @@ class OrderTable(BaseTable):
         "Items", attrs={"td": {"class": "text-end"}, "th": {"class": "text-end"}}
     )
     total = MoneyColumn("Total")
-    placed_at = tables.DateTimeColumn(
+    placed_at = DateTimeColumn(
         format="d M Y H:i", verbose_name="Placed", attrs={"td": {"class": "text-nowrap"}}
     )
-    promised_date = tables.DateColumn(
+    promised_date = DateColumn(
         format="d M Y",
         verbose_name="Promised",
         attrs={"td": {"class": "text-nowrap d-none d-lg-table-cell"}, "th": WIDE_ONLY["th"]},

@@ -1,7 +1,7 @@
 import django_tables2 as tables
 from django.utils.html import format_html
 
-from oms.tables import BaseTable, MoneyColumn
+from oms.tables import BaseTable, DateTimeColumn, MoneyColumn
 from returns.models import Return
 
 WIDE_ONLY = {"td": {"class": "d-none d-lg-table-cell"}, "th": {"class": "d-none d-lg-table-cell"}}
@@ -26,7 +26,7 @@ class ReturnTable(BaseTable):
         orderable=False,
         attrs=WIDE_ONLY,
     )
-    created_at = tables.DateTimeColumn(
+    created_at = DateTimeColumn(
         format="d M Y H:i", verbose_name="Created", attrs={"td": {"class": "text-nowrap"}}
     )
 
