@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 import django_filters
@@ -75,23 +74,31 @@ class CustomerListView(TenantScopedMixin, HtmxResultsMixin, SingleTableMixin, Fi
 
 
 def refund_eligibility(payments) -> list[dict[str, Any]]:
-    """What can still be refunded, by original payment method."""
-    by_method: dict[str, dict[str, Any]] = {}
-    for payment in payments:
-        row = by_method.setdefault(
-            payment.get_method_display(),
-            {
-                "method": payment.get_method_display(),
-                "currency": payment.currency,
-                "captured": Decimal(0),
-                "refunded": Decimal(0),
-            },
-        )
-        row["captured"] += payment.captured
-        row["refunded"] += payment.refunded
-    for row in by_method.values():
-        row["refundable"] = row["captured"] - row["refunded"]
-    return list(by_method.values())
+    """What can still be refunded, by original payment method: summed by the database, so a
+    customer with a thousand orders costs one small query."""
+    from orders.models import Payment
+
+    labels = dict(Payment.Method.choices)
+    totals = (
+        payments.order_by()
+        .values("method", "currency")
+        .annotate(captured=Sum("captured"), refunded=Sum("refunded"))
+        .order_by("method", "currency")
+    )
+    return [
+        {
+            "method": labels.get(row["method"], row["method"]),
+            "currency": row["currency"],
+            "captured": row["captured"],
+            "refunded": row["refunded"],
+            "refundable": row["captured"] - row["refunded"],
+        }
+        for row in totals
+    ]
+
+
+# The customer page shows the latest of each; all of a customer's orders are a filter of the list.
+RECENT = 25
 
 
 class CustomerDetailView(TenantDetailView):
@@ -112,16 +119,17 @@ class CustomerDetailView(TenantDetailView):
         figures = orders.aggregate(count=Count("pk"), value=Sum("total"))
         context.update(
             figures=figures,
-            orders=list(orders.select_related("status").order_by("-placed_at")[:200]),
+            orders=list(orders.select_related("status").order_by("-placed_at")[:RECENT]),
+            recent=RECENT,
             returns=list(
                 Return.objects.filter(
                     retailer_id=customer.retailer_id, customer=customer
-                ).select_related("order")[:100]
+                ).select_related("order")[:RECENT]
             ),
             tickets=list(
                 Ticket.objects.filter(
                     retailer_id=customer.retailer_id, order__customer=customer
-                ).select_related("order")[:100]
+                ).select_related("order")[:RECENT]
             ),
             accounts=list(customer.billing_accounts.all()),
             addresses=list(customer.addresses.all()[:20]),

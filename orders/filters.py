@@ -5,6 +5,7 @@ from datetime import timedelta
 import django_filters
 from django.db.models import Q, QuerySet
 from django.utils import timezone
+from django.utils.functional import cached_property
 
 from customers.models import Customer
 from oms.models import Retailer
@@ -39,6 +40,7 @@ class OrderFilter(django_filters.FilterSet):
     )
     channel = django_filters.MultipleChoiceFilter(choices=Channel.choices, label="Channel")
     type = django_filters.ChoiceFilter(choices=OrderType.choices, label="Type")
+    customer = django_filters.NumberFilter(field_name="customer_id", label="Customer")
     retailer = django_filters.ModelMultipleChoiceFilter(
         queryset=Retailer.objects.none(), label="Retailer"
     )
@@ -60,6 +62,14 @@ class OrderFilter(django_filters.FilterSet):
             self.filters["retailer"].queryset = Retailer.objects.filter(pk__in=retailer_ids)
         else:
             del self.filters["retailer"]
+
+    @cached_property
+    def customer_shown(self) -> Customer | None:
+        """The customer the list is narrowed to (from a customer's page), if one of the user's."""
+        value = str(self.data.get("customer", ""))
+        if not value.isdigit():
+            return None
+        return Customer.objects.for_user(self.request.user).filter(pk=int(value)).first()
 
     @property
     def has_retailer_filter(self) -> bool:

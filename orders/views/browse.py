@@ -92,9 +92,12 @@ class OrderListView(_FilteredOrdersMixin, HtmxResultsMixin, SingleTableMixin, Fi
                     "active": self.request.GET.get("view", "") == value,
                 }
             )
+        without_customer = query.copy()
+        without_customer.pop("customer", None)
         context.update(
             presets=presets,
             querystring=query.urlencode(),
+            without_customer=without_customer.urlencode(),
             pdf_export_limit=PDF_EXPORT_LIMIT,
         )
         return context
