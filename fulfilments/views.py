@@ -22,7 +22,9 @@ from oms.models import Activity
 from oms.roles import Role, has_role
 from oms.state import InvalidTransition
 from oms.tables import BaseTable, DateTimeColumn
+from oms.tenancy import retailer_ids_for
 from oms.views import HtmxResultsMixin, TenantDetailView, TenantObjectActionView, TenantScopedMixin
+from orders.selectors import order_ids_by_ref
 
 
 class FulfilmentFilter(django_filters.FilterSet):
@@ -38,12 +40,21 @@ class FulfilmentFilter(django_filters.FilterSet):
         value = value.strip()
         if not value:
             return queryset
-        return queryset.filter(
-            Q(ref__istartswith=value)
-            | Q(order__ref__istartswith=value)
-            | Q(location__name__icontains=value)
-            | Q(escalation_reason__icontains=value)
+        retailer_ids = retailer_ids_for(self.request.user)
+        match = Q(ref__istartswith=value) | Q(
+            status=FulfilmentStatus.ESCALATED, escalation_reason__icontains=value
         )
+        order_ids = order_ids_by_ref(retailer_ids, value)
+        if order_ids:
+            match |= Q(order_id__in=order_ids)
+        location_ids = list(
+            Location.objects.for_retailers(retailer_ids)
+            .filter(name__icontains=value)
+            .values_list("pk", flat=True)
+        )
+        if location_ids:
+            match |= Q(location_id__in=location_ids)
+        return queryset.filter(match)
 
 
 def _age_class(since) -> str:

@@ -3,6 +3,7 @@ from django.db.models import Q
 
 from oms.models import Retailer
 from oms.tenancy import retailer_ids_for
+from orders.selectors import order_ids_by_ref
 from returns.models import Return, ReturnStatus, ReturnType
 
 
@@ -36,7 +37,10 @@ class ReturnFilter(django_filters.FilterSet):
         value = value.strip()
         if not value:
             return queryset
-        match = Q(return_ref__istartswith=value) | Q(order__ref__istartswith=value)
+        match = Q(return_ref__istartswith=value)
+        order_ids = order_ids_by_ref(retailer_ids_for(self.request.user), value)
+        if order_ids:
+            match |= Q(order_id__in=order_ids)
         if value.isdigit():
             match |= Q(pk=int(value))
         name_match = Q()

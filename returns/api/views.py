@@ -11,6 +11,7 @@ from oms.api import ApiView, error_response
 from oms.roles import Role, has_role
 from oms.tenancy import retailer_ids_for
 from orders.models import Order
+from orders.selectors import order_ids_by_ref
 from returns.api import representation
 from returns.api.parsing import BadRequest, parse_return_request, retailer_id_of, validation_message
 from returns.models import Return, ReturnStatus, ReturnType
@@ -66,7 +67,10 @@ class ReturnCollectionView(ApiView):
         found = Return.objects.for_retailers([retailer_id]).select_related("order")
         query = (params.get("query") or "").strip()
         if query:
-            match = Q(order__ref__iexact=query) | Q(return_ref__iexact=query)
+            match = Q(return_ref__iexact=query)
+            order_ids = order_ids_by_ref([retailer_id], query, exact=True)
+            if order_ids:
+                match |= Q(order_id__in=order_ids)
             if query.isdigit():
                 match |= Q(pk=int(query))
             words = query.split()
