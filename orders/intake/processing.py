@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import uuid
 from decimal import Decimal
 
 from django.db import transaction
@@ -196,37 +197,42 @@ def _address(retailer_id: int, customer: Customer, address: CanonicalAddress) ->
 def _customer(retailer_id: int, order: CanonicalOrder) -> Customer:
     customer = Customer.objects.filter(retailer_id=retailer_id, email__iexact=order.email).first()
     if customer is None:
+        # a provisional ref, then one numbered by the row's id: unique without counting the
+        # retailer's customers (a cost that grew with every customer)
         customer = Customer.objects.create(
             retailer_id=retailer_id,
-            ref=f"C-{Customer.objects.filter(retailer_id=retailer_id).count() + 1:06d}-{order.external_id}"[
-                :64
-            ],
+            ref=f"C-new-{uuid.uuid4().hex}",
             first_name=order.first_name,
             last_name=order.last_name,
             email=order.email,
             mobile=order.phone,
         )
+        customer.ref = f"C-{customer.pk:06d}"
+        customer.save(update_fields=["ref"])
     return customer
 
 
 def _lines(order: Order, canonical: CanonicalOrder) -> None:
     rate = Decimal("21.00") if order.currency == "EUR" else Decimal("20.00")
     order.lines.all().delete()
+    lines = []
     for position, line in enumerate(canonical.lines):
         total = line.unit_price * line.quantity
-        OrderLine.objects.create(
-            retailer_id=order.retailer_id,
-            order=order,
-            position=position,
-            sku=line.sku,
-            name=line.name or line.sku,
-            quantity=line.quantity,
-            unit_price=line.unit_price,
-            tax_rate=rate,
-            tax=(total * rate / (100 + rate)).quantize(Decimal("0.01")),
-            total=total,
+        lines.append(
+            OrderLine(
+                retailer_id=order.retailer_id,
+                order=order,
+                position=position,
+                sku=line.sku,
+                name=line.name or line.sku,
+                quantity=line.quantity,
+                unit_price=line.unit_price,
+                tax_rate=rate,
+                tax=(total * rate / (100 + rate)).quantize(Decimal("0.01")),
+                total=total,
+            )
         )
-    lines = list(order.lines.all())
+    OrderLine.objects.bulk_create(lines)
     order.subtotal = sum((ln.total for ln in lines), Decimal(0))
     order.tax = sum((ln.tax for ln in lines), Decimal(0))
     order.shipping = canonical.shipping
