@@ -71,8 +71,10 @@ class BillingSettingsView(AdminRetailerMixin, TemplateView):
 
 class AccountFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(method="search", label="Search")
-    status = django_filters.MultipleChoiceFilter(choices=BillingAccount.Status.choices)
-    type = django_filters.MultipleChoiceFilter(choices=BillingAccount.Type.choices)
+    status = django_filters.MultipleChoiceFilter(
+        distinct=False, choices=BillingAccount.Status.choices
+    )
+    type = django_filters.MultipleChoiceFilter(distinct=False, choices=BillingAccount.Type.choices)
 
     class Meta:
         model = BillingAccount

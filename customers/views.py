@@ -15,7 +15,7 @@ from oms.views import HtmxResultsMixin, TenantDetailView, TenantScopedMixin
 
 class CustomerFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(method="search", label="Search")
-    segment = django_filters.MultipleChoiceFilter(choices=Customer.Segment.choices)
+    segment = django_filters.MultipleChoiceFilter(distinct=False, choices=Customer.Segment.choices)
 
     class Meta:
         model = Customer

@@ -29,7 +29,9 @@ from orders.selectors import order_ids_by_ref
 
 class FulfilmentFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(method="search", label="Search")
-    status = django_filters.MultipleChoiceFilter(choices=FulfilmentStatus.choices, label="Status")
+    status = django_filters.MultipleChoiceFilter(
+        distinct=False, choices=FulfilmentStatus.choices, label="Status"
+    )
     type = django_filters.ChoiceFilter(choices=Fulfilment.Type.choices, label="Type")
 
     class Meta:

@@ -30,19 +30,29 @@ class OrderFilter(django_filters.FilterSet):
     view = django_filters.ChoiceFilter(
         method="preset", choices=PRESETS, label="View", empty_label="All orders"
     )
-    status = django_filters.MultipleChoiceFilter(field_name="status__code", label="Status")
+    status = django_filters.MultipleChoiceFilter(
+        distinct=False, field_name="status__code", label="Status"
+    )
     state = django_filters.MultipleChoiceFilter(
-        field_name="status__system_state", choices=SystemState.choices, label="System state"
+        distinct=False,
+        field_name="status__system_state",
+        choices=SystemState.choices,
+        label="System state",
     )
     placed = django_filters.DateFromToRangeFilter(field_name="placed_at", label="Placed")
     segment = django_filters.MultipleChoiceFilter(
-        field_name="customer__segment", choices=Customer.Segment.choices, label="Segment"
+        distinct=False,
+        field_name="customer__segment",
+        choices=Customer.Segment.choices,
+        label="Segment",
     )
-    channel = django_filters.MultipleChoiceFilter(choices=Channel.choices, label="Channel")
+    channel = django_filters.MultipleChoiceFilter(
+        distinct=False, choices=Channel.choices, label="Channel"
+    )
     type = django_filters.ChoiceFilter(choices=OrderType.choices, label="Type")
     customer = django_filters.NumberFilter(field_name="customer_id", label="Customer")
     retailer = django_filters.ModelMultipleChoiceFilter(
-        queryset=Retailer.objects.none(), label="Retailer"
+        distinct=False, queryset=Retailer.objects.none(), label="Retailer"
     )
 
     class Meta:
@@ -87,19 +97,26 @@ class OrderFilter(django_filters.FilterSet):
             return queryset
         retailer_ids = retailer_ids_for(self.request.user)
         match = Q(ref__istartswith=value)
-        tracked = {
-            *OrderLine.objects.for_retailers(retailer_ids)
+        tracked = set(
+            OrderLine.objects.for_retailers(retailer_ids)
             .filter(tracking_number__iexact=value)
-            .values_list("order_id", flat=True)[:SEARCH_LIMIT],
-            *Shipment.objects.for_retailers(retailer_ids)
-            .filter(tracking_number__iexact=value)
-            .values_list("order_id", flat=True)[:SEARCH_LIMIT],
-        }
+            .order_by()
+            .values_list("order_id", flat=True)
+            .union(
+                Shipment.objects.for_retailers(retailer_ids)
+                .filter(tracking_number__iexact=value)
+                .order_by()
+                .values_list("order_id", flat=True)
+            )
+            .order_by()[:SEARCH_LIMIT]
+        )
         if tracked:
             match |= Q(pk__in=sorted(tracked))
         customers = Customer.objects.for_retailers(retailer_ids)
         if "@" in value:
             customers = customers.filter(email__iexact=value)
+        elif any(character.isdigit() for character in value):
+            customers = customers.none()  # a ref or tracking number: no query, no name has digits
         else:
             for word in value.split():
                 customers = customers.filter(

@@ -9,11 +9,15 @@ from returns.models import Return, ReturnStatus, ReturnType
 
 class ReturnFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(method="search", label="Search")
-    type = django_filters.MultipleChoiceFilter(choices=ReturnType.choices, label="Type")
-    status = django_filters.MultipleChoiceFilter(choices=ReturnStatus.choices, label="Status")
+    type = django_filters.MultipleChoiceFilter(
+        distinct=False, choices=ReturnType.choices, label="Type"
+    )
+    status = django_filters.MultipleChoiceFilter(
+        distinct=False, choices=ReturnStatus.choices, label="Status"
+    )
     created = django_filters.DateFromToRangeFilter(field_name="created_at", label="Created")
     retailer = django_filters.ModelMultipleChoiceFilter(
-        queryset=Retailer.objects.none(), label="Retailer"
+        distinct=False, queryset=Retailer.objects.none(), label="Retailer"
     )
 
     class Meta:

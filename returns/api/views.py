@@ -73,13 +73,14 @@ class ReturnCollectionView(ApiView):
                 match |= Q(order_id__in=order_ids)
             if query.isdigit():
                 match |= Q(pk=int(query))
-            words = query.split()
-            name = Q()
-            for word in words:
-                name &= Q(customer_first_name__icontains=word) | Q(
-                    customer_last_name__icontains=word
-                )
-            found = found.filter(match | name)
+            if not any(character.isdigit() for character in query):  # a name has no digits
+                for_name = Q()
+                for word in query.split():
+                    for_name &= Q(customer_first_name__icontains=word) | Q(
+                        customer_last_name__icontains=word
+                    )
+                match |= for_name
+            found = found.filter(match)
         if types:
             found = found.filter(type__in=types)
         if statuses:
