@@ -3,8 +3,8 @@
 Two costs grow with the data: counting every matching row for "200,000 orders", and skipping to
 a deep page, which reads and joins every row before it. `FastPaginator` counts exactly up to
 `EXACT_COUNT_LIMIT` rows and beyond that takes the planner's estimate (shown as "about"); and it
-fetches a page in two steps, first only the ids of the page's rows (an index-only scan), then
-those rows with their joins, so the rows before the page are never joined.
+fetches a later page in two steps, first only the ids of the page's rows (an index-only scan),
+then those rows with their joins, so the rows before the page are never joined.
 """
 
 from __future__ import annotations
@@ -71,10 +71,13 @@ class FastPaginator(Paginator):
         if queryset is None:
             return super().page(number)
         bottom = (number - 1) * self.per_page
-        ids = list(queryset.values_list("pk", flat=True)[bottom : bottom + self.per_page])
-        rows = list(queryset.filter(pk__in=ids)) if ids else []
-        position = {pk: index for index, pk in enumerate(ids)}
-        rows.sort(key=lambda row: position[row.pk])
+        if bottom == 0:  # nothing to skip: one query
+            rows = list(queryset[: self.per_page])
+        else:
+            ids = list(queryset.values_list("pk", flat=True)[bottom : bottom + self.per_page])
+            rows = list(queryset.filter(pk__in=ids)) if ids else []
+            position = {pk: index for index, pk in enumerate(ids)}
+            rows.sort(key=lambda row: position[row.pk])
         if isinstance(self.object_list, BoundRows):
             rows = BoundRows(rows, self.object_list.table, self.object_list.pinned_data)
         return self._get_page(rows, number, self)

@@ -58,6 +58,8 @@ class BaseTable(tables.Table):
                 value = None
         if value in bound_column.column.empty_values:
             return bound_column.default
+        if names == ("value",) and not bound_column.link:
+            return bound_column.render(value=value)
         offered = {
             "value": value,
             "record": record,
@@ -99,7 +101,10 @@ class BaseTable(tables.Table):
                 if column.localize is None:
                     value = localize(value)
                 cells.append(f"<td {td[column.name]}>{conditional_escape(value)}</td>")
-            html.append(f"<tr {row.attrs.as_html()}>{''.join(cells)}</tr>")
+            attrs = (
+                row.attrs.as_html() if self.row_attrs else f'class="{row.get_even_odd_css_class()}"'
+            )
+            html.append(f"<tr {attrs}>{''.join(cells)}</tr>")
         if not html and self.empty_text:
             html.append(
                 format_html('<tr><td colspan="{}">{}</td></tr>', len(columns), self.empty_text)
