@@ -13,12 +13,16 @@ PYTHON := $(shell for p in python3 python3.13 python3.12 python; do \
 
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/oms
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/oms_bench
+BENCH_ORDERS ?= 1000000
+BENCH_RETAILERS ?= 20
 
-.PHONY: help install run test lint format migrations seed
+.PHONY: help install run test lint format migrations seed bench
 
 help:
 	@echo "make run   - install, migrate the embedded SQLite database, load demo data, serve on :8000"
 	@echo "make test  - install and run lint, migration check and the whole test suite on Postgres and Redis"
+	@echo "make bench - a fresh database of BENCH_ORDERS orders and the benchmarks (bench/README.md)"
 
 $(STAMP): requirements.lock
 	@if [ -z "$(PYTHON)" ]; then \
@@ -74,3 +78,17 @@ test: export SECRET_KEY = test-only-secret-key-not-for-production-use-0123456789
 test: install lint
 	DATABASE_URL=sqlite:///:memory: $(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The benchmarks on a database of their own, made fresh unless BENCH_REUSE=1 (bench/README.md).
+bench: export DATABASE_URL = $(BENCH_DATABASE_URL)
+bench: export DEBUG = false
+bench: export SECRET_KEY = bench-only-secret-key-not-for-production-use-0123456789
+bench: export ALLOWED_HOSTS = testserver,127.0.0.1,localhost
+bench: install
+	@if [ -z "$(BENCH_REUSE)" ]; then \
+		$(BIN)/python bench/database.py --recreate && \
+		$(BIN)/python manage.py migrate --no-input -v0 && \
+		$(BIN)/python manage.py generate_data --orders $(BENCH_ORDERS) --retailers $(BENCH_RETAILERS); \
+	else $(BIN)/python manage.py migrate --no-input -v0; fi
+	$(BIN)/python manage.py collectstatic --no-input -v0
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
