@@ -16,7 +16,9 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from oms import rls
 from oms.authentication import BearerTokenAuthentication
+from oms.tenancy import retailer_ids_for
 
 TITLES = {
     400: "Bad Request",
@@ -60,6 +62,11 @@ class ApiView(APIView):
 
     authentication_classes = [BearerTokenAuthentication, SessionAuthentication]
     permission_classes = [IsAuthenticated]
+
+    def initial(self, request, *args, **kwargs):
+        """Once the token is authenticated, the database works for its user's retailers."""
+        super().initial(request, *args, **kwargs)
+        rls.use_retailers(retailer_ids_for(request.user))
 
     def handle_exception(self, exc):
         if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):

@@ -57,7 +57,7 @@ def email_queue(
     )
     from oms.tasks import enqueue_on_commit, send_email
 
-    enqueue_on_commit(send_email, email.pk)
+    enqueue_on_commit(send_email, email.pk, retailer_id=email.retailer_id)
     return email
 
 
@@ -123,10 +123,10 @@ def emails_relay(*, older_than: timedelta = timedelta(minutes=5)) -> int:
     ids = list(
         OutboundEmail.objects.filter(
             status=OutboundEmail.Status.QUEUED, created_at__lt=cutoff
-        ).values_list("pk", flat=True)[:500]
+        ).values_list("pk", "retailer_id")[:500]
     )
-    for email_id in ids:
-        send_email.delay(email_id)
+    for email_id, retailer_id in ids:
+        send_email.delay(email_id, retailer_id=retailer_id)
     return len(ids)
 
 

@@ -5,12 +5,12 @@ import logging
 from celery import shared_task
 from django.db import transaction
 
-from oms import emails
+from oms import emails, rls
 
 logger = logging.getLogger(__name__)
 
 
-def enqueue_on_commit(task, *args) -> None:
+def enqueue_on_commit(task, *args, **kwargs) -> None:
     """Send `task` to the broker once the current transaction commits.
 
     The work is already written down (an outbox row, a pending operation), so a broker that is
@@ -19,7 +19,7 @@ def enqueue_on_commit(task, *args) -> None:
 
     def send() -> None:
         try:
-            task.delay(*args)
+            task.delay(*args, **kwargs)
         except Exception:
             logger.exception("Could not hand %s%s to the broker; the relay will", task.name, args)
 
@@ -33,10 +33,13 @@ def enqueue_on_commit(task, *args) -> None:
     max_retries=emails.MAX_ATTEMPTS - 1,
     default_retry_delay=30,
 )
-def send_email(self, email_id: int) -> str:
+def send_email(self, email_id: int, retailer_id: int | None = None) -> str:
     """Send a queued email; retried with backoff until the service marks it failed."""
     try:
-        return emails.email_deliver(email_id=email_id)
+        with rls.row_scope(emails.OutboundEmail, email_id, retailer_id):
+            return emails.email_deliver(email_id=email_id)
+    except rls.TenantRequired:
+        raise
     except Exception as exc:
         if self.request.is_eager:
             # In-process (no broker): the error is on the email row; the relay tries it again.
@@ -47,4 +50,5 @@ def send_email(self, email_id: int) -> str:
 @shared_task
 def relay_emails() -> int:
     """Beat: hand emails stuck in the queue (broker was down, worker lost) to a worker again."""
-    return emails.emails_relay()
+    with rls.all_retailers():
+        return emails.emails_relay()

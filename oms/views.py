@@ -171,11 +171,13 @@ def _check_intake() -> str:
     from django.utils import timezone
 
     try:
+        from oms import rls
         from orders.intake.models import IntakeMessage
 
-        stale = IntakeMessage.objects.filter(
-            status="RECEIVED", received_at__lt=timezone.now() - timedelta(minutes=15)
-        ).count()
+        with rls.all_retailers():
+            stale = IntakeMessage.objects.filter(
+                status="RECEIVED", received_at__lt=timezone.now() - timedelta(minutes=15)
+            ).count()
     except Exception as exc:
         return f"error: {type(exc).__name__}"
     return (

@@ -3,7 +3,9 @@
 from celery import shared_task
 from django.conf import settings
 
+from oms import rls
 from orders.gateway import GatewayError
+from orders.models import PaymentTransaction
 from orders.services import payment_operation_run
 from orders.services.payments import payment_operations_relay
 
@@ -14,13 +16,14 @@ from orders.services.payments import payment_operations_relay
     reject_on_worker_lost=True,
     max_retries=None,  # bounded by PAYMENT_OPERATION_ATTEMPTS below
 )
-def run_payment_operation(self, operation_id: int) -> str:
+def run_payment_operation(self, operation_id: int, retailer_id: int | None = None) -> str:
     """Carry out a capture, refund or void at the gateway. Transient gateway errors are retried
     with backoff; the last attempt leaves the operation FAILED with the gateway's message."""
     attempts = settings.PAYMENT_OPERATION_ATTEMPTS
     last_attempt = self.request.is_eager or self.request.retries + 1 >= attempts
     try:
-        return payment_operation_run(operation_id=operation_id, last_attempt=last_attempt)
+        with rls.row_scope(PaymentTransaction, operation_id, retailer_id):
+            return payment_operation_run(operation_id=operation_id, last_attempt=last_attempt)
     except GatewayError as error:
         raise self.retry(exc=error, countdown=min(10 * 2**self.request.retries, 600)) from error
 
@@ -28,19 +31,24 @@ def run_payment_operation(self, operation_id: int) -> str:
 @shared_task
 def relay_payment_operations() -> int:
     """Beat: hand payment operations stuck in PENDING to a worker again."""
-    return payment_operations_relay()
+    with rls.all_retailers():
+        return payment_operations_relay()
 
 
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)
-def process_intake_message(self, message_id: int) -> str:
+def process_intake_message(self, message_id: int, retailer_id: int | None = None) -> str:
     """Map, validate and apply one intake message; transient failures are retried with backoff
     and the last one leaves it DEAD."""
+    from orders.intake.models import IntakeMessage
     from orders.intake.processing import intake_process
 
     attempts = settings.PAYMENT_OPERATION_ATTEMPTS
     last_attempt = self.request.is_eager or self.request.retries + 1 >= attempts
     try:
-        return intake_process(message_id=message_id, last_attempt=last_attempt)
+        with rls.row_scope(IntakeMessage, message_id, retailer_id):
+            return intake_process(message_id=message_id, last_attempt=last_attempt)
+    except rls.TenantRequired:
+        raise
     except Exception as error:
         raise self.retry(exc=error, countdown=min(10 * 2**self.request.retries, 600)) from error
 
@@ -50,4 +58,5 @@ def relay_intake_messages() -> int:
     """Beat: hand intake messages left RECEIVED (the broker was down) to a worker again."""
     from orders.intake.processing import intake_relay
 
-    return intake_relay()
+    with rls.all_retailers():
+        return intake_relay()

@@ -14,6 +14,15 @@ def _fast_password_hashing(settings):
 
 
 @pytest.fixture(autouse=True)
+def _forget_the_retailer_scope():
+    """A test's transaction is rolled back, and with it the connection's retailer scope."""
+    yield
+    from oms import rls
+
+    rls._state.scope = None
+
+
+@pytest.fixture(autouse=True)
 def _plain_static_files(settings):
     """Tests render templates without running collectstatic first."""
     settings.STORAGES = settings.STORAGES | {

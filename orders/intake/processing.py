@@ -50,7 +50,7 @@ def intake_receive(*, channel: IntakeChannel, body: str) -> IntakeMessage:
     )
     from orders.tasks import process_intake_message
 
-    enqueue_on_commit(process_intake_message, message.pk)
+    enqueue_on_commit(process_intake_message, message.pk, retailer_id=message.retailer_id)
     return message
 
 
@@ -368,7 +368,7 @@ def intake_replay(*, message: IntakeMessage, by, body: str | None = None) -> Int
     )
     from orders.tasks import process_intake_message
 
-    enqueue_on_commit(process_intake_message, message.pk)
+    enqueue_on_commit(process_intake_message, message.pk, retailer_id=message.retailer_id)
     return message
 
 
@@ -401,9 +401,9 @@ def intake_relay(*, older_than_minutes: int = 5) -> int:
     cutoff = timezone.now() - timedelta(minutes=older_than_minutes)
     ids = list(
         IntakeMessage.objects.filter(status=M.RECEIVED, received_at__lt=cutoff).values_list(
-            "pk", flat=True
+            "pk", "retailer_id"
         )[:500]
     )
-    for pk in ids:
-        process_intake_message.delay(pk)
+    for pk, retailer_id in ids:
+        process_intake_message.delay(pk, retailer_id=retailer_id)
     return len(ids)

@@ -73,7 +73,7 @@ def queue_operation(payment: Payment, kind: str, amount: Decimal, *, by) -> Paym
         created_by=by if getattr(by, "is_authenticated", False) else None,
     )
     events.payment_operation_requested(operation, by=by)
-    enqueue_on_commit(run_payment_operation, operation.pk)
+    enqueue_on_commit(run_payment_operation, operation.pk, retailer_id=operation.retailer_id)
     return operation
 
 
@@ -162,7 +162,7 @@ def payment_operation_retry(*, operation: PaymentTransaction, by) -> PaymentTran
         from oms.tasks import enqueue_on_commit
         from orders.tasks import run_payment_operation
 
-        enqueue_on_commit(run_payment_operation, operation.pk)
+        enqueue_on_commit(run_payment_operation, operation.pk, retailer_id=operation.retailer_id)
         return operation
     payment = Payment.objects.get(pk=operation.payment_id)
     limit = refundable_now(payment) if operation.kind == Kind.REFUND else capturable_now(payment)
@@ -369,8 +369,8 @@ def payment_operations_relay(*, older_than_minutes: int = 10) -> int:
     ids = list(
         PaymentTransaction.objects.filter(status=Status.PENDING, created_at__lt=cutoff)
         .order_by("created_at")
-        .values_list("pk", flat=True)[:500]
+        .values_list("pk", "retailer_id")[:500]
     )
-    for operation_id in ids:
-        run_payment_operation.delay(operation_id)
+    for operation_id, retailer_id in ids:
+        run_payment_operation.delay(operation_id, retailer_id=retailer_id)
     return len(ids)

@@ -162,7 +162,7 @@ def test_the_celery_task_gives_up_after_the_configured_attempts(manager, payment
         try:
             task.push_request(**request)
             try:
-                run_payment_operation.run(operation.pk)
+                run_payment_operation.run(operation.pk, retailer_id=operation.retailer_id)
             except Exception as error:  # Celery's Retry
                 assert retries < 2, error
         finally:
@@ -176,7 +176,7 @@ def test_running_the_same_operation_twice_moves_money_once(manager, payment):
 
     services.payment_operation_run(operation_id=operation.pk)
     services.payment_operation_run(operation_id=operation.pk)
-    run_payment_operation.apply(args=[operation.pk])
+    run_payment_operation.apply(args=[operation.pk], kwargs={"retailer_id": operation.retailer_id})
 
     assert SimulatedGatewayRecord.objects.count() == 1
     assert _fresh(payment).captured == Decimal("25.00")
@@ -196,7 +196,7 @@ def test_a_worker_killed_after_the_gateway_call_is_redelivered_and_money_moves_o
     )
 
     # the broker redelivers the unacknowledged task to another worker
-    run_payment_operation.apply(args=[operation.pk])
+    run_payment_operation.apply(args=[operation.pk], kwargs={"retailer_id": operation.retailer_id})
 
     operation.refresh_from_db()
     assert operation.status == Status.SUCCEEDED

@@ -4,6 +4,8 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from rest_framework.authtoken.models import Token
 
+from oms import rls
+
 
 class Command(BaseCommand):
     help = "Print the API bearer token of a user (Authorization: Bearer <token>)."
@@ -13,6 +15,7 @@ class Command(BaseCommand):
         parser.add_argument("--rotate", action="store_true", help="Replace the existing token.")
 
     def handle(self, *args, username, rotate, **options):
+        rls.use_all_retailers()  # a command works across retailers
         try:
             user = get_user_model().objects.get(username=username)
         except get_user_model().DoesNotExist as exc:

@@ -34,6 +34,7 @@ from fulfilments.models import (
     Location,
     StockPosition,
 )
+from oms import rls
 from oms.models import Activity, Membership, Retailer, User
 from oms.roles import Role
 from orders.models import (
@@ -219,6 +220,7 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=1, help="Random seed (same data again).")
 
     def handle(self, *args, **options):
+        rls.use_all_retailers()  # a command works across retailers
         if connection.vendor != "postgresql":
             raise CommandError("generate_data writes with COPY: point DATABASE_URL at Postgres.")
         if options["orders"] < 1 or options["retailers"] < 1:

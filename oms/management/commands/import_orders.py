@@ -6,6 +6,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from oms import rls
 from orders.intake.models import IntakeChannel, IntakeMessage
 from orders.intake.processing import intake_process, intake_receive
 
@@ -23,6 +24,7 @@ class Command(BaseCommand):
         parser.add_argument("--channel", default="batch", help="The batch channel's code")
 
     def handle(self, *args, file, retailer, channel, **options):
+        rls.use_all_retailers()  # a command works across retailers
         path = Path(file)
         if not path.exists():
             raise CommandError(f"No file {file}.")

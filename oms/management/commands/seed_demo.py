@@ -20,7 +20,7 @@ from billing.models import BillingAccount, DebitMemo
 from billing.services import invoices_on_paid
 from customers.models import Customer
 from fulfilments.models import Carrier, Fulfilment, FulfilmentItem, Location, StockPosition
-from oms import activity
+from oms import activity, rls
 from oms.models import Activity
 from oms.roles import Role
 from orders.models import (
@@ -146,6 +146,7 @@ class Command(BaseCommand):
 
     @transaction.atomic
     def handle(self, *args, **options):
+        rls.use_all_retailers()  # a command works across retailers
         retailers = {spec["ref"]: RetailerFactory(**spec) for spec in RETAILERS}
         users = {}
         for username, first, last, memberships in USERS:
