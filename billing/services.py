@@ -71,11 +71,10 @@ def open_invoice(order) -> Invoice | None:
 def _create_invoice(order, *, by, language: str | None) -> Invoice:
     from orders.models import Order
 
-    order = (
-        Order.objects.select_for_update(of=("self",))
-        .select_related("retailer", "billing_address", "customer")
-        .get(pk=order.pk)
-    )
+    list(Order.objects.select_for_update().filter(pk=order.pk).values_list("pk"))
+    order = Order.objects.select_related("retailer", "billing_address", "customer").get(
+        pk=order.pk
+    )  # locked alone, then read with its joins (see orders.services.locking)
     if open_invoice(order) is not None:
         raise state.InvalidTransition(
             f"Order {order.ref} is invoiced already; credit that invoice before invoicing again."

@@ -26,6 +26,7 @@ from orders import events
 from orders.intake.adapters import ADAPTERS, CanonicalAddress, CanonicalOrder, MappingError
 from orders.intake.models import IntakeChannel, IntakeMessage
 from orders.models import Order, OrderLine, OrderStatus, Payment, PaymentStatus, SystemState
+from orders.services.locking import lock_order
 
 M = IntakeMessage.Status
 
@@ -118,11 +119,10 @@ def _apply(message: IntakeMessage) -> str:
         return _reject(message, ["id: the channel's order id is missing"])
     ref = f"{channel.code.upper()}-{canonical.external_id}"[:64]
     existing = (
-        Order.objects.select_for_update(of=("self",))
-        .select_related("status")
-        .filter(retailer_id=channel.retailer_id, ref=ref)
-        .first()
+        Order.objects.select_for_update().filter(retailer_id=channel.retailer_id, ref=ref).first()
     )
+    if existing is not None:  # locked alone, then read with its status (see lock_order)
+        existing = lock_order(existing)
     if canonical.event == "cancel":
         return _cancel(message, existing)
     reasons = validate(canonical, channel)
