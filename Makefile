@@ -17,12 +17,13 @@ BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/oms_bench
 BENCH_ORDERS ?= 1000000
 BENCH_RETAILERS ?= 20
 
-.PHONY: help install run test lint format migrations seed bench
+.PHONY: help install run test lint format migrations seed bench reliability
 
 help:
 	@echo "make run   - install, migrate the embedded SQLite database, load demo data, serve on :8000"
 	@echo "make test  - install and run lint, migration check and the whole test suite on Postgres and Redis"
 	@echo "make bench - a fresh database of BENCH_ORDERS orders and the benchmarks (bench/README.md)"
+	@echo "make reliability - the long runs of docs/reliability.md (1,000 worker faults, 300 state machines)"
 
 $(STAMP): requirements.lock
 	@if [ -z "$(PYTHON)" ]; then \
@@ -92,3 +93,15 @@ bench: install
 	else $(BIN)/python manage.py migrate --no-input -v0; fi
 	$(BIN)/python manage.py collectstatic --no-input -v0
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+# The long runs behind docs/reliability.md; `make test` runs the same tests shorter.
+reliability: export DATABASE_URL = $(TEST_DATABASE_URL)
+reliability: export TEST_REDIS_URL := $(TEST_REDIS_URL)
+reliability: export DEBUG = false
+reliability: export SECRET_KEY = test-only-secret-key-not-for-production-use-0123456789
+reliability: export FAULT_RUNS = 1000
+reliability: export HYPOTHESIS_EXAMPLES = 300
+reliability: install
+	$(BIN)/python -m pytest -q tests/orders/test_worker_faults.py tests/orders/test_state_machine.py \
+		tests/orders/test_concurrent_managers.py tests/oms/test_row_level_security.py \
+		tests/test_isolation_sweep.py tests/test_url_safety_net.py

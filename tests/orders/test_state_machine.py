@@ -6,6 +6,7 @@ capture, refund, void), or a worker carrying out a pending payment operation, po
 (Celery delivers at least once). Refused steps must leave everything as it was.
 """
 
+import os
 from decimal import Decimal
 
 import pytest
@@ -217,7 +218,7 @@ class OrderLife(RuleBasedStateMachine):
 
 
 OrderLife.TestCase.settings = settings(
-    max_examples=40,
+    max_examples=int(os.environ.get("HYPOTHESIS_EXAMPLES", "40")),  # `make reliability`: 300
     stateful_step_count=15,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
