@@ -4,7 +4,7 @@ import zoneinfo
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
 from django.utils import timezone
 
@@ -104,6 +104,16 @@ class Activity(TenantOwned):
 
     def __str__(self) -> str:
         return f"{self.action} on {self.target_type}#{self.target_id}"
+
+    def save(self, *args, **kwargs) -> None:
+        """Written once: an activity is never changed afterwards (nor can the application's
+        database role change it, see `manage.py db_app_role`)."""
+        if not self._state.adding:
+            raise PermissionDenied("An activity record is permanent: it cannot be changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise PermissionDenied("An activity record is permanent: it cannot be deleted.")
 
 
 class OutboundEmail(TenantOwned):

@@ -11,12 +11,13 @@ from decimal import Decimal
 
 import pytest
 from django.apps import apps
+from django.core.exceptions import PermissionDenied
 from django.core.management import call_command
 from django.db import DatabaseError, connection, transaction
 from rest_framework.authtoken.models import Token
 
 from oms import rls
-from oms.models import OutboundEmail
+from oms.models import Activity, OutboundEmail
 from oms.tasks import send_email
 from oms.tenancy import TenantOwned
 from orders import services
@@ -181,3 +182,23 @@ def test_payment_operations_run_for_their_retailer_only(retailer, manager):
         )
     operation.refresh_from_db()
     assert operation.status == "succeeded"
+
+
+def test_the_application_cannot_rewrite_or_delete_the_audit_trail(retailer, manager):
+    order = OrderFactory(retailer=retailer, state=SystemState.NEW, lines=1)
+    services.order_hold_set(order=order, flag="compliance", by=manager, reason="Check")
+    entry = Activity.objects.get(action="orders.order.hold_set")
+    with pytest.raises(PermissionDenied):
+        entry.save()
+    with pytest.raises(PermissionDenied):
+        entry.delete()
+    with as_app_role():
+        rls.use_retailers([retailer.pk])
+        for statement in ("UPDATE oms_activity SET action = 'forged'", "DELETE FROM oms_activity"):
+            with (
+                pytest.raises(DatabaseError, match="permission denied"),
+                transaction.atomic(),
+                connection.cursor() as cursor,
+            ):
+                cursor.execute(statement)
+        assert Activity.objects.filter(action="orders.order.hold_set").count() == 1

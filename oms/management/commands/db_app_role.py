@@ -57,6 +57,8 @@ class Command(BaseCommand):
             ]
             for statement in statements:
                 cursor.execute(sql.SQL(statement).format(name))
+            # the audit trail is written, never rewritten
+            cursor.execute(sql.SQL("REVOKE UPDATE, DELETE ON oms_activity FROM {}").format(name))
         self.stdout.write(
             f"Role {role} can use the application's tables; row-level security binds it."
         )
