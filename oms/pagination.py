@@ -18,6 +18,7 @@ from django.utils.functional import cached_property
 from django_tables2.rows import BoundRows
 
 EXACT_COUNT_LIMIT = 10_000
+MAX_PER_PAGE = 200
 
 
 def _queryset_of(object_list) -> QuerySet | None:
@@ -37,9 +38,15 @@ def estimated_count(queryset: QuerySet) -> int | None:
 
 
 class FastPaginator(Paginator):
-    """A paginator whose count is exact up to EXACT_COUNT_LIMIT and estimated beyond."""
+    """A paginator whose count is exact up to EXACT_COUNT_LIMIT and estimated beyond.
+
+    `?per_page=` is held between 1 and MAX_PER_PAGE; a page past the end shows the last one.
+    """
 
     estimated = False
+
+    def __init__(self, object_list, per_page, *args, **kwargs):
+        super().__init__(object_list, min(max(int(per_page), 1), MAX_PER_PAGE), *args, **kwargs)
 
     @cached_property
     def count(self) -> int:
@@ -54,16 +61,6 @@ class FastPaginator(Paginator):
             return queryset.count()
         self.estimated = True
         return max(estimate, exact)
-
-    def validate_number(self, number):
-        """Any page is valid while counts are estimates: a page past the end is empty."""
-        if not (self.count and self.estimated):
-            return super().validate_number(number)
-        try:
-            number = int(number)
-        except (TypeError, ValueError):
-            number = 1
-        return max(1, number)
 
     def page(self, number):
         number = self.validate_number(number)
