@@ -41,6 +41,8 @@ LOCALE_PATHS = [BASE_DIR / "locale"]
 DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'var' / 'oms.sqlite3'}"),
 }
+if "DATABASE_URL" not in env.ENVIRON:  # the embedded default: its folder must exist
+    (BASE_DIR / "var").mkdir(exist_ok=True)
 DATABASES["default"]["ATOMIC_REQUESTS"] = False  # services own their transactions
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
