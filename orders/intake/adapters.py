@@ -11,6 +11,19 @@ from typing import Any
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+MAX_AMOUNT = Decimal("1000000000")  # money fields hold 12 digits, two after the point
+MAX_ID_LENGTH = 50
+
+
+def _check_id(value: Any, where: str, errors: list[str]) -> None:
+    """A channel's order id is a text or a number, short enough to make an order ref."""
+    if value in (None, ""):
+        return
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        errors.append(f"{where}: must be a text or a number")
+    elif len(str(value)) > MAX_ID_LENGTH:
+        errors.append(f"{where}: longer than {MAX_ID_LENGTH} characters")
+
 
 class MappingError(Exception):
     """The message cannot be read as an order; `reasons` say which fields and why."""
@@ -61,9 +74,15 @@ def _money(value: Any, where: str, errors: list[str], *, cents: bool = False) ->
     try:
         amount = Decimal(str(value))
     except (InvalidOperation, TypeError):
-        errors.append(f"{where}: not an amount ({value!r})")
+        amount = None
+    if amount is None or isinstance(value, bool | list | dict) or not amount.is_finite():
+        errors.append(f"{where}: not an amount ({str(value)[:40]!r})")
         return Decimal("0.00")
-    return (amount / 100 if cents else amount).quantize(Decimal("0.01"))
+    amount = amount / 100 if cents else amount
+    if abs(amount) >= MAX_AMOUNT:
+        errors.append(f"{where}: {amount:.2f} is more than any order holds")
+        return Decimal("0.00")
+    return amount.quantize(Decimal("0.01"))
 
 
 def _int(value: Any, where: str, errors: list[str]) -> int:
@@ -73,8 +92,13 @@ def _int(value: Any, where: str, errors: list[str]) -> int:
     return int(value)
 
 
-def _when(value: Any) -> datetime | None:
-    parsed = parse_datetime(str(value)) if value else None
+def _when(value: Any, where: str = "", errors: list[str] | None = None) -> datetime | None:
+    try:
+        parsed = parse_datetime(str(value)) if value else None
+    except ValueError:
+        parsed = None
+    if value and parsed is None and errors is not None:
+        errors.append(f"{where}: not a date and time ({str(value)[:40]!r})")
     if parsed is not None and timezone.is_naive(parsed):
         parsed = timezone.make_aware(parsed, timezone.get_fixed_timezone(0))
     return parsed
@@ -90,6 +114,7 @@ class WebstoreAdapter:
 
     def read(self, data: dict) -> CanonicalOrder:
         errors: list[str] = []
+        _check_id(data.get("id"), "id", errors)
         order = CanonicalOrder(external_id=self.external_id(data))
         order.event = {"cancelled": "cancel", "updated": "update"}.get(data.get("event"), "create")
         if order.event == "cancel":
@@ -117,7 +142,7 @@ class WebstoreAdapter:
         if data.get("total") is not None:
             order.total = _money(data["total"], "total", errors)
         order.payment_method = str((data.get("payment") or {}).get("method") or "card")
-        order.placed_at = _when(data.get("created_at"))
+        order.placed_at = _when(data.get("created_at"), "created_at", errors)
         if errors:
             raise MappingError(errors)
         return order
@@ -147,6 +172,7 @@ class MarketplaceAdapter:
 
     def read(self, data: dict) -> CanonicalOrder:
         errors: list[str] = []
+        _check_id(data.get("orderNumber"), "orderNumber", errors)
         order = CanonicalOrder(external_id=self.external_id(data))
         status = str(data.get("status") or "NEW").upper()
         order.event = {"CANCELLED": "cancel", "AMENDED": "update"}.get(status, "create")
@@ -200,7 +226,7 @@ class MarketplaceAdapter:
             errors.append(f"items: more than one currency ({', '.join(sorted(currencies))})")
         order.currency = next(iter(currencies), "")
         order.payment_method = "paypal"
-        order.placed_at = _when(data.get("orderDate"))
+        order.placed_at = _when(data.get("orderDate"), "orderDate", errors)
         if errors:
             raise MappingError(errors)
         return order

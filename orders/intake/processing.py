@@ -104,15 +104,25 @@ def _apply(message: IntakeMessage) -> str:
     try:
         data = json.loads(message.body)
     except ValueError as error:
-        return _reject(message, [f"body: not JSON ({error.msg})"])
+        return _reject(message, [f"body: not JSON ({getattr(error, 'msg', error)})"])
+    except RecursionError:
+        return _reject(message, ["body: nested too deeply to read"])
     if not isinstance(data, dict):
         return _reject(message, ["body: a JSON object is expected"])
+    if "\\u0000" in message.body:
+        return _reject(message, ["body: text may not contain NUL characters"])
     adapter = ADAPTERS[channel.kind]
-    message.external_id = adapter.external_id(data)[:100]
     try:
+        message.external_id = str(adapter.external_id(data))[:100]
         canonical = adapter.read(data)
     except MappingError as error:
         return _reject(message, error.reasons)
+    except (AttributeError, KeyError, TypeError, ValueError, ArithmeticError) as error:
+        # a field of the wrong type: the payload is not in the channel's shape
+        return _reject(
+            message,
+            [f"body: not the {channel.get_kind_display()} shape ({type(error).__name__}: {error})"],
+        )
     message.event = canonical.event
     message.value = canonical.total
     if not canonical.external_id:
