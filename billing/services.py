@@ -69,12 +69,9 @@ def open_invoice(order) -> Invoice | None:
 
 
 def _create_invoice(order, *, by, language: str | None) -> Invoice:
-    from orders.models import Order
+    from orders.services.locking import lock_order
 
-    list(Order.objects.select_for_update().filter(pk=order.pk).values_list("pk"))
-    order = Order.objects.select_related("retailer", "billing_address", "customer").get(
-        pk=order.pk
-    )  # locked alone, then read with its joins (see orders.services.locking)
+    order = lock_order(order, "billing_address")
     if open_invoice(order) is not None:
         raise state.InvalidTransition(
             f"Order {order.ref} is invoiced already; credit that invoice before invoicing again."

@@ -25,15 +25,12 @@ transaction-local setting would be gone before the rows are read.
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
 from django.db import connections, migrations
 from django.db.backends.signals import connection_created
-
-logger = logging.getLogger(__name__)
 
 IDS = "oms.retailer_ids"
 ALL = "oms.all_retailers"

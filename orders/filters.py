@@ -11,6 +11,7 @@ from customers.models import Customer
 from oms.models import Retailer
 from oms.tenancy import retailer_ids_for
 from orders.models import Channel, Order, OrderLine, OrderStatus, OrderType, Shipment, SystemState
+from orders.selectors import could_be_a_name
 
 PRESETS = [
     ("open", "Open orders"),
@@ -115,7 +116,7 @@ class OrderFilter(django_filters.FilterSet):
         customers = Customer.objects.for_retailers(retailer_ids)
         if "@" in value:
             customers = customers.filter(email__iexact=value)
-        elif any(character.isdigit() for character in value):
+        elif not could_be_a_name(value):
             customers = customers.none()  # a ref or tracking number: no query, no name has digits
         else:
             for word in value.split():

@@ -128,10 +128,8 @@ def _apply(message: IntakeMessage) -> str:
     if not canonical.external_id:
         return _reject(message, ["id: the channel's order id is missing"])
     ref = f"{channel.code.upper()}-{canonical.external_id}"[:64]
-    existing = (
-        Order.objects.select_for_update().filter(retailer_id=channel.retailer_id, ref=ref).first()
-    )
-    if existing is not None:  # locked alone, then read with its status (see lock_order)
+    existing = Order.objects.filter(retailer_id=channel.retailer_id, ref=ref).first()
+    if existing is not None:
         existing = lock_order(existing)
     if canonical.event == "cancel":
         return _cancel(message, existing)

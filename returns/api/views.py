@@ -11,7 +11,7 @@ from oms.api import ApiView, error_response
 from oms.roles import Role, has_role
 from oms.tenancy import retailer_ids_for
 from orders.models import Order
-from orders.selectors import order_ids_by_ref
+from orders.selectors import could_be_a_name, order_ids_by_ref
 from returns.api import representation
 from returns.api.parsing import BadRequest, parse_return_request, retailer_id_of, validation_message
 from returns.models import Return, ReturnStatus, ReturnType
@@ -73,7 +73,7 @@ class ReturnCollectionView(ApiView):
                 match |= Q(order_id__in=order_ids)
             if query.isdigit():
                 match |= Q(pk=int(query))
-            if not any(character.isdigit() for character in query):  # a name has no digits
+            if could_be_a_name(query):
                 for_name = Q()
                 for word in query.split():
                     for_name &= Q(customer_first_name__icontains=word) | Q(
