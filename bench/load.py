@@ -11,6 +11,12 @@ per kind of URL. The client shares the machine's cores with the server.
 
     python bench/load.py --users 10 --duration 20 --url /orders/ --url /orders/?status=processing
 
+Agents can also work orders (`--action comment,2 --action hold,1 --action cancel,1`): each
+posts the order page's form, with the CSRF token, to an order it saw on the open orders list
+(gathered once after login), and follows the redirect to the order page, where the outcome is
+shown; an answer other than 2xx/3xx is an error, a refusal the page explains ("already
+cancelled") is not. Managers' actions need `--username bench.manager`.
+
 DATABASE_URL and the URLs are required (a `--url` may carry a weight: `/orders/,10`); SECRET_KEY
 is taken from the environment if set.
 """
@@ -31,12 +37,26 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 GUNICORN = ROOT / ".venv" / "bin" / "gunicorn"
 BENCH_SECRET_KEY = "bench-only-secret-key-not-for-production-use-0123456789"
 TOKEN = re.compile(rb'name="csrfmiddlewaretoken" value="([^"]+)"')
+ORDER_LINK = re.compile(rb'href="/orders/(\d+)/"')
+
+# What an agent may do to an order: the form it posts (path, fields).
+ACTIONS = {
+    "comment": lambda order, n: (f"/orders/{order}/comments/add/", {"body": f"Load note {n}"}),
+    "hold": lambda order, n: (
+        f"/orders/{order}/hold/{'set' if n % 2 else 'clear'}/",
+        {"flag": "documentation", "reason": f"Load hold {n}"},
+    ),
+    "cancel": lambda order, n: (
+        f"/orders/{order}/cancel/",
+        {"confirm": "on", "reason": f"Load cancel {n}"},
+    ),
+}
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -59,6 +79,7 @@ class Agent:
         self.host = f"127.0.0.1:{port}"
         self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         self.cookies: dict[str, str] = {}
+        self.location: str | None = None
 
     def request(self, method: str, path: str, body: str | None = None, headers=None):
         headers = {"Host": self.host, **(headers or {})}
@@ -68,6 +89,7 @@ class Agent:
             self.conn.request(method, path, body=body, headers=headers)
             response = self.conn.getresponse()
             data = response.read()
+            self.location = response.getheader("Location")
         except Exception:
             self.conn.close()  # the next request opens a new connection
             raise
@@ -96,6 +118,24 @@ class Agent:
         if status != 302 or "sessionid" not in self.cookies:
             raise RuntimeError(f"Login as {username} failed: HTTP {status} {page[:200]!r}")
 
+    def post_form(self, path: str, fields: dict[str, str]) -> tuple[int, bytes]:
+        """Post a form as the browser does, and follow its redirect."""
+        token = self.cookies.get("csrftoken", "")
+        body = urlencode({**fields, "csrfmiddlewaretoken": token})
+        headers = {"Content-Type": "application/x-www-form-urlencoded", "X-CSRFToken": token}
+        status, data = self.request("POST", path, body, headers)
+        if status == 302 and self.location:
+            status, data = self.request("GET", urlsplit(self.location).path)
+        return status, data
+
+    def order_ids(self, pages: int = 10) -> list[int]:
+        """Ids of the orders on the first pages of the open orders list."""
+        ids: list[int] = []
+        for page in range(1, pages + 1):
+            _, data = self.request("GET", f"/orders/?view=open&per_page=50&page={page}")
+            ids += [int(i) for i in dict.fromkeys(ORDER_LINK.findall(data))]
+        return ids
+
 
 def start_gunicorn(
     database_url: str, workers: int, threads: int, port: int, log
@@ -113,6 +153,14 @@ def start_gunicorn(
         "SECURE_HSTS_SECONDS": "0",
         "LOG_LEVEL": "WARNING",
     }
+    # Without DEBUG, pages name their assets through the manifest that collectstatic writes.
+    subprocess.run(
+        [str(GUNICORN.parent / "python"), "manage.py", "collectstatic", "--no-input", "-v0"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     command = [str(GUNICORN), "oms.wsgi:application", "--bind", f"127.0.0.1:{port}"]
     # One thread: the sync worker, as in production (Dockerfile); it closes the connection after
     # each response, so requests spread over the workers. gthread keeps connections alive, which
@@ -160,9 +208,11 @@ def run_load(
     port: int = 8765,
     threads: int = 1,
     warmup: float = 3.0,
+    actions: list[tuple[str, float]] = (),
 ) -> dict:
     """Run the closed loop and return its figures (see the module docstring)."""
     mix = [(u, 1.0) if isinstance(u, str) else (u[0], float(u[1])) for u in urls]
+    mix += [(f"POST {name}", float(weight)) for name, weight in actions]
     paths, weights = [u for u, _ in mix], [w for _, w in mix]
     samples: list[tuple[str, float, bool]] = []  # (kind, ms, ok), appended under the GIL
     errors: list[str] = []
@@ -173,6 +223,10 @@ def run_load(
             agents = [Agent(port) for _ in range(users)]
             with ThreadPoolExecutor(max_workers=workers) as pool:  # password hashing is slow
                 list(pool.map(lambda agent: agent.login(username, password), agents))
+            orders = agents[0].order_ids() if actions else []
+            if actions and not orders:
+                raise RuntimeError("No open orders on the list to work on.")
+            actions_done: dict[str, int] = {}
             begin = time.monotonic() + warmup
             end = begin + duration
 
@@ -181,7 +235,13 @@ def run_load(
                 while (now := time.monotonic()) < end:
                     path = rng.choices(paths, weights)[0]
                     try:
-                        status, _ = agent.request("GET", path)
+                        if path.startswith("POST "):
+                            name = path.removeprefix("POST ")
+                            done = actions_done[name] = actions_done.get(name, 0) + 1
+                            target, fields = ACTIONS[name](rng.choice(orders), done)
+                            status, _ = agent.post_form(target, fields)
+                        else:
+                            status, _ = agent.request("GET", path)
                         error = None if 200 <= status < 300 else f"HTTP {status} {path}"
                     except Exception as exc:
                         error = f"{type(exc).__name__}: {exc} ({path})"
@@ -230,6 +290,7 @@ def run_load(
         **figures(samples, elapsed),
         "error_samples": list(dict.fromkeys(errors))[:5],
         "client_cpu_pct": round(100 * client_cpu),  # of one core, taken from the server's
+        "actions": actions_done if actions else {},
         "by_url": by_url,
     }
 
@@ -245,6 +306,12 @@ def main() -> None:
     parser.add_argument("--password", default="bench-password")
     parser.add_argument(
         "--url", action="append", required=True, help="a path, optionally ,WEIGHT; repeatable"
+    )
+    parser.add_argument(
+        "--action",
+        action="append",
+        default=[],
+        help=f"work on orders: one of {', '.join(ACTIONS)}, optionally ,WEIGHT; repeatable",
     )
     args = parser.parse_args()
     if not os.environ.get("DATABASE_URL"):
@@ -263,6 +330,10 @@ def main() -> None:
         workers=args.workers,
         threads=args.threads,
         port=args.port,
+        actions=[
+            (name, float(weight or 1))
+            for name, _, weight in (a.partition(",") for a in args.action)
+        ],
     )
     print(json.dumps(result, indent=2))
 

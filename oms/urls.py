@@ -24,3 +24,5 @@ urlpatterns = [
     path("readyz", views.ReadyzView.as_view(), name="readyz"),
     path("django-admin/", admin.site.urls),
 ]
+
+handler500 = "oms.errors.server_error"
