@@ -111,6 +111,8 @@ class AccountListView(TenantScopedMixin, HtmxResultsMixin, SingleTableMixin, Fil
     model = BillingAccount
     table_class = AccountTable
     filterset_class = AccountFilter
+    list_name = "billing:account_list"
+    list_label = "Billing accounts"
     template_name = "billing/account_list.html"
     paginate_by = 50
 

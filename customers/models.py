@@ -1,8 +1,7 @@
 from django.db import models
-from django.db.models import F
-from django.db.models.functions import Upper
 from django.utils import timezone
 
+from oms.search import key_field
 from oms.tenancy import TenantOwned
 
 
@@ -21,9 +20,11 @@ class Customer(TenantOwned):
         BLOCKED = "blocked", "Blocked"
 
     ref = models.CharField(max_length=64)
+    ref_key = key_field("ref")
     first_name = models.CharField(max_length=100)
     last_name = models.CharField(max_length=100)
     email = models.EmailField()
+    email_key = key_field("email")
     mobile = models.CharField(max_length=32, blank=True)
     segment = models.CharField(max_length=16, choices=Segment.choices, default=Segment.CONSUMER)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
@@ -35,7 +36,12 @@ class Customer(TenantOwned):
             models.UniqueConstraint(fields=["retailer", "ref"], name="customer_unique_ref"),
         ]
         indexes = [
-            models.Index(F("retailer"), Upper("email"), name="customer_email"),
+            models.Index(fields=["retailer", "email_key"], name="customer_email_key"),
+            models.Index(
+                fields=["retailer", "ref_key"],
+                name="customer_ref_key",
+                opclasses=["int8_ops", "text_pattern_ops"],
+            ),
             models.Index(fields=["retailer", "last_name", "first_name"], name="customer_by_name"),
         ]
 

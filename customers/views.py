@@ -9,6 +9,7 @@ from django_filters.views import FilterView
 from django_tables2 import SingleTableMixin
 
 from customers.models import Customer
+from oms.search import search_key
 from oms.tables import BaseTable
 from oms.views import HtmxResultsMixin, TenantDetailView, TenantScopedMixin
 
@@ -27,8 +28,8 @@ class CustomerFilter(django_filters.FilterSet):
         if not value:
             return queryset
         match = (
-            Q(email__iexact=value)
-            | Q(ref__istartswith=value)
+            Q(email_key=search_key(value))
+            | Q(ref_key__key_prefix=search_key(value))
             | Q(mobile__icontains=value.replace(" ", ""))
             | Q(mobile__icontains=value)
         )
@@ -66,6 +67,8 @@ class CustomerListView(TenantScopedMixin, HtmxResultsMixin, SingleTableMixin, Fi
     model = Customer
     table_class = CustomerTable
     filterset_class = CustomerFilter
+    list_name = "customers:customer_list"
+    list_label = "Customers"
     template_name = "customers/customer_list.html"
     paginate_by = 50
 

@@ -11,7 +11,7 @@ class LocationAdmin(admin.ModelAdmin):
 
 @admin.register(Carrier)
 class CarrierAdmin(admin.ModelAdmin):
-    list_display = ["name", "zones", "is_available", "retailer"]
+    list_display = ["name", "zones", "transit_days", "is_available", "retailer"]
     list_filter = ["retailer", "is_available"]
 
 

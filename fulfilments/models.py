@@ -5,6 +5,7 @@ from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 
+from oms.search import key_field
 from oms.tenancy import TenantOwned, TenantQuerySet
 
 
@@ -41,6 +42,11 @@ class Carrier(TenantOwned):
     name = models.CharField(max_length=100)
     zones = models.JSONField(default=list, help_text="Countries (ISO codes) it delivers to")
     is_available = models.BooleanField(default=True)
+    transit_days = models.PositiveSmallIntegerField(
+        default=2,
+        db_default=2,
+        help_text="Days from handing a parcel over to delivering it (orders.risk uses it).",
+    )
 
     class Meta:
         ordering = ["name"]
@@ -127,6 +133,7 @@ class Fulfilment(TenantOwned):
         CLICK_AND_COLLECT = "CC", "Click and collect"
 
     ref = models.CharField(max_length=64)
+    ref_key = key_field("ref")
     order = models.ForeignKey("orders.Order", on_delete=models.CASCADE, related_name="fulfilments")
     location = models.ForeignKey(
         Location, null=True, blank=True, on_delete=models.PROTECT, related_name="fulfilments"
@@ -149,6 +156,11 @@ class Fulfilment(TenantOwned):
         indexes = [
             models.Index(fields=["retailer", "status", "escalated_at"], name="fulfilment_queue"),
             models.Index(fields=["retailer", "-created_at", "-id"], name="fulfilment_recent"),
+            models.Index(
+                fields=["retailer", "ref_key"],
+                name="fulfilment_ref_key",
+                opclasses=["int8_ops", "text_pattern_ops"],
+            ),
         ]
 
     def __str__(self) -> str:

@@ -20,6 +20,7 @@ from fulfilments import services
 from fulfilments.models import Fulfilment, FulfilmentStatus, Location, StockPosition
 from oms.models import Activity
 from oms.roles import Role, has_role
+from oms.search import search_key
 from oms.state import InvalidTransition
 from oms.tables import BaseTable, DateTimeColumn
 from oms.tenancy import retailer_ids_for
@@ -43,7 +44,7 @@ class FulfilmentFilter(django_filters.FilterSet):
         if not value:
             return queryset
         retailer_ids = retailer_ids_for(self.request.user)
-        match = Q(ref__istartswith=value) | Q(
+        match = Q(ref_key__key_prefix=search_key(value)) | Q(
             status=FulfilmentStatus.ESCALATED, escalation_reason__icontains=value
         )
         order_ids = order_ids_by_ref(retailer_ids, value)
@@ -117,6 +118,8 @@ class _FulfilmentsMixin(TenantScopedMixin):
 class FulfilmentListView(_FulfilmentsMixin, HtmxResultsMixin, SingleTableMixin, FilterView):
     table_class = FulfilmentTable
     filterset_class = FulfilmentFilter
+    list_name = "fulfilments:fulfilment_list"
+    list_label = "Fulfilments"
     template_name = "fulfilments/fulfilment_list.html"
     paginate_by = 50
     title = "Fulfilments"
@@ -127,6 +130,8 @@ class FulfilmentListView(_FulfilmentsMixin, HtmxResultsMixin, SingleTableMixin, 
 
 class EscalatedListView(FulfilmentListView):
     table_class = EscalatedTable
+    list_name = "fulfilments:escalated_list"
+    list_label = "Escalated fulfilments"
     title = "Escalated fulfilments"
 
     def scope_queryset(self, queryset):

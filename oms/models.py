@@ -150,3 +150,27 @@ class OutboundEmail(TenantOwned):
 
     def __str__(self) -> str:
         return f"{self.subject} → {self.to}"
+
+
+class SavedView(TenantOwned):
+    """A list's filters, sort and columns saved under a name, for its owner alone or shared with
+    everyone of the retailer (`oms.saved_views`)."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    list_name = models.CharField(max_length=64, help_text="The list's URL name")
+    name = models.CharField(max_length=80)
+    query = models.CharField(max_length=2000, blank=True, help_text="The list's query string")
+    shared = models.BooleanField(default=False, help_text="Shown to everyone of the retailer")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["retailer", "owner", "list_name", "name"], name="savedview_unique_name"
+            ),
+        ]
+        indexes = [models.Index(fields=["retailer", "list_name"], name="savedview_by_list")]
+
+    def __str__(self) -> str:
+        return self.name

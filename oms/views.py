@@ -9,17 +9,24 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
-from django.core.exceptions import ImproperlyConfigured, PermissionDenied
+from django.core.exceptions import ImproperlyConfigured, PermissionDenied, ValidationError
 from django.db import connection
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.decorators import method_decorator
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
 from django.views.generic import DetailView, TemplateView
 from django.views.generic.detail import SingleObjectMixin
 
-from oms.models import Retailer
+from oms import saved_views
+from oms.global_search import search_everything
+from oms.inbox import lead_figures, work_queues
+from oms.models import Retailer, SavedView
 from oms.pagination import FastPaginator
 from oms.roles import Role, has_role_anywhere, roles_of
 
@@ -64,12 +71,92 @@ class TenantScopedMixin(RoleRequiredMixin):
         return self.scope_queryset(scoped)
 
 
+# columns that are tools rather than facts: never offered in the column chooser
+ALWAYS_SHOWN = {"select"}
+
+
 class HtmxResultsMixin:
     """A filtered list whose results region is swapped in place: an htmx request (a filter
     change, a sort or page link) gets only the template's `results` partial. Its table pages
-    with `FastPaginator`: exact counts up to ten thousand, estimates beyond, deep pages cheap."""
+    with `FastPaginator`: exact counts up to ten thousand, estimates beyond, deep pages cheap.
+
+    A list naming itself (`list_name`, its URL name) also offers saved views and a choice of
+    columns (`?cols=ref&cols=status`; the first column always shows)."""
 
     paginator_class = FastPaginator
+    list_name: ClassVar[str] = ""
+    list_label: ClassVar[str] = ""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.__dict__.get("list_name"):
+            saved_views.LISTS[cls.list_name] = cls.list_label or cls.list_name
+
+    def chosen_columns(self) -> list[str]:
+        return [name for name in self.request.GET.getlist("cols") if name][:50]
+
+    def get_table(self, **kwargs):
+        table = super().get_table(**kwargs)
+        chosen = set(self.chosen_columns())
+        if chosen:
+            first = next(c.name for c in table.columns if c.name not in ALWAYS_SHOWN)
+            for column in list(table.columns):
+                if column.name in ALWAYS_SHOWN:
+                    continue
+                if column.name != first and column.name not in chosen:
+                    table.columns.hide(column.name)
+        return table
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        if self.list_name:
+            context["list_tools"] = self.list_tools(context.get("table"))
+        return context
+
+    @staticmethod
+    def _with_deletable(view: SavedView, user, roles) -> SavedView:
+        admin = roles.get(view.retailer_id) is not None and roles[view.retailer_id].includes(
+            Role.ADMIN
+        )
+        view.deletable = view.owner_id == user.pk or (view.shared and admin)
+        return view
+
+    def list_tools(self, table) -> dict[str, Any]:
+        user = self.request.user
+        roles = roles_of(user)
+        query = self.request.GET.copy()
+        query.pop("page", None)
+        columns = []
+        if table is not None:
+            first = next(c.name for c in table.columns if c.name not in ALWAYS_SHOWN)
+            columns = [
+                {
+                    "name": column.name,
+                    "header": column.header,
+                    "shown": column.visible,
+                    "fixed": column.name == first,
+                }
+                for column in table.columns.iterall()
+                if column.name not in table.exclude and column.name not in ALWAYS_SHOWN
+            ]
+        return {
+            "list_name": self.list_name,
+            "list_url": self.request.path,
+            "query": query.urlencode(),
+            "params": [(k, v) for k, values in query.lists() if k != "cols" for v in values],
+            "cols": self.chosen_columns(),
+            "columns": columns,
+            "views": [
+                self._with_deletable(view, user, roles)
+                for view in saved_views.views_for(user, self.list_name)
+            ],
+            "share_retailers": [
+                retailer
+                for retailer in Retailer.objects.filter(pk__in=roles).order_by("name")
+                if roles[retailer.pk].includes(Role.MANAGER)
+            ],
+            "retailers": list(Retailer.objects.filter(pk__in=roles).order_by("name")),
+        }
 
     def paginate_queryset(self, queryset, page_size):
         """The table pages the list: the list view paging it as well would count it twice."""
@@ -110,10 +197,70 @@ class HomeView(TemplateView):
         retailers = Retailer.objects.filter(pk__in=roles).order_by("name")
         context["memberships"] = [(retailer, roles[retailer.pk]) for retailer in retailers]
         if roles:
-            from orders.selectors import work_queues
-
             context["queues"] = work_queues(self.request.user)
+            context["figures"] = lead_figures(self.request.user)
         return context
+
+
+class SearchView(View):
+    """The top bar's search over every kind of record: as-you-type suggestions (htmx), the
+    grouped results page, or straight to the one record matching exactly."""
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        results = search_everything(request, request.GET.get("q", ""))
+        if getattr(request, "htmx", False):
+            return render(request, "oms/_search_results.html", {"results": results})
+        exact = results.only_exact
+        if exact is not None and request.GET.get("list") != "1":
+            return redirect(exact.url)
+        return render(request, "oms/search.html", {"results": results})
+
+
+def _back(request: HttpRequest, fallback: str) -> HttpResponse:
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        target = fallback
+    return redirect(target or "home")
+
+
+class SavedViewSaveView(ActionView):
+    """Save the list's current filters, sort and columns under a name."""
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        list_name = request.POST.get("list_name", "")
+        try:
+            retailer_id = int(request.POST.get("retailer") or 0) or min(roles_of(request.user))
+            view = saved_views.save_view(
+                by=request.user,
+                retailer_id=retailer_id,
+                list_name=list_name,
+                name=request.POST.get("name", ""),
+                query=request.POST.get("query", ""),
+                shared=request.POST.get("shared") == "on",
+            )
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+            return _back(request, "/")
+        except (ValueError, PermissionDenied) as error:
+            messages.error(request, str(error) or "You may not save that view.")
+            return _back(request, "/")
+        messages.success(request, f"View “{view.name}” saved.")
+        path = reverse(list_name)
+        return redirect(f"{path}?{view.query}" if view.query else path)
+
+
+class SavedViewDeleteView(TenantObjectActionView):
+    model = SavedView
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        view = self.get_object()
+        try:
+            saved_views.delete_view(view=view, by=request.user)
+        except PermissionDenied as error:
+            messages.error(request, str(error))
+            return _back(request, "/")
+        messages.success(request, f"View “{view.name}” deleted.")
+        return _back(request, "/")
 
 
 class EmptyStateView(RoleRequiredMixin, TemplateView):

@@ -9,8 +9,10 @@ from django.utils.functional import cached_property
 
 from customers.models import Customer
 from oms.models import Retailer
+from oms.search import search_key
 from oms.tenancy import retailer_ids_for
 from orders.models import Channel, Order, OrderLine, OrderStatus, OrderType, Shipment, SystemState
+from orders.risk import at_risk
 from orders.selectors import could_be_a_name
 
 PRESETS = [
@@ -18,6 +20,9 @@ PRESETS = [
     ("on_hold", "On hold"),
     ("awaiting_payment", "Awaiting payment"),
     ("today", "Placed today"),
+    ("payment_failed", "Failed payment operations"),
+    ("unanswered", "Unanswered tickets"),
+    ("at_risk", "At risk"),
 ]
 
 
@@ -97,15 +102,16 @@ class OrderFilter(django_filters.FilterSet):
         if not value:
             return queryset
         retailer_ids = retailer_ids_for(self.request.user)
-        match = Q(ref__istartswith=value)
+        key = search_key(value)
+        match = Q(ref_key__key_prefix=key)
         tracked = set(
             OrderLine.objects.for_retailers(retailer_ids)
-            .filter(tracking_number__iexact=value)
+            .filter(tracking_key=key)
             .order_by()
             .values_list("order_id", flat=True)
             .union(
                 Shipment.objects.for_retailers(retailer_ids)
-                .filter(tracking_number__iexact=value)
+                .filter(tracking_key=key)
                 .order_by()
                 .values_list("order_id", flat=True)
             )
@@ -115,7 +121,7 @@ class OrderFilter(django_filters.FilterSet):
             match |= Q(pk__in=sorted(tracked))
         customers = Customer.objects.for_retailers(retailer_ids)
         if "@" in value:
-            customers = customers.filter(email__iexact=value)
+            customers = customers.filter(email_key=key)
         elif not could_be_a_name(value):
             customers = customers.none()  # a ref or tracking number: no query, no name has digits
         else:
@@ -141,6 +147,12 @@ class OrderFilter(django_filters.FilterSet):
             return queryset.on_hold()
         if value == "awaiting_payment":
             return queryset.awaiting_payment()
+        if value == "payment_failed":
+            return queryset.payment_failed()
+        if value == "unanswered":
+            return queryset.unanswered()
+        if value == "at_risk":
+            return at_risk(queryset, retailer_ids_for(self.request.user))
         if value == "today":
             start = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
             return queryset.filter(placed_at__gte=start, placed_at__lt=start + timedelta(days=1))

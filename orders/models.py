@@ -4,11 +4,11 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
-from django.db.models import F, Q
-from django.db.models.functions import Upper
+from django.db.models import Exists, F, OuterRef, Q
 from django.urls import reverse
 from django.utils import timezone
 
+from oms.search import key_field
 from oms.tenancy import TenantOwned, TenantQuerySet
 
 MONEY = {"max_digits": 12, "decimal_places": 2, "default": Decimal("0.00")}
@@ -142,9 +142,34 @@ class OrderQuerySet(TenantQuerySet):
         """Open orders not yet paid in full."""
         return self.open().filter(payment_status__in=AWAITING_PAYMENT)
 
+    def payment_failed(self) -> OrderQuerySet:
+        """Orders with a capture, refund or release that failed and was not tried again since:
+        the money did not move, and a manager has to retry it or settle it another way."""
+        failed = PaymentTransaction.objects.filter(
+            status=PaymentTransaction.Status.FAILED, retailer_id=OuterRef("retailer_id")
+        ).exclude(kind=PaymentTransaction.Kind.AUTHORISE)
+        later = PaymentTransaction.objects.filter(
+            payment_id=OuterRef("payment_id"), kind=OuterRef("kind"), pk__gt=OuterRef("pk")
+        )
+        unresolved = failed.filter(~Exists(later), order_id=OuterRef("pk"))
+        return self.filter(Exists(unresolved))
+
+    def unanswered(self) -> OrderQuerySet:
+        """Orders with a ticket waiting for the retailer's answer."""
+        return self.filter(
+            Exists(
+                Ticket.objects.filter(
+                    order_id=OuterRef("pk"),
+                    retailer_id=OuterRef("retailer_id"),
+                    status=Ticket.Status.OPEN,
+                )
+            )
+        )
+
 
 class Order(TenantOwned):
     ref = models.CharField("order ref", max_length=64)
+    ref_key = key_field("ref")
     channel = models.CharField(max_length=16, choices=Channel.choices, default=Channel.WEB)
     type = models.CharField(
         max_length=2, choices=OrderType.choices, default=OrderType.HOME_DELIVERY
@@ -210,6 +235,19 @@ class Order(TenantOwned):
                 fields=["retailer", "status", "-placed_at", "-id"], name="order_by_status"
             ),
             models.Index(fields=["retailer", "customer", "-placed_at"], name="order_by_customer"),
+            # ref searches, exact or by prefix (oms.search)
+            models.Index(
+                fields=["retailer", "ref_key"],
+                name="order_ref_key",
+                opclasses=["int8_ops", "text_pattern_ops"],
+            ),
+            # the home page's queues: held orders are few; awaiting payment, a minority
+            models.Index(
+                fields=["retailer"],
+                condition=Q(hold_documentation=True) | Q(hold_compliance=True),
+                name="order_held",
+            ),
+            models.Index(fields=["retailer", "payment_status"], name="order_by_payment_status"),
         ]
 
     def __str__(self) -> str:
@@ -289,11 +327,12 @@ class OrderLine(TenantOwned):
     )
     shipping_method = models.CharField(max_length=100, blank=True)
     tracking_number = models.CharField(max_length=100, blank=True)
+    tracking_key = key_field("tracking_number")
 
     class Meta:
         ordering = ["order_id", "position", "pk"]
         indexes = [
-            models.Index(F("retailer"), Upper("tracking_number"), name="line_tracking"),
+            models.Index(fields=["retailer", "tracking_key"], name="line_tracking_key"),
         ]
 
     def __str__(self) -> str:
@@ -399,6 +438,14 @@ class PaymentTransaction(TenantOwned):
             ),
             models.CheckConstraint(condition=Q(amount__gte=0), name="transaction_amount_gte_0"),
         ]
+        indexes = [
+            # the failed operations queue (OrderQuerySet.payment_failed): few rows, found at once
+            models.Index(
+                fields=["retailer", "order"],
+                condition=Q(status="failed"),
+                name="transaction_failed",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.amount} ({self.get_status_display()})"
@@ -443,6 +490,7 @@ class Shipment(TenantOwned):
     carrier = models.CharField(max_length=100)
     service = models.CharField(max_length=100, blank=True)
     tracking_number = models.CharField(max_length=100, blank=True)
+    tracking_key = key_field("tracking_number")
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.LABEL_CREATED)
     estimated_delivery = models.DateField(null=True, blank=True)
     shipped_at = models.DateTimeField(null=True, blank=True)
@@ -452,7 +500,9 @@ class Shipment(TenantOwned):
     class Meta:
         ordering = ["order_id", "created_at", "pk"]
         indexes = [
-            models.Index(F("retailer"), Upper("tracking_number"), name="shipment_tracking"),
+            models.Index(fields=["retailer", "tracking_key"], name="shipment_tracking_key"),
+            # the latest shipments (how long orders take to ship, on the home page)
+            models.Index(fields=["retailer", "-shipped_at"], name="shipment_recent"),
         ]
 
     def __str__(self) -> str:
@@ -598,6 +648,71 @@ class TicketMessage(TenantOwned):
 
     def __str__(self) -> str:
         return self.body[:50]
+
+
+class BulkJob(TenantOwned):
+    """One action run on many orders in the background, with a result per order
+    (`orders.services.bulk`)."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+
+    action = models.CharField(max_length=32)
+    params = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    succeeded = models.PositiveIntegerField(default=0)
+    skipped = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    output = models.BinaryField(null=True, blank=True, help_text="The PDF or CSV it made")
+    output_name = models.CharField(max_length=200, blank=True)
+    output_type = models.CharField(max_length=100, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["status", "created_at"], name="bulkjob_by_status")]
+
+    def __str__(self) -> str:
+        return f"Bulk {self.action} #{self.pk}"
+
+    @property
+    def percent(self) -> int:
+        return round(100 * self.done / self.total) if self.total else 100
+
+    def get_absolute_url(self) -> str:
+        return reverse("orders:bulk_job", kwargs={"pk": self.pk})
+
+
+class BulkJobItem(TenantOwned):
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting"
+        SUCCEEDED = "succeeded", "Done"
+        SKIPPED = "skipped", "Skipped"
+        FAILED = "failed", "Failed"
+
+    job = models.ForeignKey(BulkJob, on_delete=models.CASCADE, related_name="items")
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="+")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    message = models.TextField(blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["job_id", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["job", "order"], name="bulkjobitem_unique_order"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.job_id}/{self.order_id}: {self.status}"
 
 
 # intake's models live in orders/intake/ and belong to this app

@@ -6,12 +6,11 @@ from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 
 from oms.models import Activity, Membership
+from oms.search import search_key
 from orders.models import (
-    AWAITING_PAYMENT,
-    OPEN_STATES,
     Order,
     OrderLine,
     Shipment,
@@ -49,10 +48,10 @@ def order_ids_by_ref(
     Searches of other records by their order's ref look the orders up first with this, on the
     ref index, rather than joining orders into an OR that no index can serve.
     """
-    lookup = "ref__iexact" if exact else "ref__istartswith"
+    lookup = "ref_key" if exact else "ref_key__key_prefix"
     return list(
         Order.objects.for_retailers(retailer_ids)
-        .filter(**{lookup: text})
+        .filter(**{lookup: search_key(text)})
         .values_list("pk", flat=True)[:limit]
     )
 
@@ -126,48 +125,6 @@ def retailer_staff(retailer_id: int) -> QuerySet:
         .select_related("user")
         .order_by("user__first_name", "user__username")
     )
-
-
-@dataclass(frozen=True)
-class Queue:
-    label: str
-    count: int
-    url: str
-
-
-def work_queues(user) -> list[Queue]:
-    """The home page's queues: how many orders wait in each preset view, and the user's tasks."""
-    from django.urls import reverse
-    from django.utils import timezone
-
-    orders = Order.objects.for_user(user)
-    start = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
-    counts = orders.aggregate(
-        open=Count("pk", filter=Q(status__system_state__in=OPEN_STATES)),
-        on_hold=Count(
-            "pk",
-            filter=Q(hold_documentation=True)
-            | Q(hold_compliance=True)
-            | Q(status__system_state=SystemState.SUSPENDED),
-        ),
-        awaiting_payment=Count(
-            "pk",
-            filter=Q(status__system_state__in=OPEN_STATES, payment_status__in=AWAITING_PAYMENT),
-        ),
-        today=Count("pk", filter=Q(placed_at__gte=start)),
-    )
-    order_list = reverse("orders:order_list")
-    queues = [
-        Queue("Open orders", counts["open"], f"{order_list}?view=open"),
-        Queue("On hold", counts["on_hold"], f"{order_list}?view=on_hold"),
-        Queue(
-            "Awaiting payment", counts["awaiting_payment"], f"{order_list}?view=awaiting_payment"
-        ),
-        Queue("Placed today", counts["today"], f"{order_list}?view=today"),
-    ]
-    my_tasks = Task.objects.for_user(user).filter(assignee=user).exclude(status=Task.Status.DONE)
-    queues.append(Queue("My open tasks", my_tasks.count(), reverse("orders:my_tasks")))
-    return queues
 
 
 def status_choices(order: Order) -> QuerySet:

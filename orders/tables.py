@@ -1,5 +1,7 @@
 import django_tables2 as tables
+from django.utils import dateformat
 from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 
 from oms.tables import BaseTable, DateColumn, DateTimeColumn, MoneyColumn
 from orders.models import Order
@@ -8,7 +10,15 @@ from orders.models import Order
 WIDE_ONLY = {"td": {"class": "d-none d-lg-table-cell"}, "th": {"class": "d-none d-lg-table-cell"}}
 
 
+SELECT_PAGE = mark_safe(
+    '<input type="checkbox" class="form-check-input oms-select-page" '
+    'aria-label="Select the orders on this page" data-testid="select-page">'
+)
+
+
 class OrderTable(BaseTable):
+    # managers tick orders for a bulk action (the list leaves the column out for others)
+    select = tables.Column(SELECT_PAGE, accessor="pk", orderable=False, empty_values=())
     # the results are boosted for sorting and paging; opening an order is a page of its own
     ref = tables.Column(
         "Order",
@@ -40,6 +50,7 @@ class OrderTable(BaseTable):
     class Meta(BaseTable.Meta):
         model = Order
         fields = (
+            "select",
             "ref",
             "retailer",
             "customer",
@@ -53,9 +64,32 @@ class OrderTable(BaseTable):
         )
         order_by = "-placed_at"
 
+    def render_select(self, record):
+        return format_html(
+            '<input type="checkbox" class="form-check-input oms-select" name="ids" value="{}" '
+            'form="bulk-form" aria-label="Select {}">',
+            record.pk,
+            record.ref,
+        )
+
     def render_customer(self, value):
         return format_html(
             '{}<div class="small text-body-secondary">{}</div>', value.full_name, value.email
+        )
+
+    # the reasons each order of the page is at risk of missing its promised date (orders.risk)
+    risks: dict[int, list[str]] = {}
+
+    def render_promised_date(self, value, record):
+        shown = dateformat.format(value, "d M Y")
+        reasons = self.risks.get(record.pk)
+        if not reasons:
+            return shown
+        return format_html(
+            '{}<div><span class="badge text-bg-danger" title="{}" data-testid="at-risk">'
+            "at risk</span></div>",
+            shown,
+            "; ".join(reasons),
         )
 
     def render_status(self, value):

@@ -60,3 +60,37 @@ def relay_intake_messages() -> int:
 
     with rls.all_retailers():
         return intake_relay()
+
+
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True)
+def run_bulk_job(self, job_id: int, retailer_id: int | None = None) -> str:
+    """Do a bulk job's orders; a redelivered job carries on where it stopped."""
+    from orders.models import BulkJob
+    from orders.services.bulk import run
+
+    with rls.row_scope(BulkJob, job_id, retailer_id):
+        job = run(job_id)
+    return f"{job.succeeded} done, {job.skipped} skipped, {job.failed} failed"
+
+
+@shared_task
+def relay_bulk_jobs() -> int:
+    """Beat: hand bulk jobs the broker lost (queued a minute ago, or stuck running for ten
+    minutes) to a worker again."""
+    from datetime import timedelta
+
+    from django.db.models import Q
+    from django.utils import timezone
+
+    from oms.tasks import enqueue_on_commit
+    from orders.models import BulkJob
+
+    now = timezone.now()
+    with rls.all_retailers():
+        stuck = BulkJob.objects.filter(
+            Q(status=BulkJob.Status.QUEUED, created_at__lt=now - timedelta(minutes=1))
+            | Q(status=BulkJob.Status.RUNNING, started_at__lt=now - timedelta(minutes=10))
+        ).values_list("pk", "retailer_id")
+        for job_id, retailer_id in stuck:
+            enqueue_on_commit(run_bulk_job, job_id, retailer_id=retailer_id)
+        return len(stuck)

@@ -10,6 +10,10 @@ urlpatterns = [
     path("export.csv", views.OrderExportCsvView.as_view(), name="order_export_csv"),
     path("export.pdf", views.OrderExportPdfView.as_view(), name="order_export_pdf"),
     path("my-tasks/", views.MyTasksView.as_view(), name="my_tasks"),
+    path("bulk/preview/", views.BulkPreviewView.as_view(), name="bulk_preview"),
+    path("bulk/start/", views.BulkStartView.as_view(), name="bulk_start"),
+    path("bulk/<int:pk>/", views.BulkJobView.as_view(), name="bulk_job"),
+    path("bulk/<int:pk>/download/", views.BulkJobDownloadView.as_view(), name="bulk_download"),
     path("<int:pk>/", views.OrderDetailView.as_view(), name="order_detail"),
     # notes
     path("<int:pk>/comments/add/", views.CommentAddView.as_view(), name="comment_add"),

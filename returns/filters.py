@@ -2,6 +2,7 @@ import django_filters
 from django.db.models import Q
 
 from oms.models import Retailer
+from oms.search import search_key
 from oms.tenancy import retailer_ids_for
 from orders.selectors import order_ids_by_ref
 from returns.models import Return, ReturnStatus, ReturnType
@@ -41,7 +42,7 @@ class ReturnFilter(django_filters.FilterSet):
         value = value.strip()
         if not value:
             return queryset
-        match = Q(return_ref__istartswith=value)
+        match = Q(return_ref_key__key_prefix=search_key(value))
         order_ids = order_ids_by_ref(retailer_ids_for(self.request.user), value)
         if order_ids:
             match |= Q(order_id__in=order_ids)

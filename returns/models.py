@@ -4,11 +4,10 @@ import uuid
 from decimal import Decimal
 
 from django.db import models
-from django.db.models import F
-from django.db.models.functions import Upper
 from django.urls import reverse
 from django.utils import timezone
 
+from oms.search import key_field
 from oms.tenancy import TenantOwned, TenantQuerySet
 
 MONEY = {"max_digits": 12, "decimal_places": 2}
@@ -139,6 +138,7 @@ class Return(TenantOwned):
     fulfilled or were cancelled. Field for field what the Returns API v4.1 exchanges."""
 
     return_ref = models.CharField(max_length=100, default=_new_ref)
+    return_ref_key = key_field("return_ref")
     order = models.ForeignKey(
         "orders.Order", null=True, blank=True, on_delete=models.PROTECT, related_name="returns"
     )
@@ -182,7 +182,11 @@ class Return(TenantOwned):
         ]
         indexes = [
             models.Index(fields=["retailer", "-created_at", "-id"], name="return_recent"),
-            models.Index(F("retailer"), Upper("return_ref"), name="return_ref_upper"),
+            models.Index(
+                fields=["retailer", "return_ref_key"],
+                name="return_ref_key",
+                opclasses=["int8_ops", "text_pattern_ops"],
+            ),
             models.Index(fields=["retailer", "order"], name="return_by_order"),
         ]
 

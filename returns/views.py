@@ -58,6 +58,8 @@ class _ReturnsMixin(TenantScopedMixin):
 class ReturnListView(_ReturnsMixin, HtmxResultsMixin, SingleTableMixin, FilterView):
     table_class = ReturnTable
     filterset_class = ReturnFilter
+    list_name = "returns:return_list"
+    list_label = "Returns"
     template_name = "returns/return_list.html"
     paginate_by = 50
 

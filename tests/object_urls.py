@@ -14,6 +14,7 @@ from tests.factories import (
     BillingAccountFactory,
     FulfilmentFactory,
     InvoiceFactory,
+    MembershipFactory,
     OrderFactory,
     PaymentFactory,
     PaymentTransactionFactory,
@@ -152,7 +153,35 @@ ORDER_ACTIONS = [
     "invoice_create",
 ]
 
+
+def _saved_view(retailer: Retailer) -> dict[str, Any]:
+    from oms.models import SavedView
+
+    owner = MembershipFactory(retailer=retailer).user
+    view = SavedView.objects.create(
+        retailer=retailer, owner=owner, list_name="orders:order_list", name="Mine", shared=True
+    )
+    return {"pk": view.pk}
+
+
+def _bulk_job(retailer: Retailer) -> dict[str, Any]:
+    from orders.models import BulkJob
+
+    job = BulkJob.objects.create(
+        retailer=retailer,
+        action="export",
+        status=BulkJob.Status.DONE,
+        output=b"Order ref\n",
+        output_name="orders.csv",
+        output_type="text/csv",
+    )
+    return {"pk": job.pk}
+
+
 OBJECT_URLS: dict[str, Callable[[Retailer], dict[str, Any]]] = {
+    "saved_view_delete": _saved_view,
+    "orders:bulk_job": _bulk_job,
+    "orders:bulk_download": _bulk_job,
     "orders:order_detail": _order,
     "orders:order_tab": _order_tab,
     **{f"orders:{name}": _order for name in ORDER_ACTIONS},

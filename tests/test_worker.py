@@ -11,7 +11,7 @@ from django.db import connection
 
 from oms import emails
 from oms.celery import app
-from oms.models import OutboundEmail
+from oms.models import Activity, OutboundEmail
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -185,3 +185,43 @@ def test_a_declined_refund_leaves_the_return_pending_for_a_manager(worker, retai
     assert done, (worker / "worker.log").read_text()
     refund = Return.objects.get(pk=ret.pk).refunds.get()
     assert (refund.status, refund.error_code) == ("failed", "declined")
+
+
+def test_a_worker_runs_a_bulk_cancel_and_reports_each_order(worker, retailer, manager, client_for):
+    from django.urls import reverse
+
+    from orders.models import BulkJob, Order, SystemState
+    from orders.services import order_cancel
+    from tests.factories import OrderFactory
+
+    # given six open orders, one of which gets cancelled by hand between preview and run
+    orders = [OrderFactory(retailer=retailer, state=SystemState.PROCESSING) for _ in range(6)]
+    client = client_for(manager)
+    preview = client.post(
+        reverse("orders:bulk_preview"), {"ids": [o.pk for o in orders], "action": "cancel"}
+    )
+    assert "6 of 6 can be cancelled" in " ".join(preview.content.decode().split())
+    order_cancel(order=orders[0], by=manager, notify=False)
+
+    # when the manager starts the job and a worker runs it
+    response = client.post(
+        reverse("orders:bulk_start"),
+        {"ids": [o.pk for o in orders], "action": "cancel", "reason": "Warehouse fire"},
+    )
+    assert response.status_code == 302
+    job = BulkJob.objects.get()
+    finished = _wait_for(lambda: BulkJob.objects.get(pk=job.pk).status == BulkJob.Status.DONE)
+
+    # then the worker cancelled the five still open ones, each once, with its activity
+    log = (worker / "worker.log").read_text()
+    assert finished, f"the job did not finish; worker log:\n{log}"
+    job.refresh_from_db()
+    assert (job.total, job.succeeded, job.skipped, job.failed) == (5, 5, 0, 0)
+    assert Order.objects.filter(status__system_state=SystemState.CANCELLED).count() == 6
+    assert (
+        Activity.objects.filter(
+            action="orders.order.cancelled", data__reason="Warehouse fire"
+        ).count()
+        == 5
+    )
+    assert "orders.tasks.run_bulk_job" in log

@@ -21,6 +21,7 @@ from django.utils import timezone
 from customers.models import Address, Customer
 from oms import activity
 from oms.roles import Role, require_role
+from oms.search import search_key
 from oms.tasks import enqueue_on_commit
 from orders import events
 from orders.intake.adapters import ADAPTERS, CanonicalAddress, CanonicalOrder, MappingError
@@ -203,7 +204,9 @@ def _address(retailer_id: int, customer: Customer, address: CanonicalAddress) ->
 
 
 def _customer(retailer_id: int, order: CanonicalOrder) -> Customer:
-    customer = Customer.objects.filter(retailer_id=retailer_id, email__iexact=order.email).first()
+    customer = Customer.objects.filter(
+        retailer_id=retailer_id, email_key=search_key(order.email)
+    ).first()
     if customer is None:
         # a provisional ref, then one numbered by the row's id: unique without counting the
         # retailer's customers (a cost that grew with every customer)

@@ -15,13 +15,15 @@ from django_filters.views import FilterView
 from django_tables2 import SingleTableMixin
 
 from oms.exports import csv_response
-from oms.roles import Role, has_role
+from oms.roles import Role, has_role, has_role_anywhere
 from oms.tenancy import retailer_ids_for
 from oms.views import HtmxResultsMixin, TenantDetailView, TenantObjectActionView, TenantScopedMixin
 from orders import selectors, services
 from orders.filters import PRESETS, OrderFilter
 from orders.forms import CommentForm, MemoForm, TaskForm, TaskStatusForm
-from orders.models import AWAITING_PAYMENT, Order, ShipmentStatus, Task
+from orders.models import AWAITING_PAYMENT, OPEN_STATES, Order, ShipmentStatus, Task
+from orders.risk import RULES, risks_of
+from orders.services import bulk
 from orders.tables import OrderTable
 
 PDF_EXPORT_LIMIT = 500
@@ -67,13 +69,28 @@ class _FilteredOrdersMixin(TenantScopedMixin):
 class OrderListView(_FilteredOrdersMixin, HtmxResultsMixin, SingleTableMixin, FilterView):
     table_class = OrderTable
     filterset_class = OrderFilter
+    list_name = "orders:order_list"
+    list_label = "Orders"
     template_name = "orders/order_list.html"
     paginate_by = 50
 
     def get_table_kwargs(self) -> dict[str, Any]:
-        if len(retailer_ids_for(self.request.user)) > 1:
-            return {}
-        return {"exclude": ("retailer",)}
+        exclude = []
+        if len(retailer_ids_for(self.request.user)) == 1:
+            exclude.append("retailer")
+        if not self.can_bulk():
+            exclude.append("select")
+        return {"exclude": tuple(exclude)}
+
+    def can_bulk(self) -> bool:
+        return has_role_anywhere(self.request.user, Role.MANAGER)
+
+    def get_table(self, **kwargs):
+        table = super().get_table(**kwargs)
+        rows = table.page.object_list
+        records = rows.data if hasattr(rows, "data") else [row.record for row in rows]
+        table.risks = risks_of(list(records))
+        return table
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
@@ -99,6 +116,10 @@ class OrderListView(_FilteredOrdersMixin, HtmxResultsMixin, SingleTableMixin, Fi
             querystring=query.urlencode(),
             without_customer=without_customer.urlencode(),
             pdf_export_limit=PDF_EXPORT_LIMIT,
+            risk_rules=RULES,
+            can_bulk=self.can_bulk(),
+            bulk_actions=bulk.ACTIONS.values(),
+            bulk_limit=bulk.BULK_LIMIT,
         )
         return context
 
@@ -236,6 +257,9 @@ class OrderDetailView(TenantDetailView):
             paid_online=any(p.captured > p.refunded for p in payments),
             awaiting_payment=order.payment_status in AWAITING_PAYMENT,
             shipment_statuses=ShipmentStatus.choices,
+            risks=risks_of([order]).get(order.pk, [])
+            if order.status.system_state in OPEN_STATES
+            else [],
         )
         context.update(tab_context(self.request, order, self.tab, kwargs.get("forms", {})))
         return context

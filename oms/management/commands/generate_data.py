@@ -171,7 +171,7 @@ class Table:
             raise CommandError(f"{self.name} has no columns {sorted(unknown)}")
         defaults = []
         for column, field in fields.items():
-            if column in columns or field.null or field.has_db_default():
+            if column in columns or field.null or field.has_db_default() or field.generated:
                 continue
             default = field.get_default()
             if default is None:

@@ -1,0 +1,101 @@
+"""Saved views: a list's filters, sort and columns under a name.
+
+Anyone may save a view for themselves; managers and admins may also share one with everyone of
+their retailer. The owner deletes their views; an admin may also delete a view shared with their
+retailer. Saving under a name already used on that list replaces it.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl, urlencode
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import Q, QuerySet
+
+from oms import activity
+from oms.activity import describe_as
+from oms.models import SavedView
+from oms.roles import Role, has_role, require_role
+
+describe_as("oms.savedview.saved", "View “{name}” saved on {list_label}{shared_text}")
+describe_as("oms.savedview.deleted", "View “{name}” deleted from {list_label}")
+
+# The lists that offer saved views: URL name -> label. Filled by the list views' mixin.
+LISTS: dict[str, str] = {}
+
+# Parameters a view does not keep: which page was open, and how it was rendered.
+NOT_SAVED = {"page", "csrfmiddlewaretoken"}
+
+
+def clean_query(query: str) -> str:
+    """The query string as it will be saved: the page number and empty values dropped."""
+    if "\x00" in query or len(query) > 2000:
+        raise ValidationError("That view is too long to save.")
+    pairs = [(k, v) for k, v in parse_qsl(query, keep_blank_values=False) if k not in NOT_SAVED]
+    return urlencode(pairs)
+
+
+def views_for(user, list_name: str) -> QuerySet[SavedView]:
+    """The views of a list the user sees: their own and those shared with their retailers."""
+    return (
+        SavedView.objects.for_user(user)
+        .filter(list_name=list_name)
+        .filter(Q(owner=user) | Q(shared=True))
+        .select_related("owner")
+        .order_by("name", "pk")
+    )
+
+
+def save_view(
+    *, by, retailer_id: int, list_name: str, name: str, query: str, shared: bool
+) -> SavedView:
+    require_role(by, retailer_id, Role.MANAGER if shared else Role.AGENT)
+    if list_name not in LISTS:
+        raise ValidationError("There is no such list.")
+    name = " ".join(name.split())
+    if not name or len(name) > 80 or "\x00" in name:
+        raise ValidationError("Give the view a name of up to 80 characters.")
+    query = clean_query(query)
+    with transaction.atomic():
+        view, created = SavedView.objects.select_for_update().update_or_create(
+            retailer_id=retailer_id,
+            owner=by,
+            list_name=list_name,
+            name=name,
+            defaults={"query": query, "shared": shared},
+        )
+        activity.record(
+            action="oms.savedview.saved",
+            target=view,
+            by=by,
+            data={
+                "name": name,
+                "list": list_name,
+                "list_label": LISTS[list_name],
+                "query": query,
+                "shared": shared,
+                "shared_text": ", shared with the retailer" if shared else "",
+                "replaced": not created,
+            },
+        )
+    return view
+
+
+def delete_view(*, view: SavedView, by) -> None:
+    mine = view.owner_id == by.pk
+    if not mine and not (view.shared and has_role(by, view.retailer_id, Role.ADMIN)):
+        raise PermissionDenied("Only its owner, or an admin for a shared view, may delete it.")
+    with transaction.atomic():
+        view = SavedView.objects.select_for_update().get(pk=view.pk)
+        activity.record(
+            action="oms.savedview.deleted",
+            target=view,
+            by=by,
+            data={
+                "name": view.name,
+                "list": view.list_name,
+                "list_label": LISTS.get(view.list_name, view.list_name),
+            },
+        )
+        view.delete()
