@@ -52,19 +52,30 @@ def config_save(*, form: forms.ModelForm, retailer_id: int, by):
     entry.retailer_id = retailer_id
     entry.code = slugify(entry.code or entry.label).upper()[:50]
     adding = entry.pk is None
+    stored = None if adding else type(entry).objects.get(pk=entry.pk)
     try:
         with transaction.atomic():
             entry.save()
     except IntegrityError as error:
         form.add_error("code", f"There is an entry with code {entry.code} already.")
         raise ValueError from error
+    data = {"label": entry.label, "code": entry.code}
+    if stored is not None:
+        changed = [f for f in form.Meta.fields if getattr(stored, f) != getattr(entry, f)]
+        data["before"] = {f: _shown(getattr(stored, f)) for f in changed}
+        data["after"] = {f: _shown(getattr(entry, f)) for f in changed}
     activity.record(
         action=f"returns.{type(entry).__name__.lower()}.{'created' if adding else 'updated'}",
         target=entry,
         by=by,
-        data={"label": entry.label, "code": entry.code},
+        data=data,
     )
     return entry
+
+
+def _shown(value):
+    """A field's value as the activity keeps it: a related entry by its label."""
+    return value if value is None or isinstance(value, str | int | bool) else str(value)
 
 
 class ConfigListView(AdminRetailerMixin, TemplateView):

@@ -11,6 +11,10 @@ from oms import activity
 from oms.roles import Role, require_role
 from orders.models import Order, OrderStatus, StatusColour, SystemState
 
+activity.describe_as(
+    "orders.orderstatus.moved", "Status “{label}” moved {direction} past “{passed}”"
+)
+
 
 def _validate(label: str, colour: str, system_state: str) -> str:
     label = label.strip()
@@ -106,13 +110,28 @@ def order_status_move(*, status: OrderStatus, by, direction: str) -> OrderStatus
     )
     index = next(i for i, s in enumerate(statuses) if s.pk == status.pk)
     other = index - 1 if direction == "up" else index + 1
-    if 0 <= other < len(statuses):
+    swapped = 0 <= other < len(statuses)
+    if swapped:
         statuses[index], statuses[other] = statuses[other], statuses[index]
     for position, each in enumerate(statuses):
         if each.position != position:
             each.position = position
             each.save(update_fields=["position"])
-    return next(s for s in statuses if s.pk == status.pk)
+    moved = statuses[other] if swapped else statuses[index]
+    if swapped:
+        activity.record(
+            action="orders.orderstatus.moved",
+            target=moved,
+            by=by,
+            data={
+                "label": moved.label,
+                "direction": direction,
+                "before": index + 1,
+                "after": other + 1,
+                "passed": statuses[index].label,
+            },
+        )
+    return moved
 
 
 @transaction.atomic

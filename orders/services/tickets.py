@@ -54,7 +54,8 @@ def ticket_customer_message(
         sender=TicketMessage.Sender.CUSTOMER,
         body=body,
     )
-    _record(ticket, "orders.ticket.customer_message", None, body=body[:200])
+    # the customer wrote it; the actor is the storefront's account that delivered it
+    _record(ticket, "orders.ticket.customer_message", by, body=body[:200])
     return message
 
 

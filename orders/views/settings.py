@@ -106,9 +106,12 @@ class StatusEditView(_StatusMixin, TemplateView):
 class StatusMoveView(_StatusMixin, TenantObjectActionView):
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         status = self.get_object()
-        services.order_status_move(
-            status=status, by=request.user, direction=request.POST.get("direction", "")
-        )
+        try:
+            services.order_status_move(
+                status=status, by=request.user, direction=request.POST.get("direction", "")
+            )
+        except ValidationError as error:
+            messages.error(request, _errors(error))
         return redirect(_list_url(status.retailer_id))
 
 
