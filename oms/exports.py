@@ -3,10 +3,23 @@
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.http import StreamingHttpResponse
+
+# A cell a spreadsheet would run as a formula when the file is opened (CSV injection).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+NUMBER = re.compile(r"-?\d+(\.\d+)?")
+
+
+def cell(value: Any) -> Any:
+    """The value as a spreadsheet should read it: a text that would start a formula gets a
+    leading apostrophe, so it is shown as written and never run; numbers stay numbers."""
+    if isinstance(value, str) and value.startswith(FORMULA_START) and not NUMBER.fullmatch(value):
+        return "'" + value
+    return value
 
 
 class _Echo:
@@ -24,7 +37,7 @@ def csv_response(
     def lines():
         yield "\ufeff" + writer.writerow([title for title, _ in columns])
         for row in rows:
-            yield writer.writerow([value(row) for _, value in columns])
+            yield writer.writerow([cell(value(row)) for _, value in columns])
 
     return StreamingHttpResponse(
         lines(),
@@ -37,5 +50,5 @@ def csv_bytes(rows: Iterable[Any], columns: list[tuple[str, Callable[[Any], Any]
     """The same CSV as `csv_response`, whole, for a file kept to download later."""
     writer = csv.writer(_Echo())
     lines = ["\ufeff" + writer.writerow([title for title, _ in columns])]
-    lines += [writer.writerow([value(row) for _, value in columns]) for row in rows]
+    lines += [writer.writerow([cell(value(row)) for _, value in columns]) for row in rows]
     return "".join(lines).encode()
