@@ -13,6 +13,7 @@ import sys
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template import loader
+from django.views import defaults
 
 RETRY_AFTER_SECONDS = 5
 
@@ -42,3 +43,11 @@ def server_error(request: HttpRequest) -> HttpResponse:
     if unavailable:
         response["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response
+
+
+def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """An address nothing answers: the API's error shape under /api/, the plain page elsewhere."""
+    if request.path.startswith("/api/"):
+        message = f"Not Found: nothing answers {request.path}."
+        return JsonResponse({"error": [{"code": "404", "message": message}]}, status=404)
+    return defaults.page_not_found(request, exception)

@@ -28,4 +28,5 @@ urlpatterns = [
     path("django-admin/", admin.site.urls),
 ]
 
+handler404 = "oms.errors.page_not_found"
 handler500 = "oms.errors.server_error"

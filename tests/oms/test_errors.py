@@ -86,3 +86,18 @@ def test_the_api_answers_a_database_outage_in_its_error_shape(client_without_rai
     message = response.json()["error"][0]
     assert message["code"] == "503"
     assert message["message"].startswith("Service Unavailable: The database is unavailable")
+
+
+@pytest.mark.django_db
+def test_an_api_address_nothing_answers_is_a_404_in_the_apis_shape(client):
+    response = client.get("/api/v4.1/nothing-here")
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["error"][0]["code"] == "404"
+
+
+@pytest.mark.django_db
+def test_a_page_address_nothing_answers_is_the_plain_404_page(client):
+    response = client.get("/no-such-page/")
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("text/html")
