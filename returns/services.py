@@ -24,6 +24,7 @@ from oms import activity, state
 from oms.roles import Role, has_role, require_role
 from orders.models import Order, OrderLine, PaymentTransaction
 from returns.models import (
+    MONEY,
     RETURN_TRANSITIONS,
     FulfilmentType,
     Return,
@@ -38,6 +39,8 @@ from returns.models import (
 )
 
 CENT = Decimal("0.01")
+# the largest total a return's money column holds
+MAX_TOTAL = Decimal(10) ** (MONEY["max_digits"] - MONEY["decimal_places"])
 
 activity.describe_as("returns.return.created", "{type_label} {return_ref} created: {summary}")
 activity.describe_as("returns.return.status_changed", "Return {return_ref}: {before} → {after}")
@@ -212,11 +215,12 @@ def return_create(*, data: ReturnInput, by) -> Return:
     for item in data.items:
         _price_from_line(item, currency)
     customer = data.order.customer if data.order is not None else None
-    if customer is None and str(data.customer.customer_id or "").isdigit():
+    customer_id = str(data.customer.customer_id or "")
+    if customer is None and customer_id.isascii() and customer_id.isdigit():
         from customers.models import Customer
 
         customer = Customer.objects.filter(
-            retailer_id=data.retailer_id, pk=int(data.customer.customer_id)
+            retailer_id=data.retailer_id, pk=int(customer_id)
         ).first()
     choice = data.fulfilment_choice
     now = timezone.now()
@@ -266,6 +270,8 @@ def return_create(*, data: ReturnInput, by) -> Return:
             item.action = item.reason.default_action
     ReturnItem.objects.bulk_create(items)
     ret.total_return_price = _total(items, choice)
+    if ret.total_return_price >= MAX_TOTAL:
+        raise ValidationError({"totalReturnPrice": f"The total must be less than {MAX_TOTAL}."})
     if ret.action is None:
         ret.action = next((item.action for item in items if item.action), None)
     ret.save(update_fields=["total_return_price", "action"])
@@ -276,7 +282,9 @@ def return_create(*, data: ReturnInput, by) -> Return:
             FulfilmentInput(
                 type=choice["fulfilmentType"],
                 to_location=choice.get("preferredLocationRef") or "",
-                from_location=ret.customer_name or ret.customer_email,
+                from_location=(ret.customer_name or ret.customer_email)[
+                    : ReturnFulfilment._meta.get_field("from_location").max_length
+                ],
             )
         ]
     for each in fulfilments:

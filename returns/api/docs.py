@@ -8,57 +8,71 @@ from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.generic import TemplateView
 
-from returns.models import FulfilmentType, ReturnFulfilment, ReturnStatus, ReturnType, TaxType
+from returns.models import (
+    FulfilmentType,
+    Return,
+    ReturnFulfilment,
+    ReturnItem,
+    ReturnStatus,
+    ReturnType,
+    TaxType,
+)
 
 S = {"type": "string"}
+# optional fields are null when not set, as in the documentation's examples
+NS = {"type": "string", "nullable": True}
 N = {"type": "number", "nullable": True}
 
 
-def _enum(values):
+def _enum(values, *, nullable: bool = False):
+    if nullable:
+        return {"type": "string", "enum": [*values, None], "nullable": True}
     return {"type": "string", "enum": list(values)}
 
 
 ADDRESS = {
     "type": "object",
+    "nullable": True,
     "properties": dict.fromkeys(
-        ("locationRef", "companyName", "name", "street", "city", "postcode", "state", "country"), S
+        ("locationRef", "companyName", "name", "street", "city", "postcode", "state", "country"), NS
     ),
 }
 CUSTOMER = {
     "type": "object",
     "required": ["email"],
     "properties": {
-        "customerId": S,
-        "customerRef": S,
+        "customerId": NS,
+        "customerRef": NS,
         "email": S,
-        "firstName": S,
-        "lastName": S,
-        "mobile": S,
+        "firstName": NS,
+        "lastName": NS,
+        "mobile": NS,
     },
 }
 ITEM = {
     "type": "object",
     "required": ["skuRef"],
     "properties": {
-        "skuId": S,
+        "skuId": NS,
         "skuRef": S,
         "skuPrice": N,
         "skuTaxPrice": N,
-        "taxType": _enum(TaxType.values),
-        "currency": S,
+        "taxType": _enum(TaxType.values, nullable=True),
+        "currency": NS,
         "returnQty": {"type": "integer", "description": "Only 1 for CUSTOMER_RETURN."},
-        "returnReason": S,
-        "returnCondition": S,
+        "returnReason": NS,
+        "returnCondition": NS,
     },
 }
 FULFILMENT_CHOICE = {
     "type": "object",
+    "nullable": True,
     "properties": {
-        "preferredLocationRef": S,
-        "fulfilmentType": _enum(FulfilmentType.values),
+        "preferredLocationRef": NS,
+        "fulfilmentType": _enum(FulfilmentType.values, nullable=True),
         "fulfilmentPrice": N,
         "fulfilmentTaxPrice": N,
-        "currency": S,
+        "currency": NS,
         "address": ADDRESS,
     },
 }
@@ -66,14 +80,14 @@ FULFILMENT = {
     "type": "object",
     "properties": {
         "fulfilmentId": S,
-        "fulfilmentRef": S,
+        "fulfilmentRef": NS,
         "fulfilmentType": _enum(FulfilmentType.values),
         "status": _enum(ReturnFulfilment.Status.values),
     },
 }
 RETURN_FIELDS = {
-    "orderRef": S,
-    "orderId": S,
+    "orderRef": NS,
+    "orderId": NS,
     "returnRef": S,
     "retailerId": S,
     "type": _enum(ReturnType.values),
@@ -83,10 +97,61 @@ RETURN_FIELDS = {
     "fulfilmentChoice": FULFILMENT_CHOICE,
     "fulfilments": {"type": "array", "items": FULFILMENT},
 }
+
+
+# A request's fields are held to what the database keeps: the columns' lengths and ranges.
+def _longest(schema: dict, model, field: str) -> dict:
+    return {**schema, "maxLength": model._meta.get_field(field).max_length}
+
+
+def _with(schema: dict, **properties) -> dict:
+    return {**schema, "properties": {**schema["properties"], **properties}}
+
+
+ID = {"type": "string", "pattern": "^[0-9]+$"}
+AMOUNT = {**N, "minimum": 0, "maximum": 9999999999.99}
 RETURN_REQUEST = {
     "type": "object",
-    "required": ["customer", "retailerId", "type"],
-    "properties": RETURN_FIELDS,
+    "required": ["customer", "items", "retailerId", "type"],
+    "properties": {
+        **RETURN_FIELDS,
+        "orderId": {**ID, "nullable": True},
+        "returnRef": _longest(NS, Return, "return_ref"),
+        "retailerId": ID,
+        "status": _enum([ReturnStatus.CREATED, ReturnStatus.BOOKED], nullable=True),
+        "customer": _with(
+            CUSTOMER,
+            email={**_longest(S, Return, "customer_email"), "pattern": "@"},
+            firstName=_longest(NS, Return, "customer_first_name"),
+            lastName=_longest(NS, Return, "customer_last_name"),
+            mobile=_longest(NS, Return, "customer_mobile"),
+            customerRef=_longest(NS, Return, "customer_ref"),
+        ),
+        "items": {
+            "type": "array",
+            "minItems": 1,
+            "items": _with(
+                ITEM,
+                skuId=_longest(NS, ReturnItem, "sku_id"),
+                skuRef={**_longest(S, ReturnItem, "sku_ref"), "pattern": "\\S"},
+                skuPrice=AMOUNT,
+                skuTaxPrice=AMOUNT,
+                returnQty={**ITEM["properties"]["returnQty"], "minimum": 1, "maximum": 2**31 - 1},
+                returnReason=_longest(NS, ReturnItem, "reason_text"),
+                returnCondition=_longest(NS, ReturnItem, "condition_text"),
+            ),
+        },
+        "fulfilmentChoice": _with(
+            FULFILMENT_CHOICE,
+            preferredLocationRef=_longest(NS, ReturnFulfilment, "to_location"),
+            fulfilmentPrice=AMOUNT,
+            fulfilmentTaxPrice=AMOUNT,
+        ),
+        "fulfilments": {
+            "type": "array",
+            "items": _with(FULFILMENT, fulfilmentRef=_longest(NS, ReturnFulfilment, "ref")),
+        },
+    },
 }
 RETURN_RESPONSE = {
     "type": "object",
@@ -103,7 +168,8 @@ ERROR = {
 }
 SEARCH_RESULT = {
     "type": "object",
-    "properties": dict.fromkeys(
+    "properties": dict.fromkeys(("createdOn", "type", "status", "returnId", "returnRef"), S)
+    | dict.fromkeys(
         (
             "orderId",
             "orderRef",
@@ -111,14 +177,9 @@ SEARCH_RESULT = {
             "customerFirstName",
             "customerLastName",
             "currency",
-            "createdOn",
-            "type",
-            "status",
             "preferredLocationRef",
-            "returnId",
-            "returnRef",
         ),
-        S,
+        NS,
     )
     | {"totalReturnPrice": N},
 }
@@ -173,9 +234,17 @@ SCHEMA = {
             "get": {
                 "summary": "Search returns of a retailer, newest first",
                 "parameters": [
-                    {"name": "retailerId", "in": "query", "required": True, "schema": S},
-                    {"name": "start", "in": "query", "schema": {"type": "integer", "default": 1}},
-                    {"name": "count", "in": "query", "schema": {"type": "integer", "default": 10}},
+                    {"name": "retailerId", "in": "query", "required": True, "schema": ID},
+                    {
+                        "name": "start",
+                        "in": "query",
+                        "schema": {"type": "integer", "minimum": 1, "default": 1},
+                    },
+                    {
+                        "name": "count",
+                        "in": "query",
+                        "schema": {"type": "integer", "minimum": 1, "default": 10},
+                    },
                     {"name": "sort", "in": "query", "schema": _enum(["createdOn DESC"])},
                     {
                         "name": "query",
@@ -209,7 +278,7 @@ SCHEMA = {
                                         "total": {"type": "integer"},
                                         "retailerId": S,
                                         "results": {"type": "array", "items": SEARCH_RESULT},
-                                        "query": S,
+                                        "query": NS,
                                         "sort": S,
                                         "status": {"type": "array", "items": S},
                                         "type": {"type": "array", "items": S},

@@ -9,11 +9,18 @@ from rest_framework.response import Response
 
 from oms.api import ApiView, error_response
 from oms.roles import Role, has_role
+from oms.search import search_key
 from oms.tenancy import retailer_ids_for
 from orders.models import Order
 from orders.selectors import could_be_a_name, order_ids_by_ref
 from returns.api import representation
-from returns.api.parsing import BadRequest, parse_return_request, retailer_id_of, validation_message
+from returns.api.parsing import (
+    BadRequest,
+    is_digits,
+    parse_return_request,
+    retailer_id_of,
+    validation_message,
+)
 from returns.models import Return, ReturnStatus, ReturnType
 from returns.services import return_create
 
@@ -52,6 +59,8 @@ class ReturnCollectionView(ApiView):
     def get(self, request):
         params = request.query_params
         try:
+            if any("\x00" in value for _, values in params.lists() for value in values):
+                raise BadRequest("Parameters must not contain NUL characters.")
             retailer_id = retailer_id_of({"retailerId": params.get("retailerId")})
             start = _whole(params.get("start"), "start", default=1, least=1)
             count = _whole(params.get("count"), "count", default=10, least=1)
@@ -67,11 +76,11 @@ class ReturnCollectionView(ApiView):
         found = Return.objects.for_retailers([retailer_id]).select_related("order")
         query = (params.get("query") or "").strip()
         if query:
-            match = Q(return_ref__iexact=query)
+            match = Q(return_ref_key=search_key(query))
             order_ids = order_ids_by_ref([retailer_id], query, exact=True)
             if order_ids:
                 match |= Q(order_id__in=order_ids)
-            if query.isdigit():
+            if is_digits(query):
                 match |= Q(pk=int(query))
             if could_be_a_name(query):
                 for_name = Q()
@@ -88,7 +97,7 @@ class ReturnCollectionView(ApiView):
         found = found.order_by("-created_at", "-pk")
         count = min(count, MAX_COUNT)
         total = found.count()
-        page = found[start - 1 : start - 1 + count]
+        page = found[start - 1 : start - 1 + count] if start <= total else []
         return Response(
             {
                 "start": start,
@@ -105,16 +114,17 @@ class ReturnCollectionView(ApiView):
 
 
 class ReturnDetailView(ApiView):
-    def get(self, request, return_id: int):
-        ret = _returns(request.user).filter(pk=return_id).first()
+    def get(self, request, return_id: str):
+        ret = _returns(request.user).filter(pk=return_id).first() if is_digits(return_id) else None
         if ret is None:
             raise Http404(f"No return {return_id}.")
         return Response(representation.return_object(ret))
 
 
 class OrderReturnsView(ApiView):
-    def get(self, request, order_id: int):
-        order = Order.objects.for_user(request.user).filter(pk=order_id).first()
+    def get(self, request, order_id: str):
+        orders = Order.objects.for_user(request.user)
+        order = orders.filter(pk=order_id).first() if is_digits(order_id) else None
         if order is None:
             raise Http404(f"No order {order_id}.")
         returns = _returns(request.user).filter(order=order).order_by("-created_at", "-pk")
@@ -135,7 +145,7 @@ def _order_of(body: dict, retailer_id: int, user) -> Order | None:
         return None
     orders = Order.objects.for_user(user).filter(retailer_id=retailer_id)
     if order_id not in (None, ""):
-        if not str(order_id).isdigit():
+        if not is_digits(str(order_id)):
             raise BadRequest("orderId must be an order's id.")
         order = orders.filter(pk=int(order_id)).first()
         if order is None:
@@ -143,6 +153,8 @@ def _order_of(body: dict, retailer_id: int, user) -> Order | None:
         if order_ref not in (None, "") and str(order_ref) != order.ref:
             raise BadRequest(f"orderRef {order_ref} is not the ref of order {order_id}.")
         return order
+    if "\x00" in str(order_ref):
+        raise BadRequest("orderRef must not contain NUL characters.")
     order = orders.filter(ref=str(order_ref)).first()
     if order is None:
         raise BadRequest(f"orderRef {order_ref} is not an order of retailer {retailer_id}.")
@@ -152,7 +164,7 @@ def _order_of(body: dict, retailer_id: int, user) -> Order | None:
 def _whole(value, name: str, *, default: int, least: int) -> int:
     if value in (None, ""):
         return default
-    if not str(value).isdigit() or int(value) < least:
+    if not is_digits(str(value)) or int(value) < least:
         raise BadRequest(f"{name} must be a whole number of at least {least}.")
     return int(value)
 
