@@ -102,7 +102,12 @@ reliability: export SECRET_KEY = test-only-secret-key-not-for-production-use-012
 reliability: export FAULT_RUNS = 1000
 reliability: export HYPOTHESIS_EXAMPLES = 300
 reliability: export HOSTILE_ALL = 1
+reliability: export RESTART_DOWN_SECONDS = 10
+reliability: export RESTART_AFTER_SECONDS = 15
+reliability: export API_FUZZ_EXAMPLES = 250
 reliability: install
 	$(BIN)/python -m pytest -q tests/orders/test_worker_faults.py tests/orders/test_state_machine.py \
 		tests/orders/test_concurrent_managers.py tests/oms/test_row_level_security.py \
-		tests/test_isolation_sweep.py tests/test_url_safety_net.py tests/test_hostile_input.py
+		tests/test_isolation_sweep.py tests/test_url_safety_net.py tests/test_hostile_input.py \
+		tests/test_database_restart.py tests/returns/test_api_fuzz.py tests/fulfilments/test_state_machine.py \
+		tests/returns/test_state_machine.py

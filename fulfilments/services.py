@@ -299,8 +299,10 @@ def retry_escalated(fulfilment: Fulfilment, *, by) -> Sourcing:
     result = Sourcing()
     if not plan:
         reasons = _short_reasons(short, locations, rejected)
-        fulfilment.escalation_reason = "; ".join(reasons)
-        fulfilment.save(update_fields=["escalation_reason"])
+        if fulfilment.escalation_reason != "; ".join(reasons):  # why it waits has changed
+            fulfilment.escalation_reason = "; ".join(reasons)
+            fulfilment.save(update_fields=["escalation_reason"])
+            events.fulfilment_escalated(fulfilment, by=by)
         result.escalated, result.reasons = fulfilment, reasons
         return result
     for location, lines in plan.items():
@@ -417,10 +419,11 @@ def _deduct(fulfilment: Fulfilment) -> None:
     """Picked: the units leave the shelf, so on hand and reserved both go down."""
     items, positions = _positions(fulfilment)
     for item in items:
-        position = positions[item.order_line.sku]
-        position.on_hand -= item.requested
-        position.reserved -= item.requested
-        position.save(update_fields=["on_hand", "reserved"])
+        position = positions.get(item.order_line.sku)
+        if position is not None:  # a location keeps no record of what it was never sent
+            position.on_hand -= item.requested
+            position.reserved -= item.requested
+            position.save(update_fields=["on_hand", "reserved"])
         item.filled = item.requested
         item.save(update_fields=["filled"])
 
@@ -432,8 +435,37 @@ def fulfilment_move(*, fulfilment: Fulfilment, to: str, by) -> Fulfilment:
     fulfilment = _lock(fulfilment)
     if to == S.ASSIGNED:
         raise state.InvalidTransition("Assign an escalated fulfilment to a location instead.")
+    if to == S.ESCALATED:
+        raise state.InvalidTransition(
+            "Sourcing escalates what it cannot place; cancel the fulfilment instead and its "
+            "items go to the escalation queue."
+        )
+    if fulfilment.status == S.ESCALATED:  # or its lines would be forgotten
+        raise state.InvalidTransition(
+            f"Fulfilment {fulfilment.ref} is escalated: retry it, assign it to a location or "
+            "cancel its lines."
+        )
     _set(fulfilment, to, by=by)
+    if to == S.CANCELLED:  # the items are still owed: they wait for a manager in the queue
+        owed = {
+            item.order_line: item.requested
+            for item in fulfilment.items.select_related("order_line")
+            if item.order_line.shipment_status != ShipmentStatus.CANCELLED
+        }
+        if owed:
+            where = f" at {fulfilment.location.name}" if fulfilment.location else ""
+            _escalate(
+                fulfilment.order,
+                owed,
+                [f"{fulfilment.ref} was cancelled{where}: source its items again"],
+                by=by,
+            )
     return fulfilment
+
+
+def fulfilment_emptied(*, fulfilment: Fulfilment, by) -> None:
+    """Its last item was corrected away: nothing is left to fulfil (or to escalate)."""
+    _set(_lock(fulfilment), S.CANCELLED, by=by, note="no items left")
 
 
 @transaction.atomic

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.conf import settings
@@ -163,7 +163,8 @@ def _price_from_line(item: ItemInput, currency: str) -> None:
         return
     unit_total = line.total / line.quantity
     unit_tax = (line.tax / line.quantity).quantize(CENT, ROUND_HALF_UP)
-    unit_net = (unit_total - line.tax / line.quantity).quantize(CENT, ROUND_HALF_UP)
+    # the rest of the unit, rounded down: net and tax together never exceed what it cost
+    unit_net = (unit_total - unit_tax).quantize(CENT, ROUND_DOWN)
     if item.sku_price is not None:  # priced by the caller: kept as given, within the limit
         item.sku_price = min(item.sku_price, unit_net)
         if item.sku_tax_price is not None:
@@ -393,16 +394,33 @@ def _refunded(ret: Return) -> Decimal:
     )["total"] or Decimal(0)
 
 
+def refunded_by_hand(order: Order) -> Decimal:
+    """What managers gave back by hand on the order's returns (a bank transfer, store credit at
+    the till): still held by the payments, but no longer the customer's to get back."""
+    from oms.models import Activity
+
+    released = Activity.objects.filter(
+        retailer_id=order.retailer_id,
+        action="returns.return.refund_released",
+        target_type=Return._meta.label_lower,
+        target_id__in=[
+            str(pk)
+            for pk in order.returns.filter(refunded_by_hand=True).values_list("pk", flat=True)
+        ],
+    ).values_list("data__amount", flat=True)
+    return sum((Decimal(amount) for amount in released), Decimal(0))
+
+
 def refund_amount(ret: Return) -> Decimal:
     """What the return still gives back: its total less what its refunds already paid, and
-    never more than the order's payments can still refund."""
+    never more than the order's payments can still refund (less what was given back by hand)."""
     from orders.services.payments import refundable_now
 
     left = max(Decimal(0), ret.total_return_price - _refunded(ret))
     if ret.order_id is None:
         return left
     payable = sum((refundable_now(p) for p in ret.order.payments.all()), Decimal(0))
-    return min(left, max(payable, Decimal(0)))
+    return min(left, max(payable - refunded_by_hand(ret.order), Decimal(0)))
 
 
 def return_start_refund(*, ret: Return, by) -> Return:
@@ -431,6 +449,23 @@ def return_start_refund(*, ret: Return, by) -> Return:
     return ret
 
 
+def return_refund_retry_limit(*, operation: PaymentTransaction) -> Decimal:
+    """A failed refund of a return is retried on the order's Transactions tab: how much it may
+    still pay. Refused when the return was settled otherwise (by hand, or by another refund) or
+    another of its refunds is on its way, so the return is never paid twice."""
+    ret = _lock(operation.return_request)
+    if ret.is_complete:
+        how = " (refunded by hand)" if ret.refunded_by_hand else ""
+        raise state.InvalidTransition(
+            f"Return {ret.return_ref} is complete{how}: its refund cannot be retried."
+        )
+    if _unsettled_refunds(ret).exclude(pk=operation.pk).exists():
+        raise state.InvalidTransition(
+            f"Another refund of return {ret.return_ref} is on its way: wait for it."
+        )
+    return refund_amount(ret)
+
+
 def return_link_refunds(*, ret: Return, operations: list[PaymentTransaction], by) -> Return:
     """A return whose refunds were already asked for (an order cancellation): LODGED on them."""
     PaymentTransaction.objects.filter(pk__in=[op.pk for op in operations]).update(
@@ -442,8 +477,9 @@ def return_link_refunds(*, ret: Return, operations: list[PaymentTransaction], by
 
 def return_refund_settled(*, operation: PaymentTransaction) -> None:
     """A refund of a return finished at the gateway: complete the return when all of its
-    refunds succeeded; a decline leaves it PENDING_REFUND for a manager. Called inside the
-    payment operation's recording transaction."""
+    refunds succeeded and nothing more can be refunded; a decline, or a refund that paid only
+    part of it, leaves it PENDING_REFUND for a manager. Called inside the payment operation's
+    recording transaction."""
     ret = _lock(operation.return_request)
     if ret.status == ReturnStatus.COMPLETE:
         return
@@ -453,17 +489,14 @@ def return_refund_settled(*, operation: PaymentTransaction) -> None:
         if ret.status == ReturnStatus.LODGED:
             _set_status(ret, ReturnStatus.PENDING_REFUND, by=None)
         return
-    unsettled = ret.refunds.filter(
-        Q(status=PaymentTransaction.Status.PENDING)
-        | Q(status=PaymentTransaction.Status.FAILED, error_code="unavailable")
-    ).exists()
-    refunded = ret.refunds.filter(status=PaymentTransaction.Status.SUCCEEDED).aggregate(
-        total=Sum("amount")
-    )["total"] or Decimal(0)
-    if not unsettled and refunded >= ret.total_return_price:
+    if _unsettled_refunds(ret).exists():
+        return
+    if refund_amount(ret) <= 0:  # all of it refunded, or nothing more can be
         if ret.status == ReturnStatus.PENDING_REFUND:
             _set_status(ret, ReturnStatus.LODGED, by=None)
         _complete(ret, by=None)
+    elif ret.status == ReturnStatus.LODGED:  # paid in part: a manager releases the rest
+        _set_status(ret, ReturnStatus.PENDING_REFUND, by=None)
 
 
 def _complete(ret: Return, *, by) -> None:

@@ -137,11 +137,16 @@ def order_cancel(
         shipment_status__in=[ShipmentStatus.PENDING, ShipmentStatus.PICKED, ShipmentStatus.PACKED],
     ).update(shipment_status=ShipmentStatus.CANCELLED)
 
+    from returns.services import refunded_by_hand
+
     refund_total = void_total = Decimal("0.00")
     refunds = []
+    given_by_hand = refunded_by_hand(order)  # the customer has that back already
     for payment in order.payments.select_for_update(of=("self",)).order_by("pk"):
         pending = _pending(payment)
         refundable = payment.captured - payment.refunded - pending[PaymentTransaction.Kind.REFUND]
+        kept = min(max(refundable, Decimal(0)), given_by_hand)
+        refundable, given_by_hand = refundable - kept, given_by_hand - kept
         releasable = (
             payment.authorised
             - payment.voided
@@ -176,10 +181,12 @@ def order_cancel(
 
 
 def _pending(payment) -> dict[str, Decimal]:
-    """Amounts of the payment's operations still on their way, by kind."""
+    """Amounts of the payment's operations still on their way, by kind: pending ones, and those
+    that timed out (the gateway may have carried them out; a retry with their key tells)."""
     totals = dict.fromkeys(PaymentTransaction.Kind.values, Decimal("0.00"))
     for kind, amount in payment.transactions.filter(
-        status=PaymentTransaction.Status.PENDING
+        models.Q(status=PaymentTransaction.Status.PENDING)
+        | models.Q(status=PaymentTransaction.Status.FAILED, error_code="unavailable")
     ).values_list("kind", "amount"):
         totals[kind] += amount
     return totals
@@ -192,6 +199,9 @@ def order_suspend(*, order: Order, by, reason: str) -> Order:
     if not reason.strip():
         raise ValidationError({"reason": "Say why the order is suspended."})
     order = lock_order(order)
+    if order.status.system_state == SystemState.SUSPENDED:
+        # suspending again would forget the status it resumes to
+        raise state.InvalidTransition(f"Order {order.ref} is already suspended.")
     check_move(order, SystemState.SUSPENDED)
     _move(order, _status_in(order, SystemState.SUSPENDED), by=by, reason=reason.strip())
     return order
@@ -482,6 +492,10 @@ def order_line_correct_quantity(*, order: Order, line_id: int, quantity: int, by
             item.save(update_fields=["requested"])
         else:
             item.delete()
+            if not item.fulfilment.items.exists():  # an empty parcel is no parcel
+                from fulfilments.services import fulfilment_emptied
+
+                fulfilment_emptied(fulfilment=item.fulfilment, by=by)
     lines = list(order.lines.all())
     order.subtotal = sum((ln.unit_price * ln.quantity for ln in lines), Decimal(0))
     order.discount = sum((ln.discount for ln in lines), Decimal(0))

@@ -166,10 +166,19 @@ def payment_operation_retry(*, operation: PaymentTransaction, by) -> PaymentTran
         return operation
     payment = Payment.objects.get(pk=operation.payment_id)
     limit = refundable_now(payment) if operation.kind == Kind.REFUND else capturable_now(payment)
+    if operation.return_request_id is not None:
+        from returns.services import return_refund_retry_limit
+
+        # a return's refund: never paid twice, never beyond what the return still gives back
+        limit = min(limit, return_refund_retry_limit(operation=operation))
     amount = min(operation.amount, limit)
     if amount <= 0:
         raise ValidationError({"amount": "Nothing is left to retry on this payment."})
-    return queue_operation(payment, operation.kind, amount, by=by)
+    retry = queue_operation(payment, operation.kind, amount, by=by)
+    if operation.return_request_id is not None:  # still the return's refund: it settles it
+        retry.return_request_id = operation.return_request_id
+        retry.save(update_fields=["return_request"])
+    return retry
 
 
 def payment_operation_run(*, operation_id: int, last_attempt: bool = True) -> str:

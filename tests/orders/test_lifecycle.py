@@ -177,3 +177,18 @@ def test_cancelling_a_paid_order_refunds_the_capture_and_releases_the_rest(
     assert order.status.system_state == SystemState.CANCELLED
     assert order.payment_status == PaymentStatus.REFUNDED
     assert set(order.lines.values_list("shipment_status", flat=True)) == {"cancelled"}
+
+
+def test_suspending_a_suspended_order_is_refused_and_it_still_resumes_where_it_was(
+    manager, retailer
+):
+    # found by the bulk suspend: a second suspension overwrote the status to resume to
+    from oms.state import InvalidTransition
+    from orders.services import order_resume, order_suspend
+
+    order = OrderFactory(retailer=retailer, state=SystemState.PROCESSING)
+    order_suspend(order=order, by=manager, reason="Fraud check")
+    with pytest.raises(InvalidTransition, match="already suspended"):
+        order_suspend(order=order, by=manager, reason="Again")
+    order = order_resume(order=order, by=manager)
+    assert order.status.system_state == SystemState.PROCESSING

@@ -274,3 +274,23 @@ def test_the_gateway_refuses_one_key_for_two_different_requests():
         gateway.capture(
             payment_reference="p", amount=Decimal("2.00"), currency="EUR", idempotency_key="k"
         )
+
+
+def test_cancelling_after_a_refund_timed_out_does_not_refund_it_twice(manager, payment, settings):
+    # given 99.90 captured, and a refund of 10.00 that timed out: the gateway may have paid it
+    Payment.objects.filter(pk=payment.pk).update(captured=payment.authorised)
+    settings.SIMULATED_GATEWAY_FAILURE = "timeout"
+    timed_out = services.payment_refund(payment=payment, amount="10.00", by=manager)
+    services.payment_operation_run(operation_id=timed_out.pk)
+    settings.SIMULATED_GATEWAY_FAILURE = ""
+
+    # when the order is cancelled, and the timed-out refund is retried with its key
+    cancellation = services.order_cancel(order=payment.order, by=manager, notify=False)
+    services.payment_operation_retry(operation=timed_out, by=manager)
+    for operation in PaymentTransaction.objects.filter(status=Status.PENDING):
+        services.payment_operation_run(operation_id=operation.pk)
+
+    # then the cancellation refunded only the rest: the customer gets 99.90 back, once
+    assert cancellation.refund == Decimal("89.90")
+    assert _fresh(payment).refunded == Decimal("99.90")
+    assert SimulatedGatewayRecord.objects.filter(kind="refund").count() == 2

@@ -333,3 +333,28 @@ def test_a_paid_order_whose_items_are_all_returned_can_still_be_cancelled(
     with django_capture_on_commit_callbacks(execute=True):
         order_services.order_cancel(order=order, by=manager, notify=False)
     assert Return.objects.filter(order=order, type=ReturnType.CANCELLATION).exists()
+
+
+def test_a_returned_unit_is_never_refunded_above_what_it_cost(manager, retailer):
+    # given two mugs at 10.00, whose line tax (3.47) does not split into whole cents per unit
+    order = OrderFactory(retailer=retailer, state=SystemState.COMPLETED)
+    OrderLineFactory(order=order, sku="MUG", quantity=2, unit_price=Decimal("10.00"))
+    from tests.factories import recalculate_totals
+
+    recalculate_totals(order)
+
+    # when both are returned
+    ret = services.return_create(
+        data=services.ReturnInput(
+            retailer_id=retailer.pk,
+            type=ReturnType.CUSTOMER_RETURN,
+            order=order,
+            customer=services.CustomerInput(email="x@example.com"),
+            items=[services.ItemInput(sku_ref="MUG"), services.ItemInput(sku_ref="MUG")],
+        ),
+        by=manager,
+    )
+
+    # then each gives back the 10.00 it cost, not 8.27 + 1.74 = 10.01
+    assert [item.refund_amount for item in ret.items.all()] == [Decimal("10.00")] * 2
+    assert ret.total_return_price == Decimal("20.00")
