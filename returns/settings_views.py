@@ -73,6 +73,24 @@ def config_save(*, form: forms.ModelForm, retailer_id: int, by):
     return entry
 
 
+@transaction.atomic
+def config_toggle(*, entry, by):
+    """Stop offering an entry (it stays on the returns that use it) or offer it again. The row
+    is locked, so two admins toggling at once take turns and each sees the other's change."""
+    require_role(by, entry.retailer_id, Role.ADMIN)
+    entry = type(entry).objects.select_for_update().get(pk=entry.pk)
+    entry.is_active = not entry.is_active
+    entry.save(update_fields=["is_active"])
+    activity.record(
+        action=f"returns.{type(entry).__name__.lower()}."
+        f"{'activated' if entry.is_active else 'deactivated'}",
+        target=entry,
+        by=by,
+        data={"label": entry.label},
+    )
+    return entry
+
+
 def _shown(value):
     """A field's value as the activity keeps it: a related entry by its label."""
     return value if value is None or isinstance(value, str | int | bool) else str(value)
@@ -152,18 +170,7 @@ class ConfigToggleView(_EntryMixin, TenantObjectActionView):
     """Deactivate an entry (it stays on the returns that use it) or bring it back."""
 
     def post(self, request, *args, **kwargs):
-        entry = self.get_object()
-        require_role(request.user, entry.retailer_id, Role.ADMIN)
-        with transaction.atomic():
-            entry.is_active = not entry.is_active
-            entry.save(update_fields=["is_active"])
-            activity.record(
-                action=f"returns.{type(entry).__name__.lower()}."
-                f"{'activated' if entry.is_active else 'deactivated'}",
-                target=entry,
-                by=request.user,
-                data={"label": entry.label},
-            )
+        entry = config_toggle(entry=self.get_object(), by=request.user)
         messages.success(
             request, f"“{entry.label}” is {'active' if entry.is_active else 'no longer offered'}."
         )
