@@ -170,6 +170,9 @@ class Return(TenantOwned):
         "billing.Invoice", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     refunded_by_hand = models.BooleanField(default=False)
+    # what a manager gave back outside the gateway: the payments still hold it, the customer
+    # has it already
+    refunded_by_hand_amount = models.DecimalField(**MONEY, default=Decimal("0.00"))
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
 

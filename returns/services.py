@@ -397,18 +397,7 @@ def _refunded(ret: Return) -> Decimal:
 def refunded_by_hand(order: Order) -> Decimal:
     """What managers gave back by hand on the order's returns (a bank transfer, store credit at
     the till): still held by the payments, but no longer the customer's to get back."""
-    from oms.models import Activity
-
-    released = Activity.objects.filter(
-        retailer_id=order.retailer_id,
-        action="returns.return.refund_released",
-        target_type=Return._meta.label_lower,
-        target_id__in=[
-            str(pk)
-            for pk in order.returns.filter(refunded_by_hand=True).values_list("pk", flat=True)
-        ],
-    ).values_list("data__amount", flat=True)
-    return sum((Decimal(amount) for amount in released), Decimal(0))
+    return order.returns.aggregate(total=Sum("refunded_by_hand_amount"))["total"] or Decimal(0)
 
 
 def refund_amount(ret: Return) -> Decimal:
@@ -529,15 +518,11 @@ def return_release_refund(*, ret: Return, by, by_hand: bool) -> Return:
             f"Return {ret.return_ref} is {ret.get_status_display()}: there is no refund to release."
         )
     if by_hand:
+        amount = refund_amount(ret)
         ret.refunded_by_hand = True
-        ret.save(update_fields=["refunded_by_hand"])
-        _record(
-            ret,
-            "returns.return.refund_released",
-            by,
-            amount=refund_amount(ret),
-            currency=ret.currency,
-        )
+        ret.refunded_by_hand_amount = amount
+        ret.save(update_fields=["refunded_by_hand", "refunded_by_hand_amount"])
+        _record(ret, "returns.return.refund_released", by, amount=amount, currency=ret.currency)
         _complete(ret, by=by)
         return ret
     payment = single_gateway_payment(ret)

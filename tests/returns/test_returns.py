@@ -157,7 +157,10 @@ def test_a_declined_refund_waits_for_a_manager_who_releases_it_by_hand(
     )
     ret.refresh_from_db()
     assert ret.status == ReturnStatus.COMPLETE and ret.refunded_by_hand
+    assert ret.refunded_by_hand_amount == ret.total_return_price > 0
     assert ret.credit_note is not None
+    page = client.get(ret.get_absolute_url()).content.decode()
+    assert f"{ret.total_return_price} by hand" in page.replace("€", "")
 
 
 def test_a_pending_refund_can_go_through_the_gateway_again(
