@@ -64,12 +64,27 @@ def check_move(order: Order, target_state: str) -> None:
         )
 
 
+def check_suspend(order: Order) -> None:
+    """Raise InvalidTransition unless the order may be suspended now."""
+    if order.status.system_state == SystemState.SUSPENDED:
+        raise state.InvalidTransition(f"Order {order.ref} is already suspended.")
+    check_move(order, SystemState.SUSPENDED)
+
+
+def check_resume(order: Order) -> None:
+    """Raise InvalidTransition unless the order is suspended and may go back where it was."""
+    if order.status.system_state != SystemState.SUSPENDED or order.suspended_from is None:
+        raise state.InvalidTransition(f"Order {order.ref} is not suspended.")
+    check_move(order, order.suspended_from.system_state)
+
+
 def _move(order: Order, to: OrderStatus, *, by, reason: str = "") -> OrderStatus:
     """Save the new status and record it; the caller has locked and checked."""
     before = order.status
     order.status = to
     if to.system_state == SystemState.SUSPENDED:
-        order.suspended_from = before
+        if before.system_state != SystemState.SUSPENDED:  # from one suspended status to
+            order.suspended_from = before  # another, it still resumes where it was
     elif before.system_state == SystemState.SUSPENDED:
         order.suspended_from = None
     order.updated_at = timezone.now()
@@ -199,10 +214,7 @@ def order_suspend(*, order: Order, by, reason: str) -> Order:
     if not reason.strip():
         raise ValidationError({"reason": "Say why the order is suspended."})
     order = lock_order(order)
-    if order.status.system_state == SystemState.SUSPENDED:
-        # suspending again would forget the status it resumes to
-        raise state.InvalidTransition(f"Order {order.ref} is already suspended.")
-    check_move(order, SystemState.SUSPENDED)
+    check_suspend(order)
     _move(order, _status_in(order, SystemState.SUSPENDED), by=by, reason=reason.strip())
     return order
 
@@ -212,11 +224,8 @@ def order_resume(*, order: Order, by) -> Order:
     """Take a suspended order back to the status it was suspended from."""
     require_role(by, order.retailer_id, Role.MANAGER)
     order = lock_order(order)
-    if order.status.system_state != SystemState.SUSPENDED or order.suspended_from is None:
-        raise state.InvalidTransition(f"Order {order.ref} is not suspended.")
-    back = order.suspended_from
-    check_move(order, back.system_state)
-    _move(order, back, by=by, reason="Resumed")
+    check_resume(order)
+    _move(order, order.suspended_from, by=by, reason="Resumed")
     return order
 
 

@@ -192,3 +192,16 @@ def test_suspending_a_suspended_order_is_refused_and_it_still_resumes_where_it_w
         order_suspend(order=order, by=manager, reason="Again")
     order = order_resume(order=order, by=manager)
     assert order.status.system_state == SystemState.PROCESSING
+
+
+def test_a_suspended_order_moved_to_another_suspended_status_resumes_where_it_was(
+    manager, retailer
+):
+    order = OrderFactory(retailer=retailer, state=SystemState.PROCESSING)
+    services.order_suspend(order=order, by=manager, reason="Fraud check")
+    waiting = StatusFactory(
+        retailer=retailer, label="Waiting for the customer", system_state=SystemState.SUSPENDED
+    )
+    services.order_set_status(order=order, status=waiting, by=manager)
+    order = services.order_resume(order=order, by=manager)
+    assert order.status.system_state == SystemState.PROCESSING
