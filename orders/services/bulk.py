@@ -27,6 +27,8 @@ from oms.roles import Role, require_role
 from orders.models import BulkJob, BulkJobItem, Order, OrderStatus, SystemState
 from orders.services.lifecycle import (
     check_move,
+    check_resume,
+    check_suspend,
     order_cancel,
     order_resume,
     order_set_status,
@@ -44,25 +46,55 @@ class Refused(Exception):
     """This order cannot take the action now; the message says why."""
 
 
+class Batch:
+    """The orders an action is checked on, with its parameters and the lookups the checks
+    share, each made once for all of them (not once per order)."""
+
+    def __init__(self, params: dict, orders: list[Order]) -> None:
+        self.params = params
+        self.orders = orders
+        self._statuses: dict[int, OrderStatus | None] = {}
+        self._invoiced: set[int] | None = None
+
+    def status(self, retailer_id: int) -> OrderStatus:
+        """The retailer's status the parameters name."""
+        if retailer_id not in self._statuses:
+            self._statuses[retailer_id] = OrderStatus.objects.filter(
+                retailer_id=retailer_id, code=self.params.get("status", "")
+            ).first()
+        status = self._statuses[retailer_id]
+        if status is None:
+            raise Refused("The retailer has no such status.")
+        return status
+
+    def invoiced(self, order: Order) -> bool:
+        if self._invoiced is None:
+            from billing.models import Invoice
+
+            self._invoiced = set(
+                Invoice.objects.filter(order__in=[o.pk for o in self.orders]).values_list(
+                    "order_id", flat=True
+                )
+            )
+        return order.pk in self._invoiced
+
+
 @dataclass(frozen=True)
 class BulkAction:
     name: str
     label: str  # "cancel"
     done: str  # "cancelled"
-    check: Callable[[Order, dict], None]  # raises Refused
+    check: Callable[[Order, Batch], None]  # raises Refused or InvalidTransition
     run: Callable[[Order, Any, dict], str] | None  # per order; None: the job makes a file
     limit: int = BULK_LIMIT
 
 
-def _refuse_invalid(order: Order, target_state: str) -> None:
-    try:
-        check_move(order, target_state)
-    except state.InvalidTransition as error:
-        raise Refused(str(error)) from error
+# A check raises Refused, or the lifecycle's InvalidTransition, when the order cannot take the
+# action now; both say why.
 
 
-def _check_cancel(order: Order, params: dict) -> None:
-    _refuse_invalid(order, SystemState.CANCELLED)
+def _check_cancel(order: Order, batch: Batch) -> None:
+    check_move(order, SystemState.CANCELLED)
 
 
 def _run_cancel(order: Order, by, params: dict) -> str:
@@ -72,10 +104,8 @@ def _run_cancel(order: Order, by, params: dict) -> str:
     return f"Cancelled; {result.refund} refunded" if result.refund else "Cancelled"
 
 
-def _check_suspend(order: Order, params: dict) -> None:
-    if order.status.system_state == SystemState.SUSPENDED:
-        raise Refused(f"Order {order.ref} is already suspended.")
-    _refuse_invalid(order, SystemState.SUSPENDED)
+def _check_suspend(order: Order, batch: Batch) -> None:
+    check_suspend(order)
 
 
 def _run_suspend(order: Order, by, params: dict) -> str:
@@ -83,10 +113,8 @@ def _run_suspend(order: Order, by, params: dict) -> str:
     return "Suspended"
 
 
-def _check_resume(order: Order, params: dict) -> None:
-    if order.status.system_state != SystemState.SUSPENDED or order.suspended_from is None:
-        raise Refused(f"Order {order.ref} is not suspended.")
-    _refuse_invalid(order, order.suspended_from.system_state)
+def _check_resume(order: Order, batch: Batch) -> None:
+    check_resume(order)
 
 
 def _run_resume(order: Order, by, params: dict) -> str:
@@ -94,29 +122,20 @@ def _run_resume(order: Order, by, params: dict) -> str:
     return f"Resumed to {order.status.label}"
 
 
-def _target_status(order: Order, params: dict) -> OrderStatus:
-    status = OrderStatus.objects.filter(
-        retailer_id=order.retailer_id, code=params.get("status", "")
-    ).first()
-    if status is None:
-        raise Refused("The retailer has no such status.")
-    return status
-
-
-def _check_status(order: Order, params: dict) -> None:
-    status = _target_status(order, params)
+def _check_status(order: Order, batch: Batch) -> None:
+    status = batch.status(order.retailer_id)
     if status.pk == order.status_id:
         raise Refused(f"Order {order.ref} is already {status.label}.")
-    _refuse_invalid(order, status.system_state)
+    check_move(order, status.system_state)
 
 
 def _run_status(order: Order, by, params: dict) -> str:
-    status = _target_status(order, params)
+    status = Batch(params, [order]).status(order.retailer_id)
     order_set_status(order=order, status=status, by=by, reason=params.get("reason", ""))
     return f"Now {status.label}"
 
 
-def _check_notify(order: Order, params: dict) -> None:
+def _check_notify(order: Order, batch: Batch) -> None:
     if order.customer is None or not order.customer.email:
         raise Refused("The order has no customer email address.")
 
@@ -126,12 +145,12 @@ def _run_notify(order: Order, by, params: dict) -> str:
     return f"Emailed {order.customer.email}"
 
 
-def _check_invoiced(order: Order, params: dict) -> None:
-    if not order.invoices.exists():
+def _check_invoiced(order: Order, batch: Batch) -> None:
+    if not batch.invoiced(order):
         raise Refused(f"Order {order.ref} has no invoice yet.")
 
 
-def _check_nothing(order: Order, params: dict) -> None:
+def _check_nothing(order: Order, batch: Batch) -> None:
     return None
 
 
@@ -231,10 +250,11 @@ def preview(*, by, orders: list[Order], action_name: str, data: dict) -> Preview
     require_role(by, retailer_ids.pop(), Role.MANAGER)
     params = clean_params(action, data)
     result = Preview(action, params)
+    batch = Batch(params, orders)
     for order in orders:
         try:
-            action.check(order, params)
-        except Refused as refusal:
+            action.check(order, batch)
+        except (Refused, state.InvalidTransition) as refusal:
             result.cannot.append((order, str(refusal)))
         else:
             result.can.append(order)
@@ -318,11 +338,10 @@ def _run_item(job: BulkJob, action: BulkAction, item_id: int, by) -> None:
                 order = Order.objects.select_related("status", "suspended_from", "customer").get(
                     pk=item.order_id
                 )
-                action.check(order, job.params)  # it may have changed since the preview
+                # it may have changed since the preview
+                action.check(order, Batch(job.params, [order]))
                 message = action.run(order, by, job.params) if action.run else "Included"
-        except Refused as refusal:
-            status, message = BulkJobItem.Status.SKIPPED, str(refusal)
-        except (state.InvalidTransition, PermissionDenied) as error:
+        except (Refused, state.InvalidTransition, PermissionDenied) as error:
             status, message = BulkJobItem.Status.SKIPPED, str(error)
         except ValidationError as error:
             status, message = BulkJobItem.Status.SKIPPED, " ".join(error.messages)

@@ -220,3 +220,20 @@ def test_a_job_is_a_404_to_another_retailer(client_for, manager, other_agent, fo
         job = BulkJob.objects.create(retailer=manager.memberships.get().retailer, action="export")
         BulkJobItem.objects.create(retailer=job.retailer, job=job, order=forty[0][0])
     assert client_for(other_agent).get(job.get_absolute_url()).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("action", "data"), [("set_status", {"status": "PROCESSING"}), ("print_invoices", {})]
+)
+def test_a_preview_costs_the_same_queries_for_four_orders_or_forty(
+    manager, forty, action, data, django_assert_max_num_queries
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    orders = Order.objects.select_related("status", "suspended_from", "customer")
+    few = list(orders.order_by("pk")[:4])
+    with CaptureQueriesContext(connection) as for_few:
+        bulk.preview(by=manager, orders=few, action_name=action, data=data)
+    with django_assert_max_num_queries(len(for_few)):
+        bulk.preview(by=manager, orders=list(orders), action_name=action, data=data)
