@@ -9,7 +9,7 @@ from django_filters.views import FilterView
 from django_tables2 import SingleTableMixin
 
 from customers.models import Customer
-from oms.search import search_key
+from oms.search import name_words, search_key
 from oms.tables import BaseTable
 from oms.views import HtmxResultsMixin, TenantDetailView, TenantScopedMixin
 
@@ -33,10 +33,7 @@ class CustomerFilter(django_filters.FilterSet):
             | Q(mobile__icontains=value.replace(" ", ""))
             | Q(mobile__icontains=value)
         )
-        words = Q()
-        for word in value.split():
-            words &= Q(first_name__icontains=word) | Q(last_name__icontains=word)
-        return queryset.filter(match | words)
+        return queryset.filter(match | name_words(value))
 
 
 class CustomerTable(BaseTable):

@@ -15,7 +15,7 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import formats
 
-from oms.search import search_key
+from oms.search import name_words, search_key
 
 PER_GROUP = 5
 MAX_LENGTH = 200
@@ -190,10 +190,7 @@ def _customers(user, text: str, per_group: int) -> Group:
     else:
         match = Q(ref_key__key_prefix=key)
         if could_be_a_name(text):
-            words = Q()
-            for word in text.split():
-                words &= Q(first_name__icontains=word) | Q(last_name__icontains=word)
-            match |= words
+            match |= name_words(text)
     scoped = Customer.objects.for_user(user)
     customers = _fetch(
         scoped.filter(Q(email_key=key) | Q(ref_key=key)).order_by("pk"),

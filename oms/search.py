@@ -12,7 +12,7 @@ range, which the key's `text_pattern_ops` index serves whatever the database's c
 from __future__ import annotations
 
 from django.db import models
-from django.db.models import Lookup
+from django.db.models import Lookup, Q
 from django.db.models.functions import Upper
 
 SURROGATES = range(0xD800, 0xE000)
@@ -29,6 +29,14 @@ def search_key(text: str) -> str:
     """The key a typed value is compared with (refs, emails and tracking numbers are ASCII,
     where Python's and the database's upper case agree)."""
     return text.strip().upper()
+
+
+def name_words(text: str, first: str = "first_name", last: str = "last_name") -> Q:
+    """Each word of `text` somewhere in the first or the last name ("jan de vries")."""
+    match = Q()
+    for word in text.split():
+        match &= Q(**{f"{first}__icontains": word}) | Q(**{f"{last}__icontains": word})
+    return match
 
 
 def prefix_bound(prefix: str) -> str | None:

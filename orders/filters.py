@@ -9,7 +9,7 @@ from django.utils.functional import cached_property
 
 from customers.models import Customer
 from oms.models import Retailer
-from oms.search import search_key
+from oms.search import name_words, search_key
 from oms.tenancy import retailer_ids_for
 from orders.models import Channel, Order, OrderLine, OrderStatus, OrderType, Shipment, SystemState
 from orders.risk import at_risk
@@ -125,10 +125,7 @@ class OrderFilter(django_filters.FilterSet):
         elif not could_be_a_name(value):
             customers = customers.none()  # a ref or tracking number: no query, no name has digits
         else:
-            for word in value.split():
-                customers = customers.filter(
-                    Q(first_name__icontains=word) | Q(last_name__icontains=word)
-                )
+            customers = customers.filter(name_words(value))
         customer_ids = list(customers.values_list("pk", flat=True)[: SEARCH_LIMIT + 1])
         if len(customer_ids) > SEARCH_LIMIT:
             customer_ids = customer_ids[:SEARCH_LIMIT]

@@ -2,7 +2,7 @@ import django_filters
 from django.db.models import Q
 
 from oms.models import Retailer
-from oms.search import search_key
+from oms.search import name_words, search_key
 from oms.tenancy import retailer_ids_for
 from orders.selectors import order_ids_by_ref
 from returns.models import Return, ReturnStatus, ReturnType
@@ -48,9 +48,6 @@ class ReturnFilter(django_filters.FilterSet):
             match |= Q(order_id__in=order_ids)
         if value.isdigit():
             match |= Q(pk=int(value))
-        name_match = Q()
-        for word in value.split():
-            name_match &= Q(customer_first_name__icontains=word) | Q(
-                customer_last_name__icontains=word
-            )
-        return queryset.filter(match | name_match)
+        return queryset.filter(
+            match | name_words(value, "customer_first_name", "customer_last_name")
+        )

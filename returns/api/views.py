@@ -9,7 +9,7 @@ from rest_framework.response import Response
 
 from oms.api import ApiView, error_response
 from oms.roles import Role, has_role
-from oms.search import search_key
+from oms.search import name_words, search_key
 from oms.tenancy import retailer_ids_for
 from orders.models import Order
 from orders.selectors import could_be_a_name, order_ids_by_ref
@@ -83,12 +83,7 @@ class ReturnCollectionView(ApiView):
             if is_digits(query):
                 match |= Q(pk=int(query))
             if could_be_a_name(query):
-                for_name = Q()
-                for word in query.split():
-                    for_name &= Q(customer_first_name__icontains=word) | Q(
-                        customer_last_name__icontains=word
-                    )
-                match |= for_name
+                match |= name_words(query, "customer_first_name", "customer_last_name")
             found = found.filter(match)
         if types:
             found = found.filter(type__in=types)
