@@ -82,9 +82,15 @@ def save_view(
     return view
 
 
+def may_delete(view: SavedView, user) -> bool:
+    """Its owner may delete a view; an admin of its retailer may also delete a shared one."""
+    return view.owner_id == user.pk or (
+        view.shared and has_role(user, view.retailer_id, Role.ADMIN)
+    )
+
+
 def delete_view(*, view: SavedView, by) -> None:
-    mine = view.owner_id == by.pk
-    if not mine and not (view.shared and has_role(by, view.retailer_id, Role.ADMIN)):
+    if not may_delete(view, by):
         raise PermissionDenied("Only its owner, or an admin for a shared view, may delete it.")
     with transaction.atomic():
         view = SavedView.objects.select_for_update().get(pk=view.pk)

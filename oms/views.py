@@ -113,17 +113,13 @@ class HtmxResultsMixin:
             context["list_tools"] = self.list_tools(context.get("table"))
         return context
 
-    @staticmethod
-    def _with_deletable(view: SavedView, user, roles) -> SavedView:
-        admin = roles.get(view.retailer_id) is not None and roles[view.retailer_id].includes(
-            Role.ADMIN
-        )
-        view.deletable = view.owner_id == user.pk or (view.shared and admin)
-        return view
-
     def list_tools(self, table) -> dict[str, Any]:
         user = self.request.user
         roles = roles_of(user)
+        retailers = list(Retailer.objects.filter(pk__in=roles).order_by("name"))
+        views = list(saved_views.views_for(user, self.list_name))
+        for view in views:
+            view.deletable = saved_views.may_delete(view, user)
         query = self.request.GET.copy()
         query.pop("page", None)
         columns = []
@@ -146,16 +142,9 @@ class HtmxResultsMixin:
             "params": [(k, v) for k, values in query.lists() if k != "cols" for v in values],
             "cols": self.chosen_columns(),
             "columns": columns,
-            "views": [
-                self._with_deletable(view, user, roles)
-                for view in saved_views.views_for(user, self.list_name)
-            ],
-            "share_retailers": [
-                retailer
-                for retailer in Retailer.objects.filter(pk__in=roles).order_by("name")
-                if roles[retailer.pk].includes(Role.MANAGER)
-            ],
-            "retailers": list(Retailer.objects.filter(pk__in=roles).order_by("name")),
+            "views": views,
+            "share_retailers": [r for r in retailers if roles[r.pk].includes(Role.MANAGER)],
+            "retailers": retailers,
         }
 
     def paginate_queryset(self, queryset, page_size):
