@@ -48,6 +48,20 @@ class _BulkSelection(RoleRequiredMixin, View):
     def data(self) -> dict[str, Any]:
         return {name: self.request.POST.get(name, "") for name in PARAM_FIELDS}
 
+    def call(self, service):
+        """The service on the selected orders, or None with the reason shown when refused."""
+        try:
+            return service(
+                by=self.request.user,
+                orders=self.selected(),
+                action_name=self.request.POST.get("action", ""),
+                data=self.data(),
+            )
+        except (ValidationError, PermissionDenied) as error:
+            text = " ".join(error.messages) if isinstance(error, ValidationError) else str(error)
+            messages.error(self.request, text or "You may not do that.")
+            return None
+
     def back(self) -> HttpResponse:
         query = self.request.POST.get("query", "")
         list_url = reverse("orders:order_list")
@@ -58,16 +72,8 @@ class BulkPreviewView(_BulkSelection):
     """What the action would do to each selected order; nothing changes yet."""
 
     def post(self, request: HttpRequest) -> HttpResponse:
-        try:
-            preview = bulk.preview(
-                by=request.user,
-                orders=self.selected(),
-                action_name=request.POST.get("action", ""),
-                data=self.data(),
-            )
-        except (ValidationError, PermissionDenied) as error:
-            text = " ".join(error.messages) if isinstance(error, ValidationError) else str(error)
-            messages.error(request, text or "You may not do that.")
+        preview = self.call(bulk.preview)
+        if preview is None:
             return self.back()
         return render(
             request,
@@ -80,18 +86,8 @@ class BulkStartView(_BulkSelection):
     """Write the job and hand it to a worker; then follow it."""
 
     def post(self, request: HttpRequest) -> HttpResponse:
-        try:
-            job = bulk.start(
-                by=request.user,
-                orders=self.selected(),
-                action_name=request.POST.get("action", ""),
-                data=self.data(),
-            )
-        except (ValidationError, PermissionDenied) as error:
-            text = " ".join(error.messages) if isinstance(error, ValidationError) else str(error)
-            messages.error(request, text or "You may not do that.")
-            return self.back()
-        return redirect(job)
+        job = self.call(bulk.start)
+        return self.back() if job is None else redirect(job)
 
 
 class BulkJobView(TenantDetailView):
