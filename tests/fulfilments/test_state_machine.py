@@ -11,7 +11,6 @@ import os
 from collections import defaultdict
 
 import pytest
-from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Sum
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -31,6 +30,7 @@ from oms.state import InvalidTransition
 from orders import services as order_services
 from orders.models import Order, OrderLine, PaymentTransaction, ShipmentStatus, SystemState
 from returns.models import Return
+from tests.audited_steps import AuditedSteps
 from tests.factories import (
     CarrierFactory,
     FulfilmentFactory,
@@ -47,7 +47,7 @@ from tests.factories import (
 )
 
 pytestmark = pytest.mark.django_db
-REFUSED = (InvalidTransition, ValidationError, PermissionDenied)
+
 S = FulfilmentStatus
 SKUS = ["A", "B", "C"]  # C is held nowhere until stock of it arrives
 LOCATIONS = ["NORTH", "SOUTH"]
@@ -74,7 +74,7 @@ STOCK = st.fixed_dictionaries(
 )
 
 
-class FulfilmentLife(RuleBasedStateMachine):
+class FulfilmentLife(AuditedSteps, RuleBasedStateMachine):
     @initialize(stock=STOCK, threshold=st.integers(0, 1))
     def a_retailer_with_two_warehouses(self, stock, threshold):
         retailer = RetailerFactory()
@@ -149,34 +149,6 @@ class FulfilmentLife(RuleBasedStateMachine):
             Return.objects.filter(retailer_id=self.retailer_id).count(),
             PaymentTransaction.objects.filter(retailer_id=self.retailer_id).count(),
         )
-
-    def _try(self, change, *, by=None) -> bool:
-        """Make a change; a refused one leaves no trace, a real one leaves its activity, under
-        the name of whoever made it."""
-        history = Activity.objects.filter(retailer_id=self.retailer_id)
-        before, last = self._snapshot(), history.order_by("-pk").values_list("pk", flat=True)[:1]
-        last = last[0] if last else 0
-        try:
-            change()
-        except REFUSED:
-            assert self._snapshot() == before, "a refused step changed something"
-            assert not history.filter(pk__gt=last).exists(), "a refused step wrote history"
-            return False
-        if self._snapshot() != before:
-            new = history.filter(pk__gt=last)
-            assert new.exists(), "a change without its activity record"
-            if by is not None:
-                assert new.filter(actor=by).exists(), "a change not recorded under its actor"
-        return True
-
-    def _refused(self, change) -> None:
-        """A step by someone without the role: refused, and nothing written."""
-        history = Activity.objects.filter(retailer_id=self.retailer_id)
-        before, recorded = self._snapshot(), history.count()
-        with pytest.raises(PermissionDenied):
-            change()
-        assert self._snapshot() == before, "a step without the role changed something"
-        assert history.count() == recorded, "a step without the role wrote history"
 
     def _pick(self, rows, index):
         rows = list(rows)
