@@ -431,8 +431,9 @@ def return_start_refund(*, ret: Return, by) -> Return:
         return ret
     if payment is not None and refundable_now(payment) >= amount:
         _set_status(ret, ReturnStatus.LODGED, by=by)
-        operation = queue_operation(payment, PaymentTransaction.Kind.REFUND, amount, by=by)
-        PaymentTransaction.objects.filter(pk=operation.pk).update(return_request=ret)
+        queue_operation(
+            payment, PaymentTransaction.Kind.REFUND, amount, by=by, return_request_id=ret.pk
+        )
     else:
         _set_status(ret, ReturnStatus.PENDING_REFUND, by=by)
     return ret
@@ -541,8 +542,9 @@ def return_release_refund(*, ret: Return, by, by_hand: bool) -> Return:
             "order's payment: refund the rest by hand."
         )
     _set_status(ret, ReturnStatus.LODGED, by=by)
-    operation = queue_operation(payment, PaymentTransaction.Kind.REFUND, amount, by=by)
-    PaymentTransaction.objects.filter(pk=operation.pk).update(return_request=ret)
+    queue_operation(
+        payment, PaymentTransaction.Kind.REFUND, amount, by=by, return_request_id=ret.pk
+    )
     return ret
 
 

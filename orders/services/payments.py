@@ -57,8 +57,11 @@ def refundable_now(payment: Payment) -> Decimal:
     return payment.refundable - _pending_totals(payment)[Kind.REFUND]
 
 
-def queue_operation(payment: Payment, kind: str, amount: Decimal, *, by) -> PaymentTransaction:
-    """Write a pending operation and hand it to a worker once the transaction commits."""
+def queue_operation(
+    payment: Payment, kind: str, amount: Decimal, *, by, return_request_id: int | None = None
+) -> PaymentTransaction:
+    """Write a pending operation and hand it to a worker once the transaction commits. A
+    refund of a return names it, and settles it when it succeeds."""
     from oms.tasks import enqueue_on_commit
     from orders.tasks import run_payment_operation
 
@@ -71,6 +74,7 @@ def queue_operation(payment: Payment, kind: str, amount: Decimal, *, by) -> Paym
         status=Status.PENDING,
         idempotency_key=f"{kind}-{uuid.uuid4().hex}",
         created_by=by if getattr(by, "is_authenticated", False) else None,
+        return_request_id=return_request_id,
     )
     events.payment_operation_requested(operation, by=by)
     enqueue_on_commit(run_payment_operation, operation.pk, retailer_id=operation.retailer_id)
@@ -174,11 +178,10 @@ def payment_operation_retry(*, operation: PaymentTransaction, by) -> PaymentTran
     amount = min(operation.amount, limit)
     if amount <= 0:
         raise ValidationError({"amount": "Nothing is left to retry on this payment."})
-    retry = queue_operation(payment, operation.kind, amount, by=by)
-    if operation.return_request_id is not None:  # still the return's refund: it settles it
-        retry.return_request_id = operation.return_request_id
-        retry.save(update_fields=["return_request"])
-    return retry
+    # still the return's refund, if it was one: it settles the return
+    return queue_operation(
+        payment, operation.kind, amount, by=by, return_request_id=operation.return_request_id
+    )
 
 
 def payment_operation_run(*, operation_id: int, last_attempt: bool = True) -> str:
