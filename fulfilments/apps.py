@@ -6,4 +6,10 @@ class FulfilmentsConfig(AppConfig):
     name = "fulfilments"
 
     def ready(self) -> None:
-        from fulfilments import events  # noqa: F401 - registers how fulfilment activity reads
+        from fulfilments import (
+            events,  # noqa: F401 - registers how fulfilment activity reads
+            queues,
+        )
+        from oms.inbox import register_queue
+
+        register_queue("fulfilments.escalated", queues.escalated, position=10)

@@ -1,24 +1,25 @@
 """The home page: the work that waits, as counts that open the list holding it, and the figures a
 lead watches. Every count is the count of the list its link opens, for the user's retailers.
+
+The apps give the queues (`register_queue`) and the figures (`register_figures`) in their
+`AppConfig.ready()`; this module holds their shapes and lays them out.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
-from django.db.models import Count, Exists, Min, OuterRef, Q
-from django.db.models.functions import TruncDate
-from django.urls import reverse
+from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
 
+from oms.registry import Registry
 from oms.roles import Role, has_role_anywhere
-from oms.tenancy import retailer_ids_for
 
-CHART_DAYS = 30
 CHART_WIDTH = 600
 CHART_HEIGHT = 120
-SHIPPED_SAMPLE = 500  # time to ship: the average over the latest orders shipped
 
 
 @dataclass(frozen=True)
@@ -63,139 +64,42 @@ class Figures:
         return duration(self.to_ship) if self.to_ship is not None else ""
 
 
+@dataclass(frozen=True)
+class QueueSource:
+    queue: Callable[[Any], Queue]  # the queue as it stands for the user
+    role: Role  # the least role, held in any of the user's retailers, that sees the queue
+
+
+_QUEUES: Registry[QueueSource] = Registry("home queue")
+_FIGURES: list[Callable[[Any], Figures]] = []  # one at most
+
+
+def register_queue(
+    name: str, queue: Callable[[Any], Queue], *, position: int, role: Role = Role.AGENT
+) -> None:
+    """Show a queue on the home page, at `position` (lower first), to users holding `role`."""
+    _QUEUES.register(name, QueueSource(queue, role), position=position)
+
+
+def register_figures(figures: Callable[[Any], Figures]) -> None:
+    """Draw the lead's figures under the queues: one app gives them, the one owning orders."""
+    if _FIGURES and _name(_FIGURES[0]) != _name(figures):
+        raise ImproperlyConfigured(f"The lead's figures come from {_name(_FIGURES[0])} already.")
+    _FIGURES[:] = [figures]
+
+
 def work_queues(user) -> list[Queue]:
     """What waits for someone, most pressing first."""
-    from fulfilments.models import Fulfilment
-    from orders.intake.models import IntakeMessage
-    from orders.models import Order, Task
-    from orders.risk import at_risk
-    from returns.models import Return, ReturnStatus
-
-    orders = Order.objects.for_user(user)
-    order_list = reverse("orders:order_list")
-    escalated = (
-        Fulfilment.objects.for_user(user)
-        .escalated()
-        .aggregate(count=Count("pk"), oldest=Min("escalated_at"))
-    )
-    queues = [
-        Queue(
-            "Escalated fulfilments",
-            escalated["count"],
-            reverse("fulfilments:escalated_list"),
-            note=f"oldest waiting {age(escalated['oldest'])}" if escalated["oldest"] else "",
-            urgent=True,
-        ),
-        Queue(
-            "Failed payment operations",
-            orders.payment_failed().count(),
-            f"{order_list}?view=payment_failed",
-            urgent=True,
-        ),
-        Queue(
-            "Orders at risk",
-            at_risk(orders, retailer_ids_for(user)).count(),
-            f"{order_list}?view=at_risk",
-            note="of missing their promised date",
-            urgent=True,
-        ),
-        Queue(
-            "Returns pending refund",
-            Return.objects.for_user(user).filter(status=ReturnStatus.PENDING_REFUND).count(),
-            f"{reverse('returns:return_list')}?status={ReturnStatus.PENDING_REFUND}",
-        ),
-        Queue("Unanswered tickets", orders.unanswered().count(), f"{order_list}?view=unanswered"),
-        Queue("Orders on hold", _count_on_hold(orders), f"{order_list}?view=on_hold"),
-        Queue(
-            "Awaiting payment",
-            orders.awaiting_payment().count(),
-            f"{order_list}?view=awaiting_payment",
-        ),
-    ]
-    if has_role_anywhere(user, Role.MANAGER):
-        failed = IntakeMessage.objects.for_user(user).filter(
-            status__in=[IntakeMessage.Status.REJECTED, IntakeMessage.Status.DEAD]
-        )
-        queues.append(
-            Queue(
-                "Intake messages rejected or dead",
-                failed.count(),
-                reverse("intake:desk"),
-                urgent=True,
-            )
-        )
-    my_tasks = Task.objects.for_user(user).filter(assignee=user).exclude(status=Task.Status.DONE)
-    queues.append(Queue("My open tasks", my_tasks.count(), reverse("orders:my_tasks")))
-    return queues
+    return [source.queue(user) for source in _QUEUES if has_role_anywhere(user, source.role)]
 
 
-def lead_figures(user) -> Figures:
-    """Open orders by status, orders per day for 30 days, and how long orders take to ship."""
-    from orders.models import OPEN_STATES, Order, Shipment
-
-    orders = Order.objects.for_user(user)
-    order_list = reverse("orders:order_list")
-    by_status = (
-        orders.filter(status__system_state__in=OPEN_STATES)
-        .values("status__code", "status__label", "status__colour")
-        .annotate(count=Count("pk"))
-        .order_by("-count", "status__label")
-    )
-    open_by_status = [
-        StatusCount(
-            row["status__label"],
-            row["status__colour"],
-            row["count"],
-            f"{order_list}?view=open&status={row['status__code']}",
-        )
-        for row in by_status
-    ]
-
-    today = timezone.localdate()
-    first = today - timedelta(days=CHART_DAYS - 1)
-    since = timezone.make_aware(datetime.combine(first, datetime.min.time()))
-    recent = orders.filter(placed_at__gte=since)
-    per_day = dict(
-        recent.annotate(day=TruncDate("placed_at"))
-        .values("day")
-        .annotate(count=Count("pk"))
-        .values_list("day", "count")
-        .order_by()
-    )
-    days = [first + timedelta(days=n) for n in range(CHART_DAYS)]
-    counts = [per_day.get(day, 0) for day in days]
-
-    earlier = Shipment.objects.filter(
-        order_id=OuterRef("order_id"),
-        retailer_id=OuterRef("retailer_id"),
-        shipped_at__lt=OuterRef("shipped_at"),
-    )
-    first_shipments = (
-        Shipment.objects.for_user(user)
-        .filter(~Exists(earlier), shipped_at__isnull=False)
-        .order_by("-shipped_at")
-        .values_list("order__placed_at", "shipped_at")[:SHIPPED_SAMPLE]
-    )
-    waits = [shipped_at - placed_at for placed_at, shipped_at in first_shipments]
-    return Figures(
-        open_by_status=open_by_status,
-        bars=bars(days, counts),
-        chart_max=max(counts, default=0),
-        placed_30_days=sum(counts),
-        placed_today=counts[-1],
-        to_ship=sum(waits, timedelta()) / len(waits) if waits else None,
-        shipped_orders=len(waits),
-    )
+def lead_figures(user) -> Figures | None:
+    """The figures a lead watches, when an app gives them."""
+    return _FIGURES[0](user) if _FIGURES else None
 
 
-def _count_on_hold(orders) -> int:
-    """`orders.on_hold().count()`, as a union of held and suspended orders: each is found on its
-    own index, where the OR of both reads every order of the retailer."""
-    from orders.models import SystemState
-
-    held = orders.filter(Q(hold_documentation=True) | Q(hold_compliance=True)).values("pk")
-    suspended = orders.filter(status__system_state=SystemState.SUSPENDED).values("pk")
-    return held.order_by().union(suspended.order_by()).count()
+def _name(function: Callable) -> str:
+    return f"{function.__module__}.{function.__qualname__}"
 
 
 def bars(days: list[date], counts: list[int]) -> list[Bar]:

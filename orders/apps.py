@@ -6,4 +6,20 @@ class OrdersConfig(AppConfig):
     name = "orders"
 
     def ready(self) -> None:
-        from orders import events  # noqa: F401 - registers how order activity reads
+        from oms.inbox import register_figures, register_queue
+        from oms.roles import Role
+        from orders import (
+            events,  # noqa: F401 - registers how order activity reads
+            figures,
+            queues,
+        )
+
+        # positions leave gaps for the queues of fulfilments (10) and returns (40)
+        register_queue("orders.payment_failed", queues.payment_failed, position=20)
+        register_queue("orders.at_risk", queues.at_risk_of_being_late, position=30)
+        register_queue("orders.unanswered", queues.unanswered, position=50)
+        register_queue("orders.on_hold", queues.on_hold, position=60)
+        register_queue("orders.awaiting_payment", queues.awaiting_payment, position=70)
+        register_queue("orders.intake_failed", queues.intake_failed, position=80, role=Role.MANAGER)
+        register_queue("orders.my_tasks", queues.my_tasks, position=90)
+        register_figures(figures.lead_figures)

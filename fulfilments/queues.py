@@ -1,0 +1,25 @@
+"""The home page's queue of fulfilments: those escalated, waiting for someone to act."""
+
+from __future__ import annotations
+
+from django.db.models import Count, Min
+from django.urls import reverse
+
+from fulfilments.models import Fulfilment
+from oms.inbox import Queue, age
+
+
+def escalated(user) -> Queue:
+    """Escalations hold a paid order back until someone acts: urgent while any wait."""
+    found = (
+        Fulfilment.objects.for_user(user)
+        .escalated()
+        .aggregate(count=Count("pk"), oldest=Min("escalated_at"))
+    )
+    return Queue(
+        "Escalated fulfilments",
+        found["count"],
+        reverse("fulfilments:escalated_list"),
+        note=f"oldest waiting {age(found['oldest'])}" if found["oldest"] else "",
+        urgent=True,
+    )

@@ -1,0 +1,74 @@
+"""The figures a lead watches under the home page's queues: open orders by status, orders per
+day, and how long orders take to ship."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.db.models import Count, Exists, OuterRef
+from django.db.models.functions import TruncDate
+from django.urls import reverse
+from django.utils import timezone
+
+from oms.inbox import Figures, StatusCount, bars
+from orders.models import OPEN_STATES, Order, Shipment
+
+CHART_DAYS = 30
+SHIPPED_SAMPLE = 500  # time to ship: the average over the latest orders shipped
+
+
+def lead_figures(user) -> Figures:
+    """Open orders by status, orders per day for 30 days, and how long orders take to ship."""
+    orders = Order.objects.for_user(user)
+    order_list = reverse("orders:order_list")
+    by_status = (
+        orders.filter(status__system_state__in=OPEN_STATES)
+        .values("status__code", "status__label", "status__colour")
+        .annotate(count=Count("pk"))
+        .order_by("-count", "status__label")
+    )
+    open_by_status = [
+        StatusCount(
+            row["status__label"],
+            row["status__colour"],
+            row["count"],
+            f"{order_list}?view=open&status={row['status__code']}",
+        )
+        for row in by_status
+    ]
+
+    today = timezone.localdate()
+    first = today - timedelta(days=CHART_DAYS - 1)
+    since = timezone.make_aware(datetime.combine(first, datetime.min.time()))
+    recent = orders.filter(placed_at__gte=since)
+    per_day = dict(
+        recent.annotate(day=TruncDate("placed_at"))
+        .values("day")
+        .annotate(count=Count("pk"))
+        .values_list("day", "count")
+        .order_by()
+    )
+    days = [first + timedelta(days=n) for n in range(CHART_DAYS)]
+    counts = [per_day.get(day, 0) for day in days]
+
+    earlier = Shipment.objects.filter(
+        order_id=OuterRef("order_id"),
+        retailer_id=OuterRef("retailer_id"),
+        shipped_at__lt=OuterRef("shipped_at"),
+    )
+    first_shipments = (
+        Shipment.objects.for_user(user)
+        .filter(~Exists(earlier), shipped_at__isnull=False)
+        .order_by("-shipped_at")
+        .values_list("order__placed_at", "shipped_at")[:SHIPPED_SAMPLE]
+    )
+    waits = [shipped_at - placed_at for placed_at, shipped_at in first_shipments]
+    return Figures(
+        open_by_status=open_by_status,
+        bars=bars(days, counts),
+        chart_max=max(counts, default=0),
+        placed_30_days=sum(counts),
+        placed_today=counts[-1],
+        to_ship=sum(waits, timedelta()) / len(waits) if waits else None,
+        shipped_orders=len(waits),
+    )
