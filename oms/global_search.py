@@ -15,7 +15,7 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import formats
 
-from oms.search import name_words, search_key
+from oms.search import could_be_a_name, name_words, search_key
 
 PER_GROUP = 5
 MAX_LENGTH = 200
@@ -182,7 +182,6 @@ def _returns(user, text: str, per_group: int) -> Group:
 
 def _customers(user, text: str, per_group: int) -> Group:
     from customers.models import Customer
-    from orders.selectors import could_be_a_name
 
     key = search_key(text)
     if "@" in text:

@@ -39,6 +39,12 @@ def name_words(text: str, first: str = "first_name", last: str = "last_name") ->
     return match
 
 
+def could_be_a_name(text: str) -> bool:
+    """Whether a search box value may be a person's name: refs and tracking numbers have
+    digits, names do not, so a value with digits is not looked up among names."""
+    return not any(character.isdigit() for character in text)
+
+
 def prefix_bound(prefix: str) -> str | None:
     """The smallest string above every string that starts with `prefix`, in code point order
     (UTF-8 byte order), or None when there is none."""

@@ -9,11 +9,10 @@ from django.utils.functional import cached_property
 
 from customers.models import Customer
 from oms.models import Retailer
-from oms.search import name_words, search_key
+from oms.search import could_be_a_name, name_words, search_key
 from oms.tenancy import retailer_ids_for
 from orders.models import Channel, Order, OrderLine, OrderStatus, OrderType, Shipment, SystemState
 from orders.risk import at_risk
-from orders.selectors import could_be_a_name
 
 PRESETS = [
     ("open", "Open orders"),

@@ -34,12 +34,6 @@ ACTIVITY_KINDS: dict[str, tuple[str, tuple[str, ...]]] = {
 SEARCH_LIMIT = 1000
 
 
-def could_be_a_name(text: str) -> bool:
-    """Whether a search box value may be a person's name: refs and tracking numbers have
-    digits, names do not, so a value with digits is not looked up among names."""
-    return not any(character.isdigit() for character in text)
-
-
 def order_ids_by_ref(
     retailer_ids: list[int], text: str, *, exact: bool = False, limit: int = SEARCH_LIMIT
 ) -> list[int]:

@@ -9,10 +9,10 @@ from rest_framework.response import Response
 
 from oms.api import ApiView, error_response
 from oms.roles import Role, has_role
-from oms.search import name_words, search_key
+from oms.search import could_be_a_name, name_words, search_key
 from oms.tenancy import retailer_ids_for
 from orders.models import Order
-from orders.selectors import could_be_a_name, order_ids_by_ref
+from orders.selectors import order_ids_by_ref
 from returns.api import representation
 from returns.api.parsing import (
     BadRequest,
