@@ -6,6 +6,7 @@ class OrdersConfig(AppConfig):
     name = "orders"
 
     def ready(self) -> None:
+        from oms.global_search import register_search
         from oms.inbox import register_figures, register_queue
         from oms.roles import Role
         from orders import (
@@ -13,6 +14,7 @@ class OrdersConfig(AppConfig):
             figures,
             queues,
         )
+        from orders.search import search_orders
 
         # positions leave gaps for the queues of fulfilments (10) and returns (40)
         register_queue("orders.payment_failed", queues.payment_failed, position=20)
@@ -23,3 +25,5 @@ class OrdersConfig(AppConfig):
         register_queue("orders.intake_failed", queues.intake_failed, position=80, role=Role.MANAGER)
         register_queue("orders.my_tasks", queues.my_tasks, position=90)
         register_figures(figures.lead_figures)
+        # the orders group first, then returns (20), customers (30) and fulfilments (40)
+        register_search("orders", search_orders, position=10)
