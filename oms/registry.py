@@ -20,7 +20,7 @@ class Registry[T]:
     def __init__(self, what: str) -> None:
         self.what = what
         self._entries: dict[str, tuple[int, T]] = {}
-        self._ordered: tuple[T, ...] = ()
+        self._ordered: tuple[tuple[str, T], ...] = ()
 
     def register(self, name: str, entry: T, *, position: int) -> None:
         """Add `entry` at `position`, or replace the entry registered under `name` before."""
@@ -31,15 +31,15 @@ class Registry[T]:
                     f"which {other!r} holds already."
                 )
         self._entries[name] = (position, entry)
-        ranked = sorted(self._entries.values(), key=lambda item: item[0])
-        self._ordered = tuple(entry for _, entry in ranked)
+        ranked = sorted(self._entries.items(), key=lambda item: item[1][0])
+        self._ordered = tuple((key, value) for key, (_, value) in ranked)
 
-    def names(self) -> list[str]:
-        """The registered names, in order."""
-        return [name for name, _ in sorted(self._entries.items(), key=lambda item: item[1][0])]
+    def items(self) -> tuple[tuple[str, T], ...]:
+        """(name, entry) pairs, in order."""
+        return self._ordered
 
     def __iter__(self) -> Iterator[T]:
-        return iter(self._ordered)
+        return (entry for _, entry in self._ordered)
 
     def __len__(self) -> int:
         return len(self._ordered)

@@ -12,7 +12,6 @@ from typing import Any, ClassVar
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import ImproperlyConfigured, PermissionDenied, ValidationError
-from django.db import connection
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -23,7 +22,7 @@ from django.views import View
 from django.views.generic import DetailView, TemplateView
 from django.views.generic.detail import SingleObjectMixin
 
-from oms import saved_views
+from oms import health, saved_views
 from oms.global_search import search_everything
 from oms.inbox import lead_figures, work_queues
 from oms.models import Retailer, SavedView
@@ -273,67 +272,16 @@ class HealthzView(View):
 
 @method_decorator(login_not_required, name="dispatch")
 class ReadyzView(View):
-    """Ready: the database answers, and the broker does when one is configured."""
+    """Ready: the database answers, the broker does when one is configured, and so do the
+    checks the apps register."""
 
     def get(self, request: HttpRequest) -> JsonResponse:
-        checks = {
-            "database": _check_database(),
-            "broker": _check_broker(),
-            "intake": _check_intake(),
-        }
-        ready = all(
-            value in ("ok", "in-process") or value.startswith("ok") for value in checks.values()
-        )
+        checks = health.readiness()
+        ready = all(health.is_ready(answer) for answer in checks.values())
         return JsonResponse(
             {"status": "ok" if ready else "unavailable", "checks": checks},
             status=200 if ready else 503,
         )
-
-
-def _check_database() -> str:
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-            cursor.fetchone()
-    except Exception as exc:
-        return f"error: {type(exc).__name__}"
-    return "ok"
-
-
-def _check_intake() -> str:
-    """Messages waiting more than 15 minutes mean intake is stuck."""
-    from datetime import timedelta
-
-    from django.utils import timezone
-
-    try:
-        from oms import rls
-        from orders.intake.models import IntakeMessage
-
-        with rls.all_retailers():
-            stale = IntakeMessage.objects.filter(
-                status="RECEIVED", received_at__lt=timezone.now() - timedelta(minutes=15)
-            ).count()
-    except Exception as exc:
-        return f"error: {type(exc).__name__}"
-    return (
-        f"error: {stale} messages waiting over 15 minutes"
-        if stale > 100
-        else f"ok ({stale} waiting)"
-    )
-
-
-def _check_broker() -> str:
-    from oms.celery import app
-
-    if app.conf.task_always_eager:
-        return "in-process"
-    try:
-        with app.connection_for_write() as conn:
-            conn.ensure_connection(max_retries=1, timeout=2)
-    except Exception as exc:
-        return f"error: {type(exc).__name__}"
-    return "ok"
 
 
 def admin_retailers(user) -> list[Retailer]:

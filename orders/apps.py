@@ -7,11 +7,13 @@ class OrdersConfig(AppConfig):
 
     def ready(self) -> None:
         from oms.global_search import register_search
+        from oms.health import register_check
         from oms.inbox import register_figures, register_queue
         from oms.roles import Role
         from orders import (
             events,  # noqa: F401 - registers how order activity reads
             figures,
+            health,
             queues,
         )
         from orders.search import search_orders
@@ -27,3 +29,5 @@ class OrdersConfig(AppConfig):
         register_figures(figures.lead_figures)
         # the orders group first, then returns (20), customers (30) and fulfilments (40)
         register_search("orders", search_orders, position=10)
+        # after the kernel's database (10) and broker (20)
+        register_check("intake", health.intake_backlog, position=30)
