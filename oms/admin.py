@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 
 from oms.models import Activity, Membership, OutboundEmail, Retailer, User
+from oms.retailer_defaults import retailer_ensure_defaults
 
 
 class MembershipInline(admin.TabularInline):
@@ -21,12 +22,8 @@ class RetailerAdmin(admin.ModelAdmin):
     search_fields = ["ref", "name"]
 
     def save_model(self, request, obj, form, change):
-        from orders.services import order_statuses_ensure_defaults
-        from returns.services import return_config_ensure_defaults
-
         super().save_model(request, obj, form, change)
-        order_statuses_ensure_defaults(retailer=obj)
-        return_config_ensure_defaults(retailer=obj)
+        retailer_ensure_defaults(retailer=obj)
 
 
 @admin.register(Activity)

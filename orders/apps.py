@@ -9,6 +9,7 @@ class OrdersConfig(AppConfig):
         from oms.global_search import register_search
         from oms.health import register_check
         from oms.inbox import register_figures, register_queue
+        from oms.retailer_defaults import register_defaults
         from oms.roles import Role
         from orders import (
             events,  # noqa: F401 - registers how order activity reads
@@ -17,6 +18,7 @@ class OrdersConfig(AppConfig):
             queues,
         )
         from orders.search import search_orders
+        from orders.services import order_statuses_ensure_defaults
 
         # positions leave gaps for the queues of fulfilments (10) and returns (40)
         register_queue("orders.payment_failed", queues.payment_failed, position=20)
@@ -31,3 +33,5 @@ class OrdersConfig(AppConfig):
         register_search("orders", search_orders, position=10)
         # after the kernel's database (10) and broker (20)
         register_check("intake", health.intake_backlog, position=30)
+        # a new retailer's statuses first, then returns' configuration (20)
+        register_defaults("orders.statuses", order_statuses_ensure_defaults, position=10)

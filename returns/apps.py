@@ -8,8 +8,11 @@ class ReturnsConfig(AppConfig):
     def ready(self) -> None:
         from oms.global_search import register_search
         from oms.inbox import register_queue
+        from oms.retailer_defaults import register_defaults
         from returns import queues
         from returns.search import search_returns
+        from returns.services import return_config_ensure_defaults
 
         register_queue("returns.pending_refund", queues.pending_refund, position=40)
         register_search("returns", search_returns, position=20)
+        register_defaults("returns.config", return_config_ensure_defaults, position=20)
