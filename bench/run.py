@@ -130,7 +130,7 @@ class Fixture:
                 for table in (
                     "orders_order",
                     "orders_orderline",
-                    "orders_paymenttransaction",
+                    "billing_paymenttransaction",
                     "orders_shipmentevent",
                     "fulfilments_fulfilment",
                     "returns_return",
@@ -168,7 +168,7 @@ def pages(f: Fixture) -> list[dict]:
         ),
         ("SELECT * FROM orders_memo WHERE retailer_id = %s AND order_id = %s", order),
         ("SELECT * FROM orders_orderline WHERE retailer_id = %s AND order_id = %s", order),
-        ("SELECT * FROM orders_payment WHERE retailer_id = %s AND order_id = %s", order),
+        ("SELECT * FROM billing_payment WHERE retailer_id = %s AND order_id = %s", order),
         (
             "SELECT f.*, i.* FROM fulfilments_fulfilment f LEFT JOIN fulfilments_fulfilmentitem i"
             " ON i.fulfilment_id = f.id WHERE f.retailer_id = %s AND f.order_id = %s",
@@ -251,7 +251,7 @@ def pages(f: Fixture) -> list[dict]:
         ("items", "SELECT * FROM orders_orderline WHERE retailer_id = %s AND order_id = %s"),
         (
             "transactions",
-            "SELECT * FROM orders_paymenttransaction WHERE retailer_id = %s AND order_id = %s",
+            "SELECT * FROM billing_paymenttransaction WHERE retailer_id = %s AND order_id = %s",
         ),
         (
             "shipments",
@@ -384,7 +384,7 @@ def pages(f: Fixture) -> list[dict]:
                 ("SELECT * FROM customers_address WHERE customer_id = %s LIMIT 20", [f.customer]),
                 (
                     "SELECT p.method, p.currency, sum(p.captured), sum(p.refunded)"
-                    " FROM orders_payment p JOIN orders_order o ON o.id = p.order_id"
+                    " FROM billing_payment p JOIN orders_order o ON o.id = p.order_id"
                     " WHERE p.retailer_id = %s AND o.customer_id = %s GROUP BY 1, 2",
                     [r, f.customer],
                 ),
@@ -405,9 +405,9 @@ def pages(f: Fixture) -> list[dict]:
                     [r],
                 ),
                 (
-                    "SELECT count(DISTINCT order_id) FROM orders_paymenttransaction t"
+                    "SELECT count(DISTINCT order_id) FROM billing_paymenttransaction t"
                     " WHERE retailer_id = %s AND status = 'failed' AND kind <> 'authorise'"
-                    " AND NOT EXISTS (SELECT 1 FROM orders_paymenttransaction l"
+                    " AND NOT EXISTS (SELECT 1 FROM billing_paymenttransaction l"
                     " WHERE l.payment_id = t.payment_id AND l.kind = t.kind AND l.id > t.id)",
                     [r],
                 ),

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from django.template.loader import render_to_string
 from django.utils import translation
+from weasyprint import HTML
 
 from billing.models import Invoice
 
 
 def invoices_pdf(invoices: list[Invoice], *, language: str | None = None) -> bytes:
     """One PDF of the invoices, each on its own pages; in `language`, or each its own."""
-    from weasyprint import HTML
-
     pages = []
     for invoice in invoices:
         with translation.override(language or invoice.language):

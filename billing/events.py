@@ -1,10 +1,21 @@
 """Typed constructors of billing activity; an invoice's activity shows on its order."""
 
 from oms.activity import RecordRef, describe_as, record
+from oms.models import Activity
 
 describe_as("billing.invoice.created", "{label} {number} created: {total} {currency}")
 describe_as("billing.invoice.updated", "Invoice {number} updated: {changes}")
 describe_as("billing.invoice.sent", "{label} {number} emailed to {to}")
+# Money kept the names it had before billing held it: history and the activity filters read them.
+describe_as("orders.payment.authorised", "{method} payment of {amount} {currency} authorised")
+describe_as("orders.payment.captured", "{amount} {currency} captured")
+describe_as("orders.payment.refunded", "{amount} {currency} refunded")
+describe_as("orders.payment.refunded_by_hand", "{amount} {currency} refunded by hand")
+describe_as("orders.payment.requested", "{kind_label} of {amount} {currency} requested")
+describe_as("orders.payment.failed", "{kind_label} of {amount} {currency} failed: {message}")
+describe_as("orders.payment.voided", "{amount} {currency} of the authorisation released")
+describe_as("orders.payment.synced", "Payments synced with the gateway: {summary}")
+describe_as("orders.order.payments_checked", "Payments checked with the gateway: no change")
 
 
 def _order(invoice) -> RecordRef:
@@ -64,3 +75,90 @@ def invoice_sent(invoice, *, to: str, by):
         by=by,
         data=_data(invoice) | {"to": to},
     )
+
+
+def billing_account_status_changed(account, *, before: str, by) -> Activity:
+    return record(
+        action="billing.billingaccount.status_changed",
+        target=account,
+        by=by,
+        data={
+            "before": dict(type(account).Status.choices).get(before, before),
+            "after": account.get_status_display(),
+        },
+    )
+
+
+def _operation_data(operation) -> dict:
+    return {
+        "kind": operation.kind,
+        "kind_label": operation.get_kind_display(),
+        "amount": str(operation.amount),
+        "currency": operation.payment.currency,
+        "method": operation.payment.get_method_display(),
+        "idempotency_key": operation.idempotency_key,
+    }
+
+
+def payment_operation_requested(operation, *, by) -> Activity:
+    return record(
+        action="orders.payment.requested",
+        target=operation,
+        root=_order_ref(operation),
+        by=by,
+        data=_operation_data(operation),
+    )
+
+
+def payment_operation_succeeded(operation, *, payment) -> Activity:
+    action = {
+        "capture": "captured",
+        "refund": "refunded",
+        "void": "voided",
+        "manual_refund": "refunded_by_hand",
+    }[operation.kind]
+    return record(
+        action=f"orders.payment.{action}",
+        target=operation,
+        root=_order_ref(operation),
+        by=operation.created_by,
+        data=_operation_data(operation) | {"reference": operation.reference},
+    )
+
+
+def payment_operation_failed(operation) -> Activity:
+    return record(
+        action="orders.payment.failed",
+        target=operation,
+        root=_order_ref(operation),
+        by=operation.created_by,
+        data=_operation_data(operation)
+        | {"message": operation.message, "error_code": operation.error_code},
+    )
+
+
+def payment_synced(payment, *, before: dict, after: dict, by) -> Activity:
+    changes = [
+        f"{field} {before[field]} → {after[field]}"
+        for field in after
+        if before[field] != after[field]
+    ]
+    return record(
+        action="orders.payment.synced",
+        target=payment,
+        root=_order_ref(payment),
+        by=by,
+        data={
+            "before": {k: str(v) for k, v in before.items()},
+            "after": {k: str(v) for k, v in after.items()},
+            "summary": "; ".join(changes),
+        },
+    )
+
+
+def payments_checked(order, *, by) -> Activity:
+    return record(action="orders.order.payments_checked", target=order, by=by)
+
+
+def _order_ref(row) -> RecordRef:
+    return RecordRef("orders.order", str(row.order_id))

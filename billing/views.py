@@ -16,7 +16,7 @@ from django_filters.views import FilterView
 from django_tables2 import SingleTableMixin
 
 from billing import services
-from billing.models import BillingAccount, BillingSettings, Invoice
+from billing.models import BillingAccount, BillingSettings, Invoice, Payment
 from billing.services import billing_settings, billing_settings_update
 from oms.models import Activity
 from oms.roles import Role, has_role
@@ -39,7 +39,15 @@ class BillingSettingsForm(forms.ModelForm):
             "invoice_prefix",
             "credit_note_prefix",
             "default_delivery_time",
+            "return_shipping",
         ]
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["return_shipping"].required = False  # left as it is when not sent
+
+    def clean_return_shipping(self) -> str:
+        return self.cleaned_data.get("return_shipping") or self.instance.return_shipping
 
 
 class BillingSettingsView(AdminRetailerMixin, TemplateView):
@@ -129,8 +137,6 @@ class AccountDetailView(TenantDetailView):
         return queryset.select_related("customer", "retailer")
 
     def get_context_data(self, **kwargs):
-        from orders.models import Payment
-
         context = super().get_context_data(**kwargs)
         account = self.object
         documents = Invoice.objects.none()

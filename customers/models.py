@@ -1,4 +1,5 @@
 from django.db import models
+from django.urls import reverse
 from django.utils import timezone
 
 from oms.search import key_field
@@ -49,8 +50,6 @@ class Customer(TenantOwned):
         return self.full_name
 
     def get_absolute_url(self) -> str:
-        from django.urls import reverse
-
         return reverse("customers:customer_detail", kwargs={"pk": self.pk})
 
     @property

@@ -8,10 +8,14 @@ from django.db.models import Count, Q, Sum
 from django_filters.views import FilterView
 from django_tables2 import SingleTableMixin
 
+from billing.ledger import refundable_by_method
+from billing.models import Payment
 from customers.models import Customer
 from oms.search import name_words, search_key
 from oms.tables import BaseTable
 from oms.views import HtmxResultsMixin, TenantDetailView, TenantScopedMixin
+from orders.models import Order, Ticket
+from returns.models import Return
 
 
 class CustomerFilter(django_filters.FilterSet):
@@ -73,30 +77,6 @@ class CustomerListView(TenantScopedMixin, HtmxResultsMixin, SingleTableMixin, Fi
         return queryset.select_related("retailer")
 
 
-def refund_eligibility(payments) -> list[dict[str, Any]]:
-    """What can still be refunded, by original payment method: summed by the database, so a
-    customer with a thousand orders costs one small query."""
-    from orders.models import Payment
-
-    labels = dict(Payment.Method.choices)
-    totals = (
-        payments.order_by()
-        .values("method", "currency")
-        .annotate(captured=Sum("captured"), refunded=Sum("refunded"))
-        .order_by("method", "currency")
-    )
-    return [
-        {
-            "method": labels.get(row["method"], row["method"]),
-            "currency": row["currency"],
-            "captured": row["captured"],
-            "refunded": row["refunded"],
-            "refundable": row["captured"] - row["refunded"],
-        }
-        for row in totals
-    ]
-
-
 # The customer page shows the latest of each; all of a customer's orders are a filter of the list.
 RECENT = 25
 
@@ -110,9 +90,6 @@ class CustomerDetailView(TenantDetailView):
         return queryset.select_related("retailer")
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        from orders.models import Order, Payment, Ticket
-        from returns.models import Return
-
         context = super().get_context_data(**kwargs)
         customer = self.object
         orders = Order.objects.filter(retailer_id=customer.retailer_id, customer=customer)
@@ -133,7 +110,7 @@ class CustomerDetailView(TenantDetailView):
             ),
             accounts=list(customer.billing_accounts.all()),
             addresses=list(customer.addresses.all()[:20]),
-            refunds=refund_eligibility(
+            refunds=refundable_by_method(
                 Payment.objects.filter(retailer_id=customer.retailer_id, order__customer=customer)
             ),
         )

@@ -1,6 +1,7 @@
 """Typed constructors of fulfilment activity; it shows on the order's timeline."""
 
 from oms.activity import RecordRef, describe_as, record
+from oms.models import Retailer
 
 describe_as("fulfilments.fulfilment.assigned", "Fulfilment {ref} assigned to {location}: {items}")
 describe_as("fulfilments.fulfilment.escalated", "Fulfilment {ref} escalated: {reason}")
@@ -54,8 +55,6 @@ def fulfilment_moved(fulfilment, *, before: str, by, note: str = ""):
 
 
 def stock_imported(retailer_id: int, *, result, by):
-    from oms.models import Retailer
-
     return record(
         action="fulfilments.stock.imported",
         target=Retailer(pk=retailer_id),

@@ -1,10 +1,16 @@
-"""Sourcing: where each line of a confirmed order ships from, with its stock reserved.
+"""Sourcing: where each line of a confirmed order ships from, with its stock reserved; and the
+life of a fulfilment from assigned to handed over.
 
 A location can fulfil a line when it is active, ships to the order's country (home delivery),
 an available carrier delivers there, it has capacity left on the promised date, and it holds
 the SKU above its safety threshold. One location for the whole order is preferred; otherwise
 lines are split across locations; what cannot be sourced becomes an ESCALATED fulfilment with
 the reason, for a manager to resolve.
+
+Units a fulfilment hands over (shipped, delivered, collected) are the line's shipped units: the
+order's workflows ask `OrderLine.objects.units()`, which counts them here. A fulfilment never
+calls up into the order: what follows a move there (the line's shipment status) is registered
+with `on_moved` by the orders app.
 """
 
 from __future__ import annotations
@@ -13,7 +19,9 @@ import csv
 import io
 import uuid
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -23,6 +31,7 @@ from django.utils import timezone
 from fulfilments import events
 from fulfilments.models import (
     FULFILMENT_TRANSITIONS,
+    LIVE,
     Carrier,
     Fulfilment,
     FulfilmentItem,
@@ -30,12 +39,17 @@ from fulfilments.models import (
     Location,
     StockPosition,
 )
-from oms import state
+from fulfilments.tasks import retry_escalated_fulfilments
+from oms import locking, state
 from oms.roles import Role, require_role
-from orders.models import Order, OrderLine, OrderType, ShipmentStatus
+from oms.tasks import enqueue_on_commit
+
+if TYPE_CHECKING:
+    from orders.models import Order, OrderLine
 
 S = FulfilmentStatus
-LIVE = [
+# the steps of a fulfilment's life, in order, as its page lists them
+LIFECYCLE = [
     S.CREATED,
     S.ASSIGNED,
     S.PICKED,
@@ -46,6 +60,33 @@ LIVE = [
     S.COLLECTED,
     S.ESCALATED,
 ]
+# sourced and holding reserved or picked stock: its units are spoken for
+SOURCED = frozenset({S.CREATED, S.ASSIGNED, S.PICKED, S.PACKED, S.READY_FOR_COLLECTION})
+
+
+def _moved(fulfilment: Fulfilment, *, before: str, by, note: str = "") -> None:
+    events.fulfilment_moved(fulfilment, before=S(before).label, by=by, note=note)
+    for follow_up in _follow_ups:
+        follow_up(fulfilment, before)
+
+
+FULFILMENT = state.Machine(
+    transitions=lambda fulfilment: FULFILMENT_TRANSITIONS,
+    record=_moved,
+    name=lambda fulfilment: f"Fulfilment {fulfilment.ref}",
+    labels=dict(S.choices),
+    touch=("updated_at",),
+)
+
+FollowUp = Callable[[Fulfilment, str], None]
+_follow_ups: list[FollowUp] = []
+
+
+def on_moved(follow_up: FollowUp) -> None:
+    """Call `follow_up(fulfilment, before)` after every move of a fulfilment, in its
+    transaction. Apps above register theirs in `AppConfig.ready`."""
+    if follow_up not in _follow_ups:
+        _follow_ups.append(follow_up)
 
 
 @dataclass
@@ -80,7 +121,7 @@ def eligible_locations(order: Order, *, only: Location | None = None) -> tuple[l
     """Locations that may fulfil the order, and why the others may not (in words)."""
     reasons: list[str] = []
     country = _country(order)
-    home = order.type == OrderType.HOME_DELIVERY
+    home = order.type == Fulfilment.Type.HOME_DELIVERY
     if home:
         carriers = [
             c for c in Carrier.objects.filter(retailer_id=order.retailer_id) if country in c.zones
@@ -114,35 +155,39 @@ def eligible_locations(order: Order, *, only: Location | None = None) -> tuple[l
     return eligible, reasons
 
 
-def _needs(order: Order, lines=None) -> dict[OrderLine, int]:
-    """Units of each line still to source: ordered, less what open fulfilments hold."""
-    lines = list(
-        lines
-        if lines is not None
-        else order.lines.exclude(shipment_status=ShipmentStatus.CANCELLED)
-    )
-    held = dict(
-        FulfilmentItem.objects.filter(order_line__in=lines)
-        .exclude(fulfilment__status__in=[S.CANCELLED, S.ESCALATED])
+def held_units(order: Order, statuses=SOURCED) -> dict[int, int]:
+    """Units of each line (by id) that the order's fulfilments in `statuses` hold."""
+    return dict(
+        FulfilmentItem.objects.filter(fulfilment__order=order, fulfilment__status__in=statuses)
+        .order_by()
         .values_list("order_line_id")
         .annotate(n=Sum("requested"))
     )
-    return {
-        line: line.quantity - held.get(line.pk, 0)
-        for line in lines
-        if line.quantity - held.get(line.pk, 0) > 0
-    }
+
+
+def _needs(order: Order) -> dict[OrderLine, int]:
+    """Units of each line still to source: open, less what sourced fulfilments hold."""
+    units = order.lines.units()
+    held = held_units(order)
+    needs = {}
+    for line in order.lines.all():
+        left = units[line.pk].open - held.get(line.pk, 0)
+        if left > 0:
+            needs[line] = left
+    return needs
+
+
+def _positions(location_ids, skus) -> dict[tuple[int, str], StockPosition]:
+    """The stock positions of these locations and SKUs, locked in one go (in id order)."""
+    positions = locking.lock_all(
+        StockPosition.objects.filter(location_id__in=location_ids, sku__in=set(skus))
+    )
+    return {(p.location_id, p.sku): p for p in positions}
 
 
 def _plan(needs: dict[OrderLine, int], locations: list[Location]):
     """Which location gives how many of each line, and what is left over."""
-    stock = {
-        (s.location_id, s.sku): s
-        for s in StockPosition.objects.select_for_update()
-        .filter(location__in=locations, sku__in={line.sku for line in needs})
-        .order_by("pk")
-    }
-
+    stock = _positions([loc.pk for loc in locations], {line.sku for line in needs})
     used: dict[tuple[int, str], int] = defaultdict(int)
 
     def available(location, sku):
@@ -222,17 +267,19 @@ def _short_reasons(short: dict, locations: list, extra: list[str]) -> list[str]:
     return reasons + extra
 
 
+def fulfils_inside(retailer_id: int) -> bool:
+    """Whether the retailer fulfils in the back office (it has locations); otherwise its orders
+    are fulfilled elsewhere and only their shipping is recorded here."""
+    return Location.objects.filter(retailer_id=retailer_id).exists()
+
+
 @transaction.atomic
 def order_source(*, order: Order, by, refuse_when_nothing: bool = True) -> Sourcing:
     """Source the order's open lines and reserve their stock (called on confirmation)."""
-    order = (
-        Order.objects.select_for_update(of=("self",))
-        .select_related("shipping_address")
-        .get(pk=order.pk)
-    )
+    order = locking.lock(order, related=("shipping_address",))
     result = Sourcing()
-    if not Location.objects.filter(retailer_id=order.retailer_id).exists():
-        return result  # a retailer without locations fulfils outside the back office
+    if not fulfils_inside(order.retailer_id):
+        return result
     needs = _needs(order)
     if not needs:
         return result
@@ -274,10 +321,9 @@ def _escalate(order: Order, short: dict, reasons: list[str], *, by) -> Fulfilmen
 
 
 def _lock(fulfilment: Fulfilment) -> Fulfilment:
-    return (
-        Fulfilment.objects.select_for_update(of=("self",))
-        .select_related("order", "order__shipping_address", "location")
-        .get(pk=fulfilment.pk)
+    """The fulfilment under lock (its order's first), with what its rules read."""
+    return locking.lock(
+        fulfilment, related=("order", "order__shipping_address", "order__status", "location")
     )
 
 
@@ -285,6 +331,27 @@ def _escalated_needs(fulfilment: Fulfilment) -> dict[OrderLine, int]:
     return {
         item.order_line: item.requested for item in fulfilment.items.select_related("order_line")
     }
+
+
+def _history(fulfilment: Fulfilment, to: str) -> dict:
+    return {**fulfilment.history, to: timezone.now().isoformat()}
+
+
+def _move(fulfilment: Fulfilment, to: str, *, by, note: str = "") -> str:
+    """Move the fulfilment (locked by the caller) and put its stock right; the status it had."""
+    FULFILMENT.check(fulfilment, to)
+    before = fulfilment.status
+    if to == S.CANCELLED:
+        if before in (S.CREATED, S.ASSIGNED):
+            _release(fulfilment)
+        elif before in (S.PICKED, S.PACKED, S.READY_FOR_COLLECTION):
+            _restock(fulfilment)
+    elif to == S.PICKED:
+        _deduct(fulfilment)  # the units leave the shelf
+    state.transition(
+        FULFILMENT, fulfilment, to, by=by, also={"history": _history(fulfilment, to)}, note=note
+    )
+    return before
 
 
 def retry_escalated(fulfilment: Fulfilment, *, by) -> Sourcing:
@@ -319,7 +386,7 @@ def retry_escalated(fulfilment: Fulfilment, *, by) -> Sourcing:
         fulfilment.save(update_fields=["escalation_reason"])
         result.escalated = fulfilment
     else:
-        _set(fulfilment, S.CANCELLED, by=by, note="sourced elsewhere")
+        _move(fulfilment, S.CANCELLED, by=by, note="sourced elsewhere")
     return result
 
 
@@ -353,51 +420,41 @@ def fulfilment_assign(*, fulfilment: Fulfilment, location: Location, by) -> Fulf
     fulfilment.escalation_reason = ""
     fulfilment.save(update_fields=["location", "escalation_reason"])
     _assign(order, location, plan[location], stock, by=by, fulfilment=fulfilment)
-    _set(fulfilment, S.ASSIGNED, by=by, check=False)
+    state.transition(
+        FULFILMENT,
+        fulfilment,
+        S.ASSIGNED,
+        by=by,
+        also={"history": _history(fulfilment, S.ASSIGNED)},
+    )
     return fulfilment
 
 
-def _set(fulfilment: Fulfilment, to: str, *, by, note: str = "", check: bool = True) -> None:
-    if check:
-        state.check(
-            FULFILMENT_TRANSITIONS,
-            fulfilment.status,
-            to,
-            labels=dict(S.choices),
-            what=f"Fulfilment {fulfilment.ref}",
-        )
-    before = fulfilment.get_status_display()
-    now = timezone.now()
-    if to == S.CANCELLED:
-        if fulfilment.status in (S.CREATED, S.ASSIGNED):
-            _release(fulfilment)
-        elif fulfilment.status in (S.PICKED, S.PACKED, S.READY_FOR_COLLECTION):
-            _restock(fulfilment)
-    if to == S.PICKED:
-        _deduct(fulfilment)
-    fulfilment.status = to
-    fulfilment.history = {**fulfilment.history, to: now.isoformat()}
-    fulfilment.updated_at = now
-    fulfilment.save(update_fields=["status", "history", "updated_at"])
-    events.fulfilment_moved(fulfilment, before=before, by=by, note=note)
+def _items(fulfilment: Fulfilment) -> tuple[list[FulfilmentItem], dict[str, StockPosition]]:
+    """The fulfilment's items and its location's stock positions of their SKUs, locked."""
+    items = locking.lock_all(fulfilment.items.all(), related=("order_line",))
+    if fulfilment.location_id is None:
+        return items, {}
+    positions = _positions([fulfilment.location_id], {i.order_line.sku for i in items})
+    return items, {sku: p for (_, sku), p in positions.items()}
 
 
-def _positions(fulfilment: Fulfilment):
-    items = list(fulfilment.items.select_related("order_line"))
-    positions = {
-        p.sku: p
-        for p in StockPosition.objects.select_for_update().filter(
-            location_id=fulfilment.location_id, sku__in={i.order_line.sku for i in items}
-        )
-    }
-    return items, positions
+def _lock_stock_of(fulfilments: list[Fulfilment]) -> None:
+    """Lock, in one go, the stock positions every one of these fulfilments may touch, so that
+    handling them one by one never locks a position after a later one."""
+    pairs = list(
+        FulfilmentItem.objects.filter(
+            fulfilment__in=[f for f in fulfilments if f.location_id is not None]
+        ).values_list("fulfilment__location_id", "order_line__sku")
+    )
+    locations = {location for location, _ in pairs}
+    if locations:
+        _positions(locations, {sku for _, sku in pairs})
 
 
 def _release(fulfilment: Fulfilment) -> None:
     """Give the stock a fulfilment reserved back to its location."""
-    if fulfilment.location_id is None:
-        return
-    items, positions = _positions(fulfilment)
+    items, positions = _items(fulfilment)
     for item in items:
         position = positions.get(item.order_line.sku)
         if position is not None:
@@ -407,7 +464,7 @@ def _release(fulfilment: Fulfilment) -> None:
 
 def _restock(fulfilment: Fulfilment) -> None:
     """Picked units that will not leave go back on the shelf."""
-    items, positions = _positions(fulfilment)
+    items, positions = _items(fulfilment)
     for item in items:
         position = positions.get(item.order_line.sku)
         if position is not None and item.filled:
@@ -416,13 +473,13 @@ def _restock(fulfilment: Fulfilment) -> None:
 
 
 def _deduct(fulfilment: Fulfilment) -> None:
-    """Picked: the units leave the shelf, so on hand and reserved both go down."""
-    items, positions = _positions(fulfilment)
+    """The units leave the shelf: on hand and reserved both go down, and the items are filled."""
+    items, positions = _items(fulfilment)
     for item in items:
         position = positions.get(item.order_line.sku)
         if position is not None:  # a location keeps no record of what it was never sent
             position.on_hand -= item.requested
-            position.reserved -= item.requested
+            position.reserved = max(0, position.reserved - item.requested)
             position.save(update_fields=["on_hand", "reserved"])
         item.filled = item.requested
         item.save(update_fields=["filled"])
@@ -445,12 +502,11 @@ def fulfilment_move(*, fulfilment: Fulfilment, to: str, by) -> Fulfilment:
             f"Fulfilment {fulfilment.ref} is escalated: retry it, assign it to a location or "
             "cancel its lines."
         )
-    _set(fulfilment, to, by=by)
+    _move(fulfilment, to, by=by)
     if to == S.CANCELLED:  # the items are still owed: they wait for a manager in the queue
         owed = {
             item.order_line: item.requested
             for item in fulfilment.items.select_related("order_line")
-            if item.order_line.shipment_status != ShipmentStatus.CANCELLED
         }
         if owed:
             where = f" at {fulfilment.location.name}" if fulfilment.location else ""
@@ -463,83 +519,112 @@ def fulfilment_move(*, fulfilment: Fulfilment, to: str, by) -> Fulfilment:
     return fulfilment
 
 
-def fulfilment_emptied(*, fulfilment: Fulfilment, by) -> None:
-    """Its last item was corrected away: nothing is left to fulfil (or to escalate)."""
-    _set(_lock(fulfilment), S.CANCELLED, by=by, note="no items left")
+# how a sourced fulfilment reaches SHIPPED when the order is marked sent: every step recorded
+HAND_OVER_PATH = {
+    S.CREATED: (S.ASSIGNED, S.PICKED, S.PACKED, S.SHIPPED),
+    S.ASSIGNED: (S.PICKED, S.PACKED, S.SHIPPED),
+    S.PICKED: (S.PACKED, S.SHIPPED),
+    S.PACKED: (S.SHIPPED,),
+}
 
 
-@transaction.atomic
-def fulfilment_cancel_lines(*, fulfilment: Fulfilment, by):
-    """Give up on an escalated fulfilment: its lines are cancelled and, when paid, refunded
-    through a CANNOT_FULFIL return."""
-    from orders.services import order_lines_cancel
-
-    require_role(by, fulfilment.retailer_id, Role.MANAGER)
-    fulfilment = _lock(fulfilment)
-    if fulfilment.status != S.ESCALATED:
-        raise state.InvalidTransition(f"Fulfilment {fulfilment.ref} is not escalated.")
-    line_ids = list(fulfilment.items.values_list("order_line_id", flat=True))
-    _set(fulfilment, S.CANCELLED, by=by, note="lines cancelled")
-    return order_lines_cancel(order=fulfilment.order, line_ids=line_ids, by=by)
-
-
-def order_fulfilments_release(order: Order, *, by, line_ids=None) -> None:
-    """An order (or some of its lines) is cancelled: open fulfilments give their stock back,
-    picked units go back on the shelf; items that left the warehouse cannot be cancelled."""
-    gone = Fulfilment.objects.filter(order=order, status__in=[S.SHIPPED, S.DELIVERED, S.COLLECTED])
-    if line_ids is not None:
-        gone = gone.filter(items__order_line_id__in=line_ids)
-    if gone.exists():
-        raise state.InvalidTransition(
-            "Some of these items have left the warehouse already; create a return instead."
-        )
-    fulfilments = (
-        Fulfilment.objects.select_for_update()
-        .filter(
-            order=order,
-            status__in=[
-                S.CREATED,
-                S.ASSIGNED,
-                S.ESCALATED,
-                S.PICKED,
-                S.PACKED,
-                S.READY_FOR_COLLECTION,
-            ],
-        )
-        .order_by("pk")
+def fulfilments_hand_over(*, order: Order, by, note: str = "") -> list[Fulfilment]:
+    """The order leaves the warehouse: every sourced fulfilment of it not yet on its way is
+    picked, packed and shipped, its stock deducted. Parcels waiting at a store for collection
+    stay there. The caller holds the order's lock. Returns the fulfilments shipped."""
+    fulfilments = locking.lock_all(
+        Fulfilment.objects.filter(order=order, status__in=list(HAND_OVER_PATH)),
+        related=("location",),
     )
+    _lock_stock_of(fulfilments)
     for fulfilment in fulfilments:
-        items = list(fulfilment.items.select_related("order_line"))
-        cancelled = [i for i in items if line_ids is None or i.order_line_id in line_ids]
-        if not cancelled:
-            continue
-        if len(cancelled) == len(items):
-            _set(fulfilment, S.CANCELLED, by=by, check=False, note="items cancelled")
-            continue
-        if fulfilment.status in (S.PICKED, S.PACKED, S.READY_FOR_COLLECTION):
-            raise state.InvalidTransition(
-                f"Fulfilment {fulfilment.ref} is {fulfilment.get_status_display().lower()} with "
-                "other items too: cancel that fulfilment first."
+        for step in HAND_OVER_PATH[fulfilment.status]:
+            _move(fulfilment, step, by=by, note=note)
+    return fulfilments
+
+
+def fulfilment_direct(
+    *, order: Order, units: dict[OrderLine, int], by, note: str = ""
+) -> Fulfilment:
+    """Record units that left without being sourced here (a retailer that fulfils elsewhere):
+    a fulfilment without a location, handed over as it is made."""
+    now = timezone.now()
+    fulfilment = Fulfilment.objects.create(
+        retailer_id=order.retailer_id,
+        order=order,
+        ref=_ref(order),
+        type=order.type,
+        status=S.SHIPPED,
+        history={S.CREATED: now.isoformat(), S.SHIPPED: now.isoformat()},
+    )
+    FulfilmentItem.objects.bulk_create(
+        FulfilmentItem(
+            retailer_id=order.retailer_id,
+            fulfilment=fulfilment,
+            order_line=line,
+            requested=count,
+            filled=count,
+        )
+        for line, count in units.items()
+        if count > 0
+    )
+    _moved(fulfilment, before=S.CREATED, by=by, note=note or "shipped outside the back office")
+    return fulfilment
+
+
+def fulfilments_release(
+    *, order: Order, units: dict[int, int] | None, by, note: str = "items cancelled"
+) -> None:
+    """Units of an order's lines are cancelled (`units` by line id; None: every open unit): the
+    fulfilments holding them give them up, escalated ones first, then sourced ones, whose
+    reserved stock is released and picked stock put back. A fulfilment left with nothing is
+    cancelled. Units that left the warehouse cannot be cancelled. The caller holds the order's
+    lock and has checked the units are open."""
+    fulfilments = locking.lock_all(
+        Fulfilment.objects.filter(order=order, status__in=LIVE), related=("location",)
+    )
+    _lock_stock_of(fulfilments)
+    escalated_first = sorted(fulfilments, key=lambda f: (f.status != S.ESCALATED, f.pk))
+    wanted = None if units is None else dict(units)
+    for fulfilment in escalated_first:
+        items, positions = _items(fulfilment)
+        kept = 0
+        for item in items:
+            take = (
+                item.requested
+                if wanted is None
+                else min(item.requested, wanted.get(item.order_line_id, 0))
             )
-        if fulfilment.status in (S.PICKED, S.PACKED, S.READY_FOR_COLLECTION):
-            raise state.InvalidTransition(
-                f"Fulfilment {fulfilment.ref} is {fulfilment.get_status_display().lower()} with "
-                "other items: cancel that fulfilment first."
+            if take <= 0:
+                kept += 1
+                continue
+            if wanted is not None:
+                wanted[item.order_line_id] -= take
+            position = positions.get(item.order_line.sku)
+            if fulfilment.status in (S.CREATED, S.ASSIGNED) and position is not None:
+                position.reserved = max(0, position.reserved - take)
+                position.save(update_fields=["reserved"])
+            elif fulfilment.status in (S.PICKED, S.PACKED, S.READY_FOR_COLLECTION):
+                back = min(take, item.filled)
+                if position is not None and back:
+                    position.on_hand += back
+                    position.save(update_fields=["on_hand"])
+                item.filled -= back
+            item.requested -= take
+            if item.requested:
+                item.save(update_fields=["requested", "filled"])
+                kept += 1
+            else:
+                item.delete()
+        if not kept:  # an empty parcel is no parcel
+            state.transition(
+                FULFILMENT,
+                fulfilment,
+                S.CANCELLED,
+                by=by,
+                also={"history": _history(fulfilment, S.CANCELLED)},
+                note=note,
             )
-        if fulfilment.location_id is not None:  # only some of its items: give those back
-            positions = {
-                p.sku: p
-                for p in StockPosition.objects.select_for_update().filter(
-                    location_id=fulfilment.location_id,
-                    sku__in={i.order_line.sku for i in cancelled},
-                )
-            }
-            for item in cancelled:
-                position = positions.get(item.order_line.sku)
-                if position is not None:
-                    position.reserved = max(0, position.reserved - item.requested)
-                    position.save(update_fields=["reserved"])
-        FulfilmentItem.objects.filter(pk__in=[i.pk for i in cancelled]).delete()
 
 
 def retry_all_escalated(*, limit: int = 200) -> int:
@@ -572,7 +657,7 @@ def stock_import(*, retailer_id: int, csv_text: str, by) -> StockImport:
     if missing:
         raise ValidationError(f"The file needs the columns {', '.join(sorted(missing))}.")
     locations = {loc.ref: loc for loc in Location.objects.filter(retailer_id=retailer_id)}
-    result = StockImport()
+    rows = []
     for number, row in enumerate(reader, start=2):
         location = locations.get((row.get("location_ref") or "").strip())
         if location is None:
@@ -584,33 +669,32 @@ def stock_import(*, retailer_id: int, csv_text: str, by) -> StockImport:
             raise ValidationError(
                 f"Row {number}: give a SKU and whole numbers for on_hand and safety_threshold."
             )
-        position = (
-            StockPosition.objects.select_for_update().filter(location=location, sku=sku).first()
-        )
+        rows.append((number, location, sku, int(on_hand), int(threshold) if threshold else None))
+    positions = _positions([loc.pk for loc in locations.values()], {row[2] for row in rows})
+    result = StockImport()
+    for number, location, sku, on_hand, threshold in rows:
+        position = positions.get((location.pk, sku))
         if position is None:
-            StockPosition.objects.create(
+            positions[(location.pk, sku)] = StockPosition.objects.create(
                 retailer_id=retailer_id,
                 location=location,
                 sku=sku,
-                on_hand=int(on_hand),
-                safety_threshold=int(threshold or 0),
+                on_hand=on_hand,
+                safety_threshold=threshold or 0,
             )
             result.created += 1
             continue
-        if int(on_hand) < position.reserved:
+        if on_hand < position.reserved:
             raise ValidationError(
                 f"Row {number}: {sku} at {location.ref} has {position.reserved} reserved; "
                 f"on hand cannot be {on_hand}."
             )
-        position.on_hand = int(on_hand)
-        if threshold:
-            position.safety_threshold = int(threshold)
+        position.on_hand = on_hand
+        if threshold is not None:
+            position.safety_threshold = threshold
         position.updated_at = timezone.now()
         position.save(update_fields=["on_hand", "safety_threshold", "updated_at"])
         result.updated += 1
     events.stock_imported(retailer_id, result=result, by=by)
-    from fulfilments.tasks import retry_escalated_fulfilments
-    from oms.tasks import enqueue_on_commit
-
     enqueue_on_commit(retry_escalated_fulfilments)
     return result

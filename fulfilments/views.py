@@ -12,20 +12,22 @@ from django.shortcuts import get_object_or_404, redirect
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.html import format_html
+from django.utils.timesince import timesince
 from django.views.generic import TemplateView
 from django_filters.views import FilterView
 from django_tables2 import SingleTableMixin
 
 from fulfilments import services
 from fulfilments.models import Fulfilment, FulfilmentStatus, Location, StockPosition
-from oms.models import Activity
+from oms.models import Activity, Retailer
 from oms.roles import Role, has_role
 from oms.search import search_key
 from oms.state import InvalidTransition
 from oms.tables import BaseTable, DateTimeColumn
 from oms.tenancy import retailer_ids_for
 from oms.views import HtmxResultsMixin, TenantDetailView, TenantObjectActionView, TenantScopedMixin
-from orders.selectors import order_ids_by_ref
+from orders import services as order_services
+from orders.models import Order
 
 
 class FulfilmentFilter(django_filters.FilterSet):
@@ -47,7 +49,7 @@ class FulfilmentFilter(django_filters.FilterSet):
         match = Q(ref_key__key_prefix=search_key(value)) | Q(
             status=FulfilmentStatus.ESCALATED, escalation_reason__icontains=value
         )
-        order_ids = order_ids_by_ref(retailer_ids, value)
+        order_ids = Order.objects.for_retailers(retailer_ids).ids_by_ref(value)
         if order_ids:
             match |= Q(order_id__in=order_ids)
         location_ids = list(
@@ -103,8 +105,6 @@ class EscalatedTable(FulfilmentTable):
         order_by = "escalated_at"
 
     def render_escalated_at(self, value):
-        from django.utils.timesince import timesince
-
         return format_html('<span class="badge {}">{}</span>', _age_class(value), timesince(value))
 
 
@@ -163,7 +163,7 @@ class FulfilmentDetailView(TenantDetailView):
             items=list(fulfilment.items.all()),
             steps=[
                 (FulfilmentStatus(s).label, parse_datetime(fulfilment.history[s]))
-                for s in services.LIVE
+                for s in services.LIFECYCLE
                 if s in fulfilment.history
             ],
             moves=[
@@ -230,7 +230,7 @@ class FulfilmentAssignView(_FulfilmentAction):
 
 class FulfilmentCancelLinesView(_FulfilmentAction):
     def perform(self, fulfilment):
-        ret = services.fulfilment_cancel_lines(fulfilment=fulfilment, by=self.request.user)
+        ret = order_services.fulfilment_lines_cancel(fulfilment=fulfilment, by=self.request.user)
         if ret is None:
             return "The lines are cancelled; nothing had been paid for them."
         return f"The lines are cancelled; return {ret.return_ref} refunds them."
@@ -248,9 +248,6 @@ class StockView(TenantScopedMixin, TemplateView):
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         positions = list(self.get_queryset().order_by("location__name", "sku")[:1000])
         positions.sort(key=lambda p: not p.below_threshold)
-        from oms.models import Retailer
-        from oms.tenancy import retailer_ids_for
-
         retailers = [
             r
             for r in Retailer.objects.filter(pk__in=retailer_ids_for(self.request.user))

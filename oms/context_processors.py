@@ -1,5 +1,6 @@
 from django.http import HttpRequest
 
+from oms.models import Retailer
 from oms.roles import Role, has_role_anywhere, roles_of
 
 
@@ -10,8 +11,6 @@ def navigation(request: HttpRequest) -> dict:
         return {}
 
     def memberships():
-        from oms.models import Retailer
-
         roles = roles_of(user)
         return [(r, roles[r.pk]) for r in Retailer.objects.filter(pk__in=roles).order_by("name")]
 

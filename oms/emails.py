@@ -11,12 +11,13 @@ from django.core.mail import EmailMessage
 from django.db import models, transaction
 from django.utils import timezone
 
-from oms import activity
+from oms import activity, locking
 from oms.models import OutboundEmail, Retailer
+from oms.tasks import enqueue_on_commit, send_email
 
 logger = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 5
+MAX_ATTEMPTS = OutboundEmail.MAX_ATTEMPTS
 
 # kind -> function(id) returning (filename, content, mimetype); apps register their documents.
 _ATTACHMENTS: dict[str, Callable[[int], tuple[str, bytes, str]]] = {}
@@ -55,8 +56,6 @@ def email_queue(
         by=by,
         data={"to": to, "subject": subject},
     )
-    from oms.tasks import enqueue_on_commit, send_email
-
     enqueue_on_commit(send_email, email.pk, retailer_id=email.retailer_id)
     return email
 
@@ -69,7 +68,7 @@ def email_deliver(*, email_id: int) -> OutboundEmail.Status:
     """
     error: Exception | None = None
     with transaction.atomic():
-        email = OutboundEmail.objects.select_for_update().get(pk=email_id)
+        email = locking.lock(OutboundEmail(pk=email_id))
         if email.status != OutboundEmail.Status.QUEUED:
             return OutboundEmail.Status(email.status)
         email.attempts += 1
@@ -117,8 +116,6 @@ def email_deliver(*, email_id: int) -> OutboundEmail.Status:
 
 def emails_relay(*, older_than: timedelta = timedelta(minutes=5)) -> int:
     """Hand emails still queued after `older_than` to a worker again. Returns how many."""
-    from oms.tasks import send_email
-
     cutoff = timezone.now() - older_than
     ids = list(
         OutboundEmail.objects.filter(

@@ -2,6 +2,7 @@ import zoneinfo
 
 from django.utils import timezone
 
+from oms.models import Retailer
 from oms.roles import roles_of
 
 
@@ -19,8 +20,6 @@ class RetailerTimeZoneMiddleware:
         user = getattr(request, "user", None)
         retailer_ids = sorted(roles_of(user)) if user is not None else []
         if retailer_ids:
-            from oms.models import Retailer
-
             zone = (
                 Retailer.objects.filter(pk=retailer_ids[0])
                 .values_list("time_zone", flat=True)

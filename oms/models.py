@@ -123,6 +123,8 @@ class OutboundEmail(TenantOwned):
     lost), so an email is never silently lost.
     """
 
+    MAX_ATTEMPTS = 5  # tries before it is left failed, visible on the record it is about
+
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
         SENT = "sent", "Sent"

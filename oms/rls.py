@@ -32,6 +32,8 @@ from contextlib import contextmanager
 from django.db import connections, migrations
 from django.db.backends.signals import connection_created
 
+from oms.tenancy import retailer_ids_for
+
 IDS = "oms.retailer_ids"
 ALL = "oms.all_retailers"
 POLICY = "tenant_isolation"
@@ -146,8 +148,6 @@ class TenantScopeMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        from oms.tenancy import retailer_ids_for
-
         user = getattr(request, "user", None)
         if user is None or not user.is_authenticated:
             use_retailers([])  # nothing; no query when nothing was set on this connection

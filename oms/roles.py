@@ -38,13 +38,11 @@ def roles_of(user: AbstractBaseUser | AnonymousUser) -> dict[int, Role]:
         return {}
     cached = getattr(user, "_oms_roles", None)
     if cached is None:
-        from oms.models import Membership
-
         cached = {
             retailer_id: Role(role)
-            for retailer_id, role in Membership.objects.filter(
-                user_id=user.pk, retailer__is_active=True
-            ).values_list("retailer_id", "role")
+            for retailer_id, role in user.memberships.filter(retailer__is_active=True).values_list(
+                "retailer_id", "role"
+            )
         }
         user._oms_roles = cached
     return cached

@@ -13,7 +13,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Q, QuerySet
 
-from oms import activity
+from oms import activity, locking
 from oms.activity import describe_as
 from oms.models import SavedView
 from oms.roles import Role, has_role, require_role
@@ -58,13 +58,24 @@ def save_view(
         raise ValidationError("Give the view a name of up to 80 characters.")
     query = clean_query(query)
     with transaction.atomic():
-        view, created = SavedView.objects.select_for_update().update_or_create(
-            retailer_id=retailer_id,
-            owner=by,
-            list_name=list_name,
-            name=name,
-            defaults={"query": query, "shared": shared},
+        same = SavedView.objects.filter(
+            retailer_id=retailer_id, owner=by, list_name=list_name, name=name
         )
+        found = locking.lock_all(same)
+        created = not found
+        if found:
+            view = found[0]
+            view.query, view.shared = query, shared
+            view.save(update_fields=["query", "shared"])
+        else:
+            view = SavedView.objects.create(
+                retailer_id=retailer_id,
+                owner=by,
+                list_name=list_name,
+                name=name,
+                query=query,
+                shared=shared,
+            )
         activity.record(
             action="oms.savedview.saved",
             target=view,
@@ -93,7 +104,7 @@ def delete_view(*, view: SavedView, by) -> None:
     if not may_delete(view, by):
         raise PermissionDenied("Only its owner, or an admin for a shared view, may delete it.")
     with transaction.atomic():
-        view = SavedView.objects.select_for_update().get(pk=view.pk)
+        view = locking.lock(view)
         activity.record(
             action="oms.savedview.deleted",
             target=view,

@@ -278,9 +278,11 @@ LOGGING = {
 
 # PAYMENTS
 # ------------------------------------------------------------------------------
-# Payment.provider -> the gateway class that moves its money (see orders/gateway.py).
-PAYMENT_GATEWAYS = {"simulated": "orders.gateway.SimulatedGateway"}
+# Payment.provider -> the gateway class that moves its money (see billing/gateway.py).
+PAYMENT_GATEWAYS = {"simulated": "billing.gateway.SimulatedGateway"}
 # Make the simulated gateway fail every call: "decline" or "timeout" (empty: it succeeds).
 SIMULATED_GATEWAY_FAILURE = env("SIMULATED_GATEWAY_FAILURE", default="")
 # How often a payment operation is tried on transient gateway errors before it is failed.
 PAYMENT_OPERATION_ATTEMPTS = env.int("PAYMENT_OPERATION_ATTEMPTS", default=5)
+# A row lock taken out of the fixed order (oms/locking.py): "log" it, or "raise" (the tests).
+LOCK_ORDER_CHECK = env.str("LOCK_ORDER_CHECK", default="log")

@@ -5,7 +5,8 @@ import logging
 from celery import shared_task
 from django.db import transaction
 
-from oms import emails, rls
+from oms import rls
+from oms.models import OutboundEmail
 
 logger = logging.getLogger(__name__)
 
@@ -30,25 +31,29 @@ def enqueue_on_commit(task, *args, **kwargs) -> None:
     bind=True,
     acks_late=True,
     reject_on_worker_lost=True,
-    max_retries=emails.MAX_ATTEMPTS - 1,
+    max_retries=OutboundEmail.MAX_ATTEMPTS - 1,
     default_retry_delay=30,
 )
 def send_email(self, email_id: int, retailer_id: int | None = None) -> str:
     """Send a queued email; retried with backoff until the service marks it failed."""
+    from oms import emails
+
     try:
-        with rls.row_scope(emails.OutboundEmail, email_id, retailer_id):
+        with rls.row_scope(OutboundEmail, email_id, retailer_id):
             return emails.email_deliver(email_id=email_id)
     except rls.TenantRequired:
         raise
     except Exception as exc:
         if self.request.is_eager:
             # In-process (no broker): the error is on the email row; the relay tries it again.
-            return emails.OutboundEmail.Status.QUEUED
+            return OutboundEmail.Status.QUEUED
         raise self.retry(exc=exc, countdown=30 * 2**self.request.retries) from exc
 
 
 @shared_task
 def relay_emails() -> int:
     """Beat: hand emails stuck in the queue (broker was down, worker lost) to a worker again."""
+    from oms import emails
+
     with rls.all_retailers():
         return emails.emails_relay()

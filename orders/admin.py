@@ -1,13 +1,12 @@
 from django.contrib import admin
 
+from billing.models import Payment, PaymentTransaction
 from orders.models import (
     Comment,
     Memo,
     Order,
     OrderLine,
     OrderStatus,
-    Payment,
-    PaymentTransaction,
     Shipment,
     ShipmentEvent,
     Task,

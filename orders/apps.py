@@ -6,6 +6,8 @@ class OrdersConfig(AppConfig):
     name = "orders"
 
     def ready(self) -> None:
+        from billing.services import on_settled
+        from fulfilments.services import on_moved
         from oms.global_search import register_search
         from oms.health import register_check
         from oms.inbox import register_figures, register_queue
@@ -18,7 +20,11 @@ class OrdersConfig(AppConfig):
             queues,
         )
         from orders.search import search_orders
-        from orders.services import order_statuses_ensure_defaults
+        from orders.services import (
+            fulfilment_moved,
+            order_statuses_ensure_defaults,
+            payment_settled,
+        )
 
         # positions leave gaps for the queues of fulfilments (10) and returns (40)
         register_queue("orders.payment_failed", queues.payment_failed, position=20)
@@ -35,3 +41,6 @@ class OrdersConfig(AppConfig):
         register_check("intake", health.intake_backlog, position=30)
         # a new retailer's statuses first, then returns' configuration (20)
         register_defaults("orders.statuses", order_statuses_ensure_defaults, position=10)
+        # what follows money that moved and parcels that left, told by the apps below
+        on_settled(payment_settled)
+        on_moved(fulfilment_moved)

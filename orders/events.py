@@ -6,13 +6,10 @@ from datetime import datetime
 
 from oms.activity import RecordRef, describe_as, record
 from oms.models import Activity
-from orders.models import Comment, Memo, Order, Task
+from orders.models import Comment, Memo, Order, PaymentStatus, Task
 
 describe_as("orders.order.placed", "Order placed via {channel}: {total} {currency}")
 describe_as("orders.order.status_changed", "Status changed from {before} to {after}")
-describe_as("orders.payment.authorised", "{method} payment of {amount} {currency} authorised")
-describe_as("orders.payment.captured", "{amount} {currency} captured")
-describe_as("orders.payment.refunded", "{amount} {currency} refunded")
 describe_as("orders.shipment.created", "Shipped with {carrier}, tracking {tracking_number}")
 describe_as("orders.shipment.delivered", "Delivered by {carrier}")
 describe_as("orders.comment.added", "Comment: “{body}”")
@@ -27,6 +24,18 @@ def order_placed(order: Order, *, at: datetime | None = None) -> Activity:
         target=order,
         by=None,
         at=at or order.placed_at,
+        data={"channel": order.channel, "total": str(order.total), "currency": order.currency},
+    )
+
+
+describe_as("orders.order.updated", "Items changed by {channel}: {total} {currency}")
+
+
+def order_updated(order: Order, *, by) -> Activity:
+    return record(
+        action="orders.order.updated",
+        target=order,
+        by=by,
         data={"channel": order.channel, "total": str(order.total), "currency": order.currency},
     )
 
@@ -85,11 +94,6 @@ describe_as("orders.order.hold_set", "Held: {hold}. {reason}")
 describe_as("orders.order.hold_cleared", "Hold cleared: {hold}. {reason}")
 describe_as("orders.order.payment_marked", "Marked {after_label} (was {before_label})")
 describe_as("orders.order.invoice_number_set", "Invoice number set to {after} (was {before})")
-describe_as("orders.payment.requested", "{kind_label} of {amount} {currency} requested")
-describe_as("orders.payment.failed", "{kind_label} of {amount} {currency} failed: {message}")
-describe_as("orders.payment.voided", "{amount} {currency} of the authorisation released")
-describe_as("orders.payment.synced", "Payments synced with the gateway: {summary}")
-describe_as("orders.order.payments_checked", "Payments checked with the gateway: no change")
 describe_as("orders.orderline.shipment_updated", "Shipment of {sku} updated: {changes}")
 describe_as("orders.order.sent", "Marked sent{tracking_text}")
 describe_as(
@@ -156,8 +160,6 @@ def order_hold_changed(order: Order, *, hold: str, held: bool, reason: str, by) 
 
 
 def order_payment_status_marked(order: Order, *, before: str, by) -> Activity:
-    from orders.models import PaymentStatus
-
     labels = dict(PaymentStatus.choices)
     return record(
         action="orders.order.payment_marked",
@@ -179,72 +181,6 @@ def order_invoice_number_set(order: Order, *, before: str, by) -> Activity:
         by=by,
         data={"before": before or "none", "after": order.invoice_number or "none"},
     )
-
-
-def _operation_data(operation) -> dict:
-    return {
-        "kind": operation.kind,
-        "kind_label": operation.get_kind_display(),
-        "amount": str(operation.amount),
-        "currency": operation.payment.currency,
-        "method": operation.payment.get_method_display(),
-        "idempotency_key": operation.idempotency_key,
-    }
-
-
-def payment_operation_requested(operation, *, by) -> Activity:
-    return record(
-        action="orders.payment.requested",
-        target=operation,
-        root=_order_ref(operation),
-        by=by,
-        data=_operation_data(operation),
-    )
-
-
-def payment_operation_succeeded(operation, *, payment) -> Activity:
-    action = {"capture": "captured", "refund": "refunded", "void": "voided"}[operation.kind]
-    return record(
-        action=f"orders.payment.{action}",
-        target=operation,
-        root=_order_ref(operation),
-        by=operation.created_by,
-        data=_operation_data(operation) | {"reference": operation.reference},
-    )
-
-
-def payment_operation_failed(operation) -> Activity:
-    return record(
-        action="orders.payment.failed",
-        target=operation,
-        root=_order_ref(operation),
-        by=operation.created_by,
-        data=_operation_data(operation)
-        | {"message": operation.message, "error_code": operation.error_code},
-    )
-
-
-def payment_synced(payment, *, before: dict, after: dict, by) -> Activity:
-    changes = [
-        f"{field} {before[field]} → {after[field]}"
-        for field in after
-        if before[field] != after[field]
-    ]
-    return record(
-        action="orders.payment.synced",
-        target=payment,
-        root=_order_ref(payment),
-        by=by,
-        data={
-            "before": {k: str(v) for k, v in before.items()},
-            "after": {k: str(v) for k, v in after.items()},
-            "summary": "; ".join(changes),
-        },
-    )
-
-
-def payments_checked(order: Order, *, by) -> Activity:
-    return record(action="orders.order.payments_checked", target=order, by=by)
 
 
 def line_shipment_updated(line, *, changes: dict, by) -> Activity:
@@ -275,6 +211,19 @@ def order_sent(order: Order, *, shipment, by) -> Activity:
             "tracking_number": tracking,
             "tracking_text": f" with {shipment.carrier} tracking {tracking}" if tracking else "",
         },
+    )
+
+
+describe_as("orders.orderline.units_cancelled", "{count} × {sku} cancelled")
+
+
+def line_units_cancelled(line, *, count: int, by) -> Activity:
+    return record(
+        action="orders.orderline.units_cancelled",
+        target=line,
+        root=_order_ref(line),
+        by=by,
+        data={"sku": line.sku, "count": count, "cancelled": line.cancelled},
     )
 
 

@@ -5,7 +5,7 @@ from django.contrib.auth import get_user_model
 
 from billing.models import INVOICE_LANGUAGES, Invoice
 from orders.models import ShipmentStatus, Task
-from orders.selectors import retailer_staff
+from orders.selectors import retailer_staff, status_choices
 
 
 class _StaffChoiceMixin:
@@ -73,8 +73,6 @@ class StatusForm(forms.Form):
 
     def __init__(self, *args, order, **kwargs):
         super().__init__(*args, **kwargs)
-        from orders.selectors import status_choices
-
         self.fields["status"].queryset = status_choices(order)
 
 

@@ -1,15 +1,20 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
+from functools import cached_property
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Exists, F, OuterRef, Q
+from django.db.models import Exists, F, OuterRef, Q, Sum
 from django.urls import reverse
 from django.utils import timezone
 
-from oms.search import key_field
+from billing.models import AWAITING_PAYMENT, PaymentStatus, PaymentTransaction
+from fulfilments.models import HANDED_OVER, FulfilmentItem
+from oms.search import key_field, search_key
 from oms.tenancy import TenantOwned, TenantQuerySet
+from returns.models import ReturnItem, ReturnType
 
 MONEY = {"max_digits": 12, "decimal_places": 2, "default": Decimal("0.00")}
 
@@ -46,6 +51,8 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 }
 # While an order is in one of these, its items' shipments can still be changed.
 SHIPPABLE_STATES = frozenset({SystemState.NEW, SystemState.PROCESSING})
+# What an order's rules read, joined when it is locked.
+ORDER_CHECKS = ("status", "suspended_from", "retailer", "customer")
 
 
 class StatusColour(models.TextChoices):
@@ -107,21 +114,20 @@ class OrderType(models.TextChoices):
     CLICK_AND_COLLECT = "CC", "Click and collect"
 
 
-class PaymentStatus(models.TextChoices):
-    NOT_PAID = "not_paid", "Not paid"
-    AUTHORISED = "authorised", "Authorised"
-    PARTIALLY_PAID = "partially_paid", "Partially paid"
-    PAID = "paid", "Paid"
-    PARTIALLY_REFUNDED = "partially_refunded", "Partially refunded"
-    REFUNDED = "refunded", "Refunded"
-
-
-AWAITING_PAYMENT = frozenset(
-    {PaymentStatus.NOT_PAID, PaymentStatus.AUTHORISED, PaymentStatus.PARTIALLY_PAID}
-)
+# the most orders a search of other records by their order's ref looks at
+REF_SEARCH_LIMIT = 1000
 
 
 class OrderQuerySet(TenantQuerySet):
+    def ids_by_ref(self, text: str, *, exact: bool = False, limit: int = REF_SEARCH_LIMIT):
+        """Ids of the orders whose ref starts with (or is) `text`, case-insensitively.
+
+        Searches of other records by their order's ref look the orders up first with this, on
+        the ref index, rather than joining orders into an OR that no index can serve.
+        """
+        lookup = "ref_key" if exact else "ref_key__key_prefix"
+        return list(self.filter(**{lookup: search_key(text)}).values_list("pk", flat=True)[:limit])
+
     def with_list_columns(self) -> OrderQuerySet:
         """What a row of the orders list shows, joined in one query."""
         return self.select_related("retailer", "customer", "status")
@@ -291,6 +297,12 @@ class Order(TenantOwned):
         """The system states this order may move to now."""
         return self.transitions()[self.status.system_state]
 
+    @cached_property
+    def line_units(self) -> dict[int, Units]:
+        """Its lines' units (`OrderLineQuerySet.units`), read once for this instance; a list of
+        orders may fill it for all of them at once."""
+        return self.lines.units()
+
     @property
     def hold_reasons(self) -> list[str]:
         reasons = []
@@ -311,6 +323,59 @@ class ShipmentStatus(models.TextChoices):
     CANCELLED = "cancelled", "Cancelled"
 
 
+@dataclass(frozen=True)
+class Units:
+    """How a line's units stand. Every unit ordered is open, shipped or cancelled; a shipped
+    unit may come back on a customer return."""
+
+    ordered: int
+    shipped: int = 0
+    cancelled: int = 0
+    returned: int = 0
+
+    @property
+    def open(self) -> int:
+        """Units still to ship: neither shipped nor cancelled."""
+        return self.ordered - self.shipped - self.cancelled
+
+    @property
+    def returnable(self) -> int:
+        """Units a customer may still send back: shipped and not yet on a return."""
+        return self.shipped - self.returned
+
+    @property
+    def least_quantity(self) -> int:
+        """What a corrected quantity cannot go below: every unit shipped or cancelled (and at
+        least one)."""
+        return max(1, self.shipped + self.cancelled)
+
+
+class OrderLineQuerySet(TenantQuerySet):
+    def units(self) -> dict[int, Units]:
+        """Each line's units, by line id: the one count of what is ordered, shipped (handed over
+        in a fulfilment), cancelled, returned (on a customer return) and so still open."""
+        rows = list(self.order_by().values_list("pk", "quantity", "cancelled"))
+        ids = [pk for pk, _, _ in rows]
+        shipped = dict(
+            FulfilmentItem.objects.filter(order_line_id__in=ids, fulfilment__status__in=HANDED_OVER)
+            .order_by()
+            .values_list("order_line_id")
+            .annotate(n=Sum("filled"))
+        )
+        returned = dict(
+            ReturnItem.objects.filter(
+                order_line_id__in=ids, return_request__type=ReturnType.CUSTOMER_RETURN
+            )
+            .order_by()
+            .values_list("order_line_id")
+            .annotate(n=Sum("quantity"))
+        )
+        return {
+            pk: Units(quantity, shipped.get(pk, 0), cancelled, returned.get(pk, 0))
+            for pk, quantity, cancelled in rows
+        }
+
+
 class OrderLine(TenantOwned):
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
     position = models.PositiveSmallIntegerField(default=0)
@@ -322,6 +387,9 @@ class OrderLine(TenantOwned):
     tax_rate = models.DecimalField(max_digits=5, decimal_places=2, default=Decimal("0.00"))
     tax = models.DecimalField(**MONEY)
     total = models.DecimalField(**MONEY)
+    cancelled = models.PositiveIntegerField(
+        default=0, db_default=0, help_text="Units cancelled: they will not ship."
+    )
     shipment_status = models.CharField(
         max_length=16, choices=ShipmentStatus.choices, default=ShipmentStatus.PENDING
     )
@@ -329,152 +397,21 @@ class OrderLine(TenantOwned):
     tracking_number = models.CharField(max_length=100, blank=True)
     tracking_key = key_field("tracking_number")
 
+    objects = OrderLineQuerySet.as_manager()
+
     class Meta:
         ordering = ["order_id", "position", "pk"]
         indexes = [
             models.Index(fields=["retailer", "tracking_key"], name="line_tracking_key"),
         ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(cancelled__lte=F("quantity")), name="line_cancelled_lte_quantity"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.quantity} × {self.name}"
-
-
-class Payment(TenantOwned):
-    class Method(models.TextChoices):
-        CARD = "card", "Card"
-        IDEAL = "ideal", "iDEAL"
-        PAYPAL = "paypal", "PayPal"
-        KLARNA = "klarna", "Klarna (pay later)"
-        GIFT_CARD = "gift_card", "Gift card"
-        BANK_TRANSFER = "bank_transfer", "Bank transfer"
-
-    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="payments")
-    method = models.CharField(max_length=20, choices=Method.choices)
-    provider = models.CharField(max_length=50, default="simulated")
-    provider_reference = models.CharField(max_length=100, blank=True)
-    currency = models.CharField(max_length=3)
-    authorised = models.DecimalField(**MONEY)
-    captured = models.DecimalField(**MONEY)
-    refunded = models.DecimalField(**MONEY)
-    voided = models.DecimalField(
-        **MONEY, help_text="Authorised but released: it can no longer be captured."
-    )
-    created_at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        ordering = ["order_id", "created_at", "pk"]
-        constraints = [
-            models.CheckConstraint(
-                condition=Q(captured__lte=F("authorised") - F("voided")),
-                name="payment_captured_lte_authorised",
-            ),
-            models.CheckConstraint(
-                condition=Q(refunded__lte=F("captured")), name="payment_refunded_lte_captured"
-            ),
-            models.CheckConstraint(
-                condition=Q(authorised__gte=0)
-                & Q(captured__gte=0)
-                & Q(refunded__gte=0)
-                & Q(voided__gte=0),
-                name="payment_amounts_not_negative",
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.get_method_display()} {self.authorised} {self.currency}"
-
-    @property
-    def capturable(self) -> Decimal:
-        return self.authorised - self.voided - self.captured
-
-    @property
-    def refundable(self) -> Decimal:
-        return self.captured - self.refunded
-
-
-class PaymentTransaction(TenantOwned):
-    class Kind(models.TextChoices):
-        AUTHORISE = "authorise", "Authorise"
-        CAPTURE = "capture", "Capture"
-        REFUND = "refund", "Refund"
-        VOID = "void", "Void"
-
-    class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        SUCCEEDED = "succeeded", "Succeeded"
-        FAILED = "failed", "Failed"
-
-    payment = models.ForeignKey(Payment, on_delete=models.CASCADE, related_name="transactions")
-    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="transactions")
-    return_request = models.ForeignKey(
-        "returns.Return",
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="refunds",
-        help_text="The return this refund pays out.",
-    )
-    kind = models.CharField(max_length=16, choices=Kind.choices)
-    amount = models.DecimalField(**MONEY)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
-    reference = models.CharField(max_length=100, blank=True, help_text="The gateway's reference")
-    idempotency_key = models.CharField(max_length=100)
-    message = models.TextField(blank=True)
-    error_code = models.CharField(
-        max_length=20, blank=True, help_text="declined, or unavailable when it may be retried"
-    )
-    attempts = models.PositiveSmallIntegerField(default=0)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    created_at = models.DateTimeField(default=timezone.now)
-    completed_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["order_id", "created_at", "pk"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["retailer", "idempotency_key"], name="transaction_unique_idempotency_key"
-            ),
-            models.CheckConstraint(condition=Q(amount__gte=0), name="transaction_amount_gte_0"),
-        ]
-        indexes = [
-            # the failed operations queue (OrderQuerySet.payment_failed): few rows, found at once
-            models.Index(
-                fields=["retailer", "order"],
-                condition=Q(status="failed"),
-                name="transaction_failed",
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.get_kind_display()} {self.amount} ({self.get_status_display()})"
-
-    @property
-    def can_retry(self) -> bool:
-        return self.status == self.Status.FAILED and self.kind != self.Kind.AUTHORISE
-
-
-class SimulatedGatewayRecord(models.Model):
-    """The built-in simulated payment gateway's own ledger (the provider's side, not ours).
-
-    One row per money movement the gateway accepted, unique by idempotency key: asking again
-    with the same key returns the same row and moves no money.
-    """
-
-    idempotency_key = models.CharField(max_length=100, unique=True)
-    payment_reference = models.CharField(max_length=100)
-    kind = models.CharField(max_length=16)
-    amount = models.DecimalField(**MONEY)
-    currency = models.CharField(max_length=3)
-    reference = models.CharField(max_length=100, unique=True)
-    created_at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        indexes = [models.Index(fields=["payment_reference"], name="simgw_payment")]
-
-    def __str__(self) -> str:
-        return f"{self.kind} {self.amount} {self.currency} ({self.reference})"
 
 
 class Shipment(TenantOwned):

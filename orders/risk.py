@@ -10,10 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import BooleanField, Case, Exists, OuterRef, Q, Value, When
 from django.utils import formats, timezone
 
-from orders.models import OPEN_STATES, Order
+from fulfilments.models import Carrier, Fulfilment, FulfilmentStatus
+from orders.models import OPEN_STATES, Order, Shipment
 
 HANDLING_DAYS = 1  # picking and packing before the carrier has the parcel
 DEFAULT_TRANSIT_DAYS = 2  # for a carrier not set up (fulfilments.Carrier.transit_days)
@@ -46,8 +47,6 @@ RULE_BY_CODE = {rule.code: rule for rule in RULES}
 
 
 def _transit_days(retailer_ids) -> dict[tuple[int, str], int]:
-    from fulfilments.models import Carrier
-
     return {
         (retailer_id, name): days
         for retailer_id, name, days in Carrier.objects.filter(
@@ -58,9 +57,6 @@ def _transit_days(retailer_ids) -> dict[tuple[int, str], int]:
 
 def risk_conditions(retailer_ids, today: date | None = None) -> dict[str, Q]:
     """For each rule, the condition on orders that makes it hold (open orders only)."""
-    from fulfilments.models import Fulfilment, FulfilmentStatus
-    from orders.models import Shipment
-
     today = today or timezone.localdate()
     open_order = Q(status__system_state__in=OPEN_STATES)
     shipped = Exists(
@@ -134,8 +130,6 @@ def risks_of(orders: list[Order], today: date | None = None) -> dict[int, list[s
 
 
 def _as_flags(conditions: dict[str, Q]) -> dict:
-    from django.db.models import BooleanField, Case, Value, When
-
     return {
         code: Case(
             When(condition, then=Value(True)), default=Value(False), output_field=BooleanField()

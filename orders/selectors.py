@@ -9,45 +9,27 @@ from decimal import Decimal
 from django.db.models import Prefetch, Q, QuerySet
 
 from oms.models import Activity, Membership
-from oms.search import search_key
 from orders.models import (
     Order,
     OrderLine,
+    OrderStatus,
     Shipment,
     ShipmentEvent,
     SystemState,
     Task,
 )
+from returns.models import Return
 
 # Activity kinds an agent can filter the timeline by, each a set of record types.
 ACTIVITY_KINDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "order": ("Order and status", ("orders.order",)),
     "items": ("Items", ("orders.orderline",)),
-    "payments": ("Payments", ("orders.payment", "orders.paymenttransaction")),
+    "payments": ("Payments", ("billing.payment", "billing.paymenttransaction")),
     "shipments": ("Shipments", ("orders.shipment", "orders.shipmentevent")),
     "notes": ("Comments, memos and tasks", ("orders.comment", "orders.memo", "orders.task")),
     "emails": ("Emails", ("oms.outboundemail",)),
     "returns": ("Returns", ("returns.return", "returns.returnitem", "returns.returnfulfilment")),
 }
-
-
-SEARCH_LIMIT = 1000
-
-
-def order_ids_by_ref(
-    retailer_ids: list[int], text: str, *, exact: bool = False, limit: int = SEARCH_LIMIT
-) -> list[int]:
-    """Ids of the retailers' orders whose ref starts with (or is) `text`, case-insensitively.
-
-    Searches of other records by their order's ref look the orders up first with this, on the
-    ref index, rather than joining orders into an OR that no index can serve.
-    """
-    lookup = "ref_key" if exact else "ref_key__key_prefix"
-    return list(
-        Order.objects.for_retailers(retailer_ids)
-        .filter(**{lookup: search_key(text)})
-        .values_list("pk", flat=True)[:limit]
-    )
 
 
 def order_header_queryset(queryset: QuerySet[Order]) -> QuerySet[Order]:
@@ -89,8 +71,6 @@ def order_tasks(order: Order) -> list[Task]:
 
 def order_activity(order: Order, *, kind: str | None = None) -> QuerySet[Activity]:
     """Everything that happened to the order and what hangs off it, newest first."""
-    from returns.models import Return
-
     return_ids = [str(pk) for pk in Return.objects.filter(order=order).values_list("pk", flat=True)]
     activity = (
         Activity.objects.filter(retailer_id=order.retailer_id)
@@ -127,8 +107,6 @@ def status_choices(order: Order) -> QuerySet:
     Cancelling and suspending have their own buttons (they ask for a confirmation or a reason),
     so their statuses are not offered here; another status of the current state is.
     """
-    from orders.models import OrderStatus
-
     states = set(order.available_states())
     if order.available_states():
         states.add(order.status.system_state)

@@ -4,7 +4,7 @@ from django.db.models import Q
 from oms.models import Retailer
 from oms.search import name_words, search_key
 from oms.tenancy import retailer_ids_for
-from orders.selectors import order_ids_by_ref
+from orders.models import Order
 from returns.models import Return, ReturnStatus, ReturnType
 
 
@@ -43,7 +43,9 @@ class ReturnFilter(django_filters.FilterSet):
         if not value:
             return queryset
         match = Q(return_ref_key__key_prefix=search_key(value))
-        order_ids = order_ids_by_ref(retailer_ids_for(self.request.user), value)
+        order_ids = Order.objects.for_retailers(retailer_ids_for(self.request.user)).ids_by_ref(
+            value
+        )
         if order_ids:
             match |= Q(order_id__in=order_ids)
         if value.isdigit():

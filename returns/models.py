@@ -7,6 +7,7 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
+from billing import ledger
 from oms.search import key_field
 from oms.tenancy import TenantOwned, TenantQuerySet
 
@@ -163,16 +164,23 @@ class Return(TenantOwned):
     action = models.ForeignKey(
         ReturnAction, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
-    total_return_price = models.DecimalField(**MONEY, default=Decimal("0.00"))
+    total_return_price = models.DecimalField(
+        **MONEY,
+        default=Decimal("0.00"),
+        help_text="What the return is worth: its items at the price paid, and the shipping it "
+        "gives back.",
+    )
+    shipping_amount = models.DecimalField(
+        **MONEY, default=Decimal("0.00"), help_text="The order's shipping this return gives back."
+    )
     currency = models.CharField(max_length=3, blank=True)
     custom_attributes = models.JSONField(default=dict, blank=True)
     credit_note = models.ForeignKey(
         "billing.Invoice", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    refunded_by_hand = models.BooleanField(default=False)
-    # what a manager gave back outside the gateway: the payments still hold it, the customer
-    # has it already
-    refunded_by_hand_amount = models.DecimalField(**MONEY, default=Decimal("0.00"))
+    refunded_by_hand = models.BooleanField(
+        default=False, help_text="A manager released its refund by hand."
+    )
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
 
@@ -211,6 +219,11 @@ class Return(TenantOwned):
     def is_complete(self) -> bool:
         return self.status == ReturnStatus.COMPLETE
 
+    @property
+    def refunded_by_hand_amount(self) -> Decimal:
+        """What managers gave back by hand for this return, as billing's ledger has it."""
+        return ledger.refunds_of_return(self)[1]
+
 
 class ReturnItem(TenantOwned):
     return_request = models.ForeignKey(Return, on_delete=models.CASCADE, related_name="items")
@@ -224,6 +237,11 @@ class ReturnItem(TenantOwned):
     tax_type = models.CharField(max_length=8, choices=TaxType.choices, blank=True)
     currency = models.CharField(max_length=3, blank=True)
     quantity = models.PositiveIntegerField(default=1)
+    amount = models.DecimalField(
+        **MONEY,
+        default=Decimal("0.00"),
+        help_text="What its units are worth: their share of the order line at the price paid.",
+    )
     reason_text = models.CharField("return reason", max_length=100, blank=True)
     condition_text = models.CharField("return condition", max_length=100, blank=True)
     reason = models.ForeignKey(
@@ -244,8 +262,7 @@ class ReturnItem(TenantOwned):
 
     @property
     def refund_amount(self) -> Decimal:
-        unit = (self.sku_price or Decimal(0)) + (self.sku_tax_price or Decimal(0))
-        return unit * self.quantity
+        return self.amount
 
 
 class ReturnFulfilment(TenantOwned):

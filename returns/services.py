@@ -11,18 +11,23 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
-from typing import Any
+from decimal import ROUND_DOWN, Decimal
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
-from django.db.models import Q, Sum
+from django.db import IntegrityError, transaction
+from django.db.models import Sum
+from django.forms import ModelForm
 from django.utils import timezone
+from django.utils.text import slugify
 
-from oms import activity, state
+from billing import ledger
+from billing import services as billing
+from billing.models import BillingSettings, PaymentTransaction
+from customers.models import Customer
+from oms import activity, locking, state
 from oms.roles import Role, has_role, require_role
-from orders.models import Order, OrderLine, PaymentTransaction
 from returns.models import (
     MONEY,
     RETURN_TRANSITIONS,
@@ -37,6 +42,9 @@ from returns.models import (
     ReturnType,
     TaxType,
 )
+
+if TYPE_CHECKING:
+    from orders.models import Order, OrderLine
 
 CENT = Decimal("0.01")
 # the largest total a return's money column holds
@@ -68,6 +76,7 @@ class ItemInput:
     condition: str = ""
     action: ReturnAction | None = None
     order_line: OrderLine | None = None
+    amount: Decimal = Decimal("0.00")  # what its units are worth, set by `_value`
 
 
 @dataclass
@@ -104,11 +113,13 @@ class ReturnInput:
     custom_attributes: dict = field(default_factory=dict)
 
 
-def returned_quantities(order: Order) -> Counter:
-    """Units of each order line already on a return (by line id)."""
+def _on_returns(order: Order) -> Counter:
+    """Units of each order line (by id) already on a return of any kind: each unit of a line is
+    valued once, on the first return that covers it."""
     return Counter(
         dict(
             ReturnItem.objects.filter(return_request__order=order, order_line__isnull=False)
+            .order_by()
             .values_list("order_line_id")
             .annotate(total=Sum("quantity"))
         )
@@ -123,15 +134,15 @@ def _lookup(model, retailer_id: int, text: str):
 
 
 def _match_lines(data: ReturnInput) -> None:
-    """Tie each item to the order line it returns; refuse items not on the order or more units
-    than were ordered and not yet returned."""
+    """Tie each item to the order line it returns; refuse items not on the order, and more
+    units than may come back: a customer returns only what was shipped to them and is not on a
+    return yet; other returns cover what was ordered and is not on a return yet."""
     if data.order is None:
         return
     lines = list(data.order.lines.all())
     by_ref = {}
     for line in lines:
         by_ref.setdefault(line.sku, line)
-    already = returned_quantities(data.order)
     wanted: Counter = Counter()
     for index, item in enumerate(data.items):
         line = item.order_line or by_ref.get(item.sku_ref)
@@ -144,37 +155,100 @@ def _match_lines(data: ReturnInput) -> None:
             )
         item.order_line = line
         wanted[line.pk] += item.quantity
+    units = data.order.lines.units()
+    on_returns = _on_returns(data.order)
     for line in lines:
-        left = line.quantity - already[line.pk]
+        if not wanted[line.pk]:
+            continue
+        left, why = line.quantity - on_returns[line.pk], ""  # a unit is on one return at most
+        if data.type == ReturnType.CUSTOMER_RETURN:
+            left = min(left, units[line.pk].returnable)
+            why = f" ({units[line.pk].shipped} shipped)"
         if wanted[line.pk] > left:
             raise ValidationError(
                 {
                     "items": f"{line.sku}: {wanted[line.pk]} returned but only {left} of "
-                    f"{line.quantity} ordered can still be returned."
+                    f"{line.quantity} ordered can still be returned{why}."
                 }
             )
 
 
-def _price_from_line(item: ItemInput, currency: str) -> None:
-    """Price an item by the order line it returns (unit price excluding tax, and its tax); a
-    price given for it is kept, but never above what the customer paid for the unit."""
-    line = item.order_line
-    if line is None:
-        return
-    unit_total = line.total / line.quantity
-    unit_tax = (line.tax / line.quantity).quantize(CENT, ROUND_HALF_UP)
-    # the rest of the unit, rounded down: net and tax together never exceed what it cost
-    unit_net = (unit_total - unit_tax).quantize(CENT, ROUND_DOWN)
-    if item.sku_price is not None:  # priced by the caller: kept as given, within the limit
-        item.sku_price = min(item.sku_price, unit_net)
-        if item.sku_tax_price is not None:
-            item.sku_tax_price = min(item.sku_tax_price, unit_tax)
-        return
-    item.sku_price = unit_net
-    item.sku_tax_price = unit_tax
-    item.tax_type = item.tax_type or TaxType.VAT
-    item.currency = item.currency or currency
-    item.sku_id = item.sku_id or str(line.pk)
+def _value(items: list[ItemInput], order: Order | None, currency: str) -> None:
+    """What each item is worth: the share of its order line it covers at the price paid for
+    it (`ledger.share`: the last unit of a line takes the remainder), or less when the caller
+    offers less; never more. The unit's price excluding tax and its tax are kept for display.
+    An item of no order is worth what the caller says (no money of it is held here)."""
+    taken = _on_returns(order) if order is not None else Counter()
+    for item in items:
+        line = item.order_line
+        if line is None:
+            unit = (item.sku_price or Decimal(0)) + (item.sku_tax_price or Decimal(0))
+            item.amount = (unit * item.quantity).quantize(CENT)
+            continue
+        paid = ledger.share(line.total, line.quantity, taken[line.pk], item.quantity)
+        tax = ledger.share(line.tax, line.quantity, taken[line.pk], item.quantity)
+        taken[line.pk] += item.quantity
+        unit_tax = (tax / item.quantity).quantize(CENT, ROUND_DOWN)
+        unit_net = ((paid - tax) / item.quantity).quantize(CENT, ROUND_DOWN)
+        if item.sku_price is not None:  # priced by the caller: kept as given when it is less
+            given_tax = item.sku_tax_price or Decimal(0)  # as the caller prices it
+            offered = ((item.sku_price + given_tax) * item.quantity).quantize(CENT, ROUND_DOWN)
+            item.amount = max(Decimal(0), min(paid, offered))
+            item.sku_price = min(item.sku_price, unit_net)
+            if item.sku_tax_price is not None:
+                item.sku_tax_price = min(item.sku_tax_price, unit_tax)
+            continue
+        item.amount = paid
+        item.sku_tax_price = unit_tax
+        item.sku_price = unit_net
+        item.tax_type = item.tax_type or TaxType.VAT
+        item.currency = item.currency or currency
+        item.sku_id = item.sku_id or str(line.pk)
+
+
+def _offered(choice: dict | None) -> Decimal | None:
+    """The shipping a caller puts on a return (fulfilmentPrice and its tax), if any."""
+    if not choice or all(choice.get(key) in (None, "") for key in SHIPPING_KEYS):
+        return None
+    return sum(
+        (Decimal(str(choice[key])) for key in SHIPPING_KEYS if choice.get(key) not in (None, "")),
+        Decimal(0),
+    ).quantize(CENT)
+
+
+SHIPPING_KEYS = ("fulfilmentPrice", "fulfilmentTaxPrice")
+
+
+def _shipping(order: Order | None, type_: str, items: list[ItemInput], offered) -> Decimal:
+    """The order's shipping a return gives back. A customer return gives it back as the
+    retailer's rule says (never, always, or when everything shipped comes back); items that
+    cannot be fulfilled give it back when nothing of the order ships any more. Never more than
+    the shipping paid and not given back by an earlier return, nor than the caller offers."""
+    if order is None:
+        return offered or Decimal("0.00")
+    left = order.shipping - (
+        order.returns.aggregate(total=Sum("shipping_amount"))["total"] or Decimal(0)
+    )
+    if left <= 0:
+        return Decimal("0.00")
+    units = order.lines.units()
+    coming = Counter()
+    for item in items:
+        if item.order_line is not None:
+            coming[item.order_line.pk] += item.quantity
+    if type_ == ReturnType.CUSTOMER_RETURN:
+        rule = billing.billing_settings(order.retailer_id).return_shipping
+        everything_back = all(
+            u.open == 0 and u.returned + coming[pk] >= u.shipped for pk, u in units.items()
+        )
+        include = rule == BillingSettings.ReturnShipping.ALWAYS or (
+            rule == BillingSettings.ReturnShipping.WHOLE_ORDER and everything_back
+        )
+    else:  # the caller has cancelled these units: does anything still ship?
+        include = all(u.shipped == 0 and u.open == 0 for u in units.values())
+    if not include:
+        return Decimal("0.00")
+    return min(left, offered) if offered is not None else left
 
 
 @transaction.atomic
@@ -208,22 +282,20 @@ def return_create(*, data: ReturnInput, by) -> Return:
     ):
         raise ValidationError({"returnRef": f"A return {data.return_ref} exists already."})
     if data.order is not None:
-        Order.objects.select_for_update(of=("self",)).filter(pk=data.order.pk).first()
+        data.order = locking.lock(data.order, related=("customer",))
         _match_lines(data)
     currency = (data.order.currency if data.order else "") or (
         (data.fulfilment_choice or {}).get("currency") or ""
     )
-    for item in data.items:
-        _price_from_line(item, currency)
+    _value(data.items, data.order, currency)
     customer = data.order.customer if data.order is not None else None
     customer_id = str(data.customer.customer_id or "")
     if customer is None and customer_id.isascii() and customer_id.isdigit():
-        from customers.models import Customer
-
         customer = Customer.objects.filter(
             retailer_id=data.retailer_id, pk=int(customer_id)
         ).first()
     choice = data.fulfilment_choice
+    shipping = _shipping(data.order, data.type, data.items, _offered(choice))
     now = timezone.now()
     ret = Return(
         retailer_id=data.retailer_id,
@@ -240,11 +312,17 @@ def return_create(*, data: ReturnInput, by) -> Return:
         action=data.action,
         currency=currency,
         custom_attributes=data.custom_attributes or {},
+        shipping_amount=shipping,
         created_at=now,
         updated_at=now,
     )
     if data.return_ref:
         ret.return_ref = data.return_ref
+    ret.total_return_price = (sum((i.amount for i in data.items), Decimal(0)) + shipping).quantize(
+        CENT
+    )
+    if ret.total_return_price >= MAX_TOTAL:
+        raise ValidationError({"totalReturnPrice": f"The total must be less than {MAX_TOTAL}."})
     ret.save()
     items = [
         ReturnItem(
@@ -258,6 +336,7 @@ def return_create(*, data: ReturnInput, by) -> Return:
             tax_type=item.tax_type or "",
             currency=item.currency or "",
             quantity=item.quantity,
+            amount=item.amount,
             reason_text=item.reason,
             condition_text=item.condition,
             reason=_lookup(ReturnReason, data.retailer_id, item.reason),
@@ -270,12 +349,9 @@ def return_create(*, data: ReturnInput, by) -> Return:
         if item.action is None and item.reason is not None:
             item.action = item.reason.default_action
     ReturnItem.objects.bulk_create(items)
-    ret.total_return_price = _total(items, choice)
-    if ret.total_return_price >= MAX_TOTAL:
-        raise ValidationError({"totalReturnPrice": f"The total must be less than {MAX_TOTAL}."})
     if ret.action is None:
         ret.action = next((item.action for item in items if item.action), None)
-    ret.save(update_fields=["total_return_price", "action"])
+        ret.save(update_fields=["action"])
 
     fulfilments = list(data.fulfilments)
     if not fulfilments and choice and choice.get("fulfilmentType") in FulfilmentType.values:
@@ -311,17 +387,8 @@ def return_create(*, data: ReturnInput, by) -> Return:
         if has_role(by, data.retailer_id, Role.MANAGER):
             return_start_refund(ret=ret, by=by)
         else:  # moving money is a manager's call: it waits for one
-            _set_status(_lock(ret), ReturnStatus.PENDING_REFUND, by=by)
+            state.transition(RETURN, ret, ReturnStatus.PENDING_REFUND, by=by)
     return ret
-
-
-def _total(items: list[ReturnItem], choice: dict | None) -> Decimal:
-    total = sum((item.refund_amount for item in items), Decimal(0))
-    if choice:
-        for key in ("fulfilmentPrice", "fulfilmentTaxPrice"):
-            if choice.get(key) not in (None, ""):
-                total += Decimal(str(choice[key]))
-    return total.quantize(CENT)
 
 
 def _summary(items, ret: Return) -> str:
@@ -343,29 +410,31 @@ def _record(ret: Return, action: str, by, **data) -> None:
     )
 
 
-def _set_status(ret: Return, status: str, *, by) -> None:
-    if ret.status == status:
-        return
-    state.check(
-        RETURN_TRANSITIONS,
-        ret.status,
-        status,
-        labels=dict(ReturnStatus.choices),
-        what=f"Return {ret.return_ref}",
+def _status_changed(ret: Return, *, before: str, by) -> None:
+    _record(
+        ret,
+        "returns.return.status_changed",
+        by,
+        before=ReturnStatus(before).label,
+        after=ret.get_status_display(),
     )
-    before = ret.get_status_display()
-    ret.status = status
-    ret.updated_at = timezone.now()
-    ret.save(update_fields=["status", "updated_at"])
-    _record(ret, "returns.return.status_changed", by, before=before, after=ret.get_status_display())
+
+
+RETURN = state.Machine(
+    transitions=lambda ret: RETURN_TRANSITIONS,
+    record=_status_changed,
+    name=lambda ret: f"Return {ret.return_ref}",
+    labels=dict(ReturnStatus.choices),
+    touch=("updated_at",),
+)
 
 
 def _lock(ret: Return) -> Return:
-    return (
-        Return.objects.select_for_update(of=("self",))
-        .select_related("order", "action")
-        .get(pk=ret.pk)
-    )
+    """The return under lock, after its order's row and its order's payments: a refund locks
+    them in that order."""
+    if ret.order_id is not None:
+        locking.lock_all(ret.order.payments.all())
+    return locking.lock(ret, related=("order", "order__retailer", "action"))
 
 
 def single_gateway_payment(ret: Return):
@@ -381,61 +450,34 @@ def single_gateway_payment(ret: Return):
     return payment
 
 
-def _unsettled_refunds(ret: Return):
-    return ret.refunds.filter(
-        Q(status=PaymentTransaction.Status.PENDING)
-        | Q(status=PaymentTransaction.Status.FAILED, error_code="unavailable")
-    )
-
-
-def _refunded(ret: Return) -> Decimal:
-    return ret.refunds.filter(status=PaymentTransaction.Status.SUCCEEDED).aggregate(
-        total=Sum("amount")
-    )["total"] or Decimal(0)
-
-
-def refunded_by_hand(order: Order) -> Decimal:
-    """What managers gave back by hand on the order's returns (a bank transfer, store credit at
-    the till): still held by the payments, but no longer the customer's to get back."""
-    return order.returns.aggregate(total=Sum("refunded_by_hand_amount"))["total"] or Decimal(0)
-
-
 def refund_amount(ret: Return) -> Decimal:
-    """What the return still gives back: its total less what its refunds already paid, and
-    never more than the order's payments can still refund (less what was given back by hand)."""
-    from orders.services.payments import refundable_now
-
-    left = max(Decimal(0), ret.total_return_price - _refunded(ret))
+    """What the return still gives back: its worth less what its refunds paid (through the
+    gateway or by hand) or have on their way, and never more than the order's payments can
+    still refund. A return of no order moves no money here."""
     if ret.order_id is None:
-        return left
-    payable = sum((refundable_now(p) for p in ret.order.payments.all()), Decimal(0))
-    return min(left, max(payable - refunded_by_hand(ret.order), Decimal(0)))
+        return Decimal("0.00")
+    gateway, by_hand, moving = ledger.refunds_of_return(ret)
+    left = max(Decimal("0.00"), ret.total_return_price - gateway - by_hand - moving)
+    return min(left, ledger.order_refundable(ret.order)).quantize(CENT)
 
 
 def return_start_refund(*, ret: Return, by) -> Return:
     """Refund the return: LODGED through the gateway, or PENDING_REFUND for a manager."""
-    from orders.services.locking import lock_order, lock_payment
-    from orders.services.payments import queue_operation, refundable_now
-
-    if ret.order_id is not None:
-        lock_order(ret.order)  # order before return, as payments lock them
     ret = _lock(ret)
     if ret.status not in (ReturnStatus.CREATED, ReturnStatus.BOOKED):
         return ret  # its refund started already
-    payment = single_gateway_payment(ret)
-    if payment is not None:
-        payment = lock_payment(payment)
     amount = refund_amount(ret)
     if amount <= 0:
         _complete(ret, by=by)
         return ret
-    if payment is not None and refundable_now(payment) >= amount:
-        _set_status(ret, ReturnStatus.LODGED, by=by)
-        queue_operation(
+    payment = single_gateway_payment(ret)
+    if payment is not None and ledger.refundable(payment) >= amount:
+        state.transition(RETURN, ret, ReturnStatus.LODGED, by=by)
+        billing.queue_operation(
             payment, PaymentTransaction.Kind.REFUND, amount, by=by, return_request_id=ret.pk
         )
     else:
-        _set_status(ret, ReturnStatus.PENDING_REFUND, by=by)
+        state.transition(RETURN, ret, ReturnStatus.PENDING_REFUND, by=by)
     return ret
 
 
@@ -449,51 +491,54 @@ def return_refund_retry_limit(*, operation: PaymentTransaction) -> Decimal:
         raise state.InvalidTransition(
             f"Return {ret.return_ref} is complete{how}: its refund cannot be retried."
         )
-    if _unsettled_refunds(ret).exclude(pk=operation.pk).exists():
+    if ret.refunds.filter(ledger.UNSETTLED).exclude(pk=operation.pk).exists():
         raise state.InvalidTransition(
             f"Another refund of return {ret.return_ref} is on its way: wait for it."
         )
     return refund_amount(ret)
 
 
-def return_link_refunds(*, ret: Return, operations: list[PaymentTransaction], by) -> Return:
-    """A return whose refunds were already asked for (an order cancellation): LODGED on them."""
-    PaymentTransaction.objects.filter(pk__in=[op.pk for op in operations]).update(
-        return_request=ret
-    )
-    _set_status(_lock(ret), ReturnStatus.LODGED, by=by)
-    return ret
-
-
-def return_refund_settled(*, operation: PaymentTransaction) -> None:
+def return_refund_settled(operation: PaymentTransaction) -> None:
     """A refund of a return finished at the gateway: complete the return when all of its
     refunds succeeded and nothing more can be refunded; a decline, or a refund that paid only
-    part of it, leaves it PENDING_REFUND for a manager. Called inside the payment operation's
-    recording transaction."""
+    part of it, leaves it PENDING_REFUND for a manager. Registered with billing: it runs inside
+    the payment operation's recording transaction."""
+    if operation.return_request_id is None or operation.kind != PaymentTransaction.Kind.REFUND:
+        return  # a refund by hand is settled by the manager's own action
     ret = _lock(operation.return_request)
     if ret.status == ReturnStatus.COMPLETE:
         return
     if operation.status == PaymentTransaction.Status.FAILED:
-        if operation.error_code == "unavailable":
+        if operation.timed_out:
             return  # the gateway may have paid it: stays LODGED until a retry settles it
         if ret.status == ReturnStatus.LODGED:
-            _set_status(ret, ReturnStatus.PENDING_REFUND, by=None)
+            state.transition(RETURN, ret, ReturnStatus.PENDING_REFUND, by=None)
         return
-    if _unsettled_refunds(ret).exists():
+    if ret.refunds.filter(ledger.UNSETTLED).exists():
         return
     if refund_amount(ret) <= 0:  # all of it refunded, or nothing more can be
         if ret.status == ReturnStatus.PENDING_REFUND:
-            _set_status(ret, ReturnStatus.LODGED, by=None)
+            state.transition(RETURN, ret, ReturnStatus.LODGED, by=None)
         _complete(ret, by=None)
     elif ret.status == ReturnStatus.LODGED:  # paid in part: a manager releases the rest
-        _set_status(ret, ReturnStatus.PENDING_REFUND, by=None)
+        state.transition(RETURN, ret, ReturnStatus.PENDING_REFUND, by=None)
 
 
 def _complete(ret: Return, *, by) -> None:
-    _set_status(ret, ReturnStatus.COMPLETE, by=by)
-    from billing.services import credit_note_for_return
-
-    note = credit_note_for_return(ret=ret, by=by)
+    """The return is settled: COMPLETE, with a credit note of what it gave back."""
+    state.transition(RETURN, ret, ReturnStatus.COMPLETE, by=by)
+    if ret.order_id is None:
+        return
+    quantities: Counter = Counter()
+    for item in ret.items.all():
+        if item.order_line_id is not None:
+            quantities[item.order_line_id] += item.quantity
+    note = billing.credit_note_for_refund(
+        order=ret.order,
+        quantities=dict(quantities),
+        include_shipping=ret.type == ReturnType.CANCELLATION or ret.shipping_amount > 0,
+        by=by,
+    )
     if note is not None:
         ret.credit_note = note
         ret.save(update_fields=["credit_note"])
@@ -502,14 +547,10 @@ def _complete(ret: Return, *, by) -> None:
 @transaction.atomic
 def return_release_refund(*, ret: Return, by, by_hand: bool) -> Return:
     """A manager releases a pending refund: through the gateway again, or recorded as paid by
-    hand (a bank transfer, store credit given at the till)."""
+    hand (a bank transfer, store credit given at the till) in the ledger."""
     require_role(by, ret.retailer_id, Role.MANAGER)
-    if ret.order_id is not None:
-        from orders.services.locking import lock_order as _lock_order
-
-        _lock_order(ret.order)
     ret = _lock(ret)
-    if _unsettled_refunds(ret).exists():
+    if ret.refunds.filter(ledger.UNSETTLED).exists():
         raise state.InvalidTransition(
             "A refund of this return is on its way or timed out: retry it on the order's "
             "Transactions tab before releasing more."
@@ -518,11 +559,17 @@ def return_release_refund(*, ret: Return, by, by_hand: bool) -> Return:
         raise state.InvalidTransition(
             f"Return {ret.return_ref} is {ret.get_status_display()}: there is no refund to release."
         )
+    amount = refund_amount(ret)
     if by_hand:
-        amount = refund_amount(ret)
         ret.refunded_by_hand = True
-        ret.refunded_by_hand_amount = amount
-        ret.save(update_fields=["refunded_by_hand", "refunded_by_hand_amount"])
+        ret.save(update_fields=["refunded_by_hand"])
+        if amount > 0:
+            billing.refund_by_hand(
+                payments=list(ret.order.payments.all()),
+                amount=amount,
+                by=by,
+                return_request_id=ret.pk,
+            )
         _record(ret, "returns.return.refund_released", by, amount=amount, currency=ret.currency)
         _complete(ret, by=by)
         return ret
@@ -531,59 +578,50 @@ def return_release_refund(*, ret: Return, by, by_hand: bool) -> Return:
         raise state.InvalidTransition(
             "This order was not paid with one tender through the gateway: refund it by hand."
         )
-    from orders.services.locking import lock_payment
-    from orders.services.payments import queue_operation, refundable_now
-
-    payment = lock_payment(payment)
-    amount = refund_amount(ret)
-    if refundable_now(payment) < amount:
+    available = ledger.refundable(payment)
+    if available < amount:
         raise ValidationError(
-            f"Only {refundable_now(payment)} {payment.currency} can still be refunded on the "
+            f"Only {available} {payment.currency} can still be refunded on the "
             "order's payment: refund the rest by hand."
         )
-    _set_status(ret, ReturnStatus.LODGED, by=by)
-    queue_operation(
+    state.transition(RETURN, ret, ReturnStatus.LODGED, by=by)
+    billing.queue_operation(
         payment, PaymentTransaction.Kind.REFUND, amount, by=by, return_request_id=ret.pk
     )
     return ret
+
+
+def _parcel_moved(fulfilment: ReturnFulfilment, *, before: str, by) -> None:
+    activity.record(
+        action="returns.returnfulfilment.status_changed",
+        target=fulfilment,
+        root=fulfilment.return_request,
+        by=by,
+        data={
+            "ref": fulfilment.ref or fulfilment.pk,
+            "before": ReturnFulfilment.Status(before).label,
+            "after": fulfilment.get_status_display(),
+        },
+    )
+
+
+PARCEL = state.Machine(
+    transitions=lambda parcel: ReturnFulfilment.TRANSITIONS,
+    record=_parcel_moved,
+    name=lambda parcel: "The return parcel",
+    labels=dict(ReturnFulfilment.Status.choices),
+)
 
 
 @transaction.atomic
 def return_fulfilment_move(*, fulfilment: ReturnFulfilment, to: str, by) -> ReturnFulfilment:
     """Mark a return parcel ARRIVED at its drop-off point, or COMPLETE at its destination."""
     require_role(by, fulfilment.retailer_id, Role.MANAGER)
-    fulfilment = (
-        ReturnFulfilment.objects.select_for_update()
-        .select_related("return_request")
-        .get(pk=fulfilment.pk)
-    )
-    state.check(
-        ReturnFulfilment.TRANSITIONS,
-        fulfilment.status,
-        to,
-        labels=dict(ReturnFulfilment.Status.choices),
-        what="The return parcel",
-    )
-    before = fulfilment.get_status_display()
-    fulfilment.status = to
-    now = timezone.now()
-    if to == ReturnFulfilment.Status.ARRIVED:
-        fulfilment.arrived_at = now
-    else:
-        fulfilment.completed_at = now
-    fulfilment.save(update_fields=["status", "arrived_at", "completed_at"])
-    ret = fulfilment.return_request
-    activity.record(
-        action="returns.returnfulfilment.status_changed",
-        target=fulfilment,
-        root=ret,
-        by=by,
-        data={
-            "ref": fulfilment.ref or fulfilment.pk,
-            "before": before,
-            "after": fulfilment.get_status_display(),
-        },
-    )
+    ret = _lock(fulfilment.return_request)
+    fulfilment = locking.lock(fulfilment)
+    fulfilment.return_request = ret
+    stamp = "arrived_at" if to == ReturnFulfilment.Status.ARRIVED else "completed_at"
+    state.transition(PARCEL, fulfilment, to, by=by, also={stamp: timezone.now()})
     arrived = not ret.fulfilments.filter(status=ReturnFulfilment.Status.CREATED).exists()
     if (
         arrived
@@ -596,40 +634,55 @@ def return_fulfilment_move(*, fulfilment: ReturnFulfilment, to: str, by) -> Retu
 
 
 def return_for_cancellation(*, order: Order, by, operations: list) -> Return | None:
-    """An order cancelled after it was paid gets a CANCELLATION return of all its items."""
+    """An order cancelled after it was paid gets a CANCELLATION return of what was still not on
+    a return, worth the refunds the cancellation asked for, which it links; LODGED on them."""
     if not operations:
         return None
+    units = dict.fromkeys(order.lines.all())
     ret = _items_return(
-        order,
-        ReturnType.CANCELLATION,
-        list(order.lines.all()),
-        by=by,
-        reason="CANCELLATION",
-        allow_empty=True,  # every item may be on a return already: the refund still needs one
+        order, ReturnType.CANCELLATION, units, by=by, reason="CANCELLATION", allow_empty=True
     )
     ret.total_return_price = sum((op.amount for op in operations), Decimal(0))
-    ret.save(update_fields=["total_return_price"])
-    return return_link_refunds(ret=ret, operations=operations, by=by)
+    ret.shipping_amount = max(
+        Decimal(0),
+        order.shipping
+        - (order.returns.exclude(pk=ret.pk).aggregate(t=Sum("shipping_amount"))["t"] or 0),
+    )
+    ret.save(update_fields=["total_return_price", "shipping_amount"])
+    PaymentTransaction.objects.filter(pk__in=[op.pk for op in operations]).update(
+        return_request=ret
+    )
+    state.transition(RETURN, ret, ReturnStatus.LODGED, by=by)
+    return ret
 
 
-def return_for_unfulfillable(*, order: Order, lines: list[OrderLine], by) -> Return:
-    """Items that cannot be fulfilled are refunded through a CANNOT_FULFIL return."""
-    ret = _items_return(order, ReturnType.CANNOT_FULFIL, lines, by=by, reason="CANNOT_FULFIL")
+def return_for_unfulfillable(*, order: Order, units: dict[OrderLine, int], by) -> Return:
+    """Cancelled units that were paid for are refunded through a CANNOT_FULFIL return."""
+    ret = _items_return(order, ReturnType.CANNOT_FULFIL, units, by=by, reason="CANNOT_FULFIL")
     return return_start_refund(ret=ret, by=by)
 
 
 def _items_return(
-    order: Order, type_: str, lines: list[OrderLine], *, by, reason: str, allow_empty: bool = False
+    order: Order,
+    type_: str,
+    units: dict[OrderLine, int | None],
+    *,
+    by,
+    reason: str,
+    allow_empty: bool = False,
 ) -> Return:
-    already = returned_quantities(order)
+    """A return made by the system of these units of the order's lines (None: every unit not
+    on a return yet), each valued at the price paid."""
+    on_returns = _on_returns(order)
     items = []
-    for line in lines:
-        left = line.quantity - already[line.pk]
-        if left > 0:
+    for line, count in units.items():
+        left = line.quantity - on_returns[line.pk]
+        take = left if count is None else min(count, left)
+        if take > 0:
             items.append(
                 ItemInput(
                     sku_ref=line.sku,
-                    quantity=left,
+                    quantity=take,
                     order_line=line,
                     reason=reason,
                     condition=reason,
@@ -637,6 +690,10 @@ def _items_return(
             )
     if not items and not allow_empty:
         raise ValidationError("Every item of this order is on a return already.")
+    _value(items, order, order.currency)
+    shipping = (
+        _shipping(order, type_, items, None) if type_ == ReturnType.CANNOT_FULFIL else Decimal(0)
+    )
     customer = order.customer
     ret = Return.objects.create(
         retailer_id=order.retailer_id,
@@ -650,31 +707,82 @@ def _items_return(
         customer_last_name=customer.last_name if customer else "",
         customer_mobile=customer.mobile if customer else "",
         currency=order.currency,
+        shipping_amount=shipping,
+        total_return_price=sum((i.amount for i in items), Decimal(0)) + shipping,
     )
-    rows = []
-    for item in items:
-        _price_from_line(item, order.currency)
-        rows.append(
-            ReturnItem(
-                retailer_id=order.retailer_id,
-                return_request=ret,
-                order_line=item.order_line,
-                sku_id=item.sku_id,
-                sku_ref=item.sku_ref,
-                sku_price=item.sku_price,
-                sku_tax_price=item.sku_tax_price,
-                tax_type=item.tax_type,
-                currency=item.currency,
-                quantity=item.quantity,
-                reason_text=reason,
-                condition_text=reason,
-            )
+    rows = [
+        ReturnItem(
+            retailer_id=order.retailer_id,
+            return_request=ret,
+            order_line=item.order_line,
+            sku_id=item.sku_id,
+            sku_ref=item.sku_ref,
+            sku_price=item.sku_price,
+            sku_tax_price=item.sku_tax_price,
+            tax_type=item.tax_type,
+            currency=item.currency,
+            quantity=item.quantity,
+            amount=item.amount,
+            reason_text=reason,
+            condition_text=reason,
         )
+        for item in items
+    ]
     ReturnItem.objects.bulk_create(rows)
-    ret.total_return_price = _total(rows, None)
-    ret.save(update_fields=["total_return_price"])
     _record(ret, "returns.return.created", by, summary=_summary(rows, ret))
     return ret
+
+
+@transaction.atomic
+def config_save(*, form: ModelForm, retailer_id: int, by):
+    """Add or change an entry of a retailer's list (admins)."""
+    require_role(by, retailer_id, Role.ADMIN)
+    entry = form.save(commit=False)
+    entry.retailer_id = retailer_id
+    entry.code = slugify(entry.code or entry.label).upper()[:50]
+    adding = entry.pk is None
+    stored = None if adding else type(entry).objects.get(pk=entry.pk)
+    try:
+        with transaction.atomic():
+            entry.save()
+    except IntegrityError as error:
+        form.add_error("code", f"There is an entry with code {entry.code} already.")
+        raise ValueError from error
+    data = {"label": entry.label, "code": entry.code}
+    if stored is not None:
+        changed = [f for f in form.Meta.fields if getattr(stored, f) != getattr(entry, f)]
+        data["before"] = {f: _shown(getattr(stored, f)) for f in changed}
+        data["after"] = {f: _shown(getattr(entry, f)) for f in changed}
+    activity.record(
+        action=f"returns.{type(entry).__name__.lower()}.{'created' if adding else 'updated'}",
+        target=entry,
+        by=by,
+        data=data,
+    )
+    return entry
+
+
+@transaction.atomic
+def config_toggle(*, entry, by):
+    """Stop offering an entry (it stays on the returns that use it) or offer it again. The row
+    is locked, so two admins toggling at once take turns and each sees the other's change."""
+    require_role(by, entry.retailer_id, Role.ADMIN)
+    entry = locking.lock(entry)
+    entry.is_active = not entry.is_active
+    entry.save(update_fields=["is_active"])
+    activity.record(
+        action=f"returns.{type(entry).__name__.lower()}."
+        f"{'activated' if entry.is_active else 'deactivated'}",
+        target=entry,
+        by=by,
+        data={"label": entry.label},
+    )
+    return entry
+
+
+def _shown(value):
+    """A field's value as the activity keeps it: a related entry by its label."""
+    return value if value is None or isinstance(value, str | int | bool) else str(value)
 
 
 DEFAULT_ACTIONS = [

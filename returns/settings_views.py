@@ -6,16 +6,14 @@ from typing import Any, ClassVar
 
 from django import forms
 from django.contrib import messages
-from django.db import IntegrityError, transaction
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
-from django.utils.text import slugify
 from django.views.generic import TemplateView
 
-from oms import activity
-from oms.roles import Role, require_role
+from oms.roles import Role
 from oms.views import AdminRetailerMixin, TenantObjectActionView, TenantScopedMixin
 from returns.models import ReturnAction, ReturnCondition, ReturnReason
+from returns.services import config_save, config_toggle
 
 
 class _ConfigForm(forms.ModelForm):
@@ -42,58 +40,6 @@ KINDS = {
     "actions": (ReturnAction, ["label", "code", "kind", "timing"], "Return actions"),
     "conditions": (ReturnCondition, ["label", "code", "restockable"], "Return conditions"),
 }
-
-
-@transaction.atomic
-def config_save(*, form: forms.ModelForm, retailer_id: int, by):
-    """Add or change an entry of a retailer's list (admins)."""
-    require_role(by, retailer_id, Role.ADMIN)
-    entry = form.save(commit=False)
-    entry.retailer_id = retailer_id
-    entry.code = slugify(entry.code or entry.label).upper()[:50]
-    adding = entry.pk is None
-    stored = None if adding else type(entry).objects.get(pk=entry.pk)
-    try:
-        with transaction.atomic():
-            entry.save()
-    except IntegrityError as error:
-        form.add_error("code", f"There is an entry with code {entry.code} already.")
-        raise ValueError from error
-    data = {"label": entry.label, "code": entry.code}
-    if stored is not None:
-        changed = [f for f in form.Meta.fields if getattr(stored, f) != getattr(entry, f)]
-        data["before"] = {f: _shown(getattr(stored, f)) for f in changed}
-        data["after"] = {f: _shown(getattr(entry, f)) for f in changed}
-    activity.record(
-        action=f"returns.{type(entry).__name__.lower()}.{'created' if adding else 'updated'}",
-        target=entry,
-        by=by,
-        data=data,
-    )
-    return entry
-
-
-@transaction.atomic
-def config_toggle(*, entry, by):
-    """Stop offering an entry (it stays on the returns that use it) or offer it again. The row
-    is locked, so two admins toggling at once take turns and each sees the other's change."""
-    require_role(by, entry.retailer_id, Role.ADMIN)
-    entry = type(entry).objects.select_for_update().get(pk=entry.pk)
-    entry.is_active = not entry.is_active
-    entry.save(update_fields=["is_active"])
-    activity.record(
-        action=f"returns.{type(entry).__name__.lower()}."
-        f"{'activated' if entry.is_active else 'deactivated'}",
-        target=entry,
-        by=by,
-        data={"label": entry.label},
-    )
-    return entry
-
-
-def _shown(value):
-    """A field's value as the activity keeps it: a related entry by its label."""
-    return value if value is None or isinstance(value, str | int | bool) else str(value)
 
 
 class ConfigListView(AdminRetailerMixin, TemplateView):

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django.contrib import messages
@@ -90,7 +91,9 @@ def return_activity(ret: Return, refund_ids: list[int]):
         .filter(
             Q(root_type="returns.return", root_id=str(ret.pk))
             | Q(target_type="returns.return", target_id=str(ret.pk))
-            | Q(target_type="orders.paymenttransaction", target_id__in=[str(i) for i in refund_ids])
+            | Q(
+                target_type="billing.paymenttransaction", target_id__in=[str(i) for i in refund_ids]
+            )
         )
         .select_related("actor")
         .order_by("-created_at", "-pk")[:200]
@@ -117,7 +120,16 @@ class ReturnDetailView(TenantDetailView):
         context = super().get_context_data(**kwargs)
         ret = self.object
         refunds = list(ret.refunds.all())
+        by_hand = sum(
+            (
+                r.amount
+                for r in refunds
+                if r.kind == r.Kind.MANUAL_REFUND and r.status == "succeeded"
+            ),
+            Decimal(0),
+        )
         context.update(
+            by_hand=by_hand,
             items=list(ret.items.all()),
             fulfilments=list(ret.fulfilments.all()),
             refunds=refunds,
@@ -206,12 +218,12 @@ class ReturnCreateView(TenantScopedMixin, TemplateView):
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         order = self.order()
-        already = services.returned_quantities(order)
+        units = order.line_units
         lines = [
             {
                 "line": line,
-                "left": line.quantity - already[line.pk],
-                "choices": range(0, line.quantity - already[line.pk] + 1),
+                "left": units[line.pk].returnable,
+                "choices": range(0, units[line.pk].returnable + 1),
             }
             for line in order.lines.all()
         ]
@@ -233,7 +245,7 @@ class ReturnCreateView(TenantScopedMixin, TemplateView):
         items = []
         for line in order.lines.all():
             raw = request.POST.get(f"qty_{line.pk}", "0") or "0"
-            if not raw.isdigit():
+            if not (raw.isascii() and raw.isdigit()) or int(raw) > line.quantity:
                 messages.error(request, f"{line.sku}: choose how many come back.")
                 return self.render_to_response(self.get_context_data(form=form), status=400)
             # a customer return holds one unit per item, as the Returns API has it

@@ -1,6 +1,7 @@
 import os
 
 import pytest
+from django.db import connection
 from django.test import Client
 
 from oms.celery import app as celery_app
@@ -11,6 +12,31 @@ from tests.factories import MembershipFactory, RetailerFactory, UserFactory
 @pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _locks_in_order(request, settings):
+    """A row lock taken out of the fixed order fails the test that took it. A test runs in one
+    transaction; each service call it makes is ordered on its own, as it would be in a request."""
+    settings.LOCK_ORDER_CHECK = "raise"
+    marker = request.node.get_closest_marker("django_db")
+    names = set(request.fixturenames)
+    if marker is None and not names & {"db", "transactional_db"}:
+        yield
+        return
+    transactional = (
+        (marker is not None and marker.kwargs.get("transaction"))
+        or "transactional_db" in names
+        or "live_server" in names
+    )
+    if transactional:  # real transactions: each is its own unit, as in production
+        request.getfixturevalue("transactional_db")
+        yield
+        return
+    request.getfixturevalue("db")
+    connection._oms_lock_units_at = len(connection.savepoint_ids)
+    yield
+    connection._oms_lock_units_at = None
 
 
 @pytest.fixture(autouse=True)

@@ -10,8 +10,9 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 from django.utils.text import slugify
 
-from billing.models import Invoice
+from billing.models import Invoice, Payment, PaymentTransaction
 from customers.models import Address, Customer
+from fulfilments.services import fulfilment_direct
 from oms.models import Membership, Retailer
 from oms.roles import Role
 from orders.models import (
@@ -20,8 +21,6 @@ from orders.models import (
     Order,
     OrderLine,
     OrderStatus,
-    Payment,
-    PaymentTransaction,
     Shipment,
     ShipmentEvent,
     SystemState,
@@ -144,6 +143,18 @@ class OrderFactory(factory.django.DjangoModelFactory):
         if create and extracted:
             OrderLineFactory.create_batch(extracted, order=obj, **kwargs)
             recalculate_totals(obj)
+            if obj.status.system_state == SystemState.COMPLETED:
+                ship(obj)  # a completed order shipped everything
+
+
+def ship(order: Order, *, by=None) -> Order:
+    """Record the order's open units as shipped, as marking it sent does for a retailer that
+    fulfils elsewhere."""
+    units = order.lines.units()
+    leaving = {line: units[line.pk].open for line in order.lines.all() if units[line.pk].open}
+    if leaving:
+        fulfilment_direct(order=order, units=leaving, by=by)
+    return order
 
 
 def recalculate_totals(order: Order, *, shipping: Decimal = Decimal("0.00")) -> Order:

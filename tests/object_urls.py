@@ -8,8 +8,8 @@ new detail page, tab or action is checked for other-retailer 404s.
 from collections.abc import Callable
 from typing import Any
 
+from billing.models import PaymentTransaction
 from oms.models import Retailer
-from orders.models import PaymentTransaction
 from tests.factories import (
     BillingAccountFactory,
     FulfilmentFactory,

@@ -23,17 +23,11 @@ from typing import Any
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import models
 
+from billing.models import PaymentTransaction, SimulatedGatewayRecord
 from billing.services import billing_settings
 from oms.models import Retailer, SavedView
 from oms.roles import Role
-from orders.models import (
-    BulkJob,
-    OrderStatus,
-    PaymentStatus,
-    PaymentTransaction,
-    SimulatedGatewayRecord,
-    SystemState,
-)
+from orders.models import BulkJob, OrderStatus, PaymentStatus, SystemState
 from returns.models import (
     Return,
     ReturnAction,
@@ -57,6 +51,7 @@ from tests.factories import (
     StockFactory,
     TaskFactory,
     TicketFactory,
+    ship,
     status_for,
 )
 
@@ -475,7 +470,7 @@ def _stock_import(retailer, user):
 
 
 def _return_create(retailer, user):
-    order = _order(retailer, lines__quantity=2)
+    order = ship(_order(retailer, lines__quantity=2))
     line = order.lines.get()
     data = {
         f"qty_{line.pk}": "1",
@@ -489,7 +484,7 @@ def _return_create(retailer, user):
 
 
 def _return_api_create(retailer, user):
-    order = _order(retailer, lines__quantity=2)
+    order = ship(_order(retailer, lines__quantity=2))
     line = order.lines.get()
     body = {
         "orderId": str(order.pk),

@@ -126,7 +126,7 @@ def _paid_open_orders(cluster: Cluster) -> list[int]:
             " JOIN orders_orderstatus s ON s.id = o.status_id"
             " JOIN oms_retailer r ON r.id = o.retailer_id"
             " WHERE r.ref = 'acme' AND s.system_state IN ('NEW', 'PROCESSING')"
-            " AND EXISTS (SELECT 1 FROM orders_payment p WHERE p.order_id = o.id"
+            " AND EXISTS (SELECT 1 FROM billing_payment p WHERE p.order_id = o.id"
             "             AND p.captured > 0 AND p.refunded = 0)"
             " ORDER BY o.id"
         ).fetchall()
@@ -289,13 +289,13 @@ def test_requests_fail_cleanly_while_postgres_restarts_and_nothing_is_half_writt
         )
         refunds = dict(
             c.execute(
-                "SELECT order_id, count(*) FROM orders_paymenttransaction"
+                "SELECT order_id, count(*) FROM billing_paymenttransaction"
                 " WHERE kind = 'refund' AND order_id = ANY(%s) GROUP BY 1",
                 [cancel_tried],
             ).fetchall()
         )
         overdrawn = c.execute(
-            "SELECT count(*) FROM orders_payment WHERE refunded > captured OR captured > authorised"
+            "SELECT count(*) FROM billing_payment WHERE refunded > captured OR captured > authorised"
         ).fetchone()[0]
 
     posted = [o.target for o in outcomes if o.kind == "comment"]

@@ -34,12 +34,13 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 
+from billing.models import PaymentTransaction
 from fulfilments.models import FulfilmentStatus
 from oms import activity
 from oms.models import Activity, OutboundEmail, Retailer, SavedView, User
 from oms.roles import Role
 from orders.intake.models import IntakeChannel, IntakeMessage
-from orders.models import BulkJob, BulkJobItem, PaymentTransaction, TicketMessage
+from orders.models import BulkJob, BulkJobItem, TicketMessage
 from orders.views.browse import TABS
 from returns.models import ReturnAction, ReturnCondition, ReturnReason
 from returns.settings_views import KINDS as RETURN_CONFIG_KINDS

@@ -34,7 +34,7 @@ from django.test import Client
 from django.urls import include, path, reverse
 from rest_framework.authtoken.models import Token
 
-from billing.models import BillingAccount, DebitMemo, Invoice
+from billing.models import BillingAccount, DebitMemo, Invoice, Payment, PaymentTransaction
 from customers.models import Customer
 from fulfilments.models import Fulfilment, FulfilmentStatus, Location
 from oms.models import Activity, Membership, OutboundEmail, Retailer, SavedView, User
@@ -48,8 +48,6 @@ from orders.models import (
     BulkJobItem,
     Comment,
     Order,
-    Payment,
-    PaymentTransaction,
     SystemState,
     Task,
     Ticket,
@@ -80,6 +78,7 @@ from tests.factories import (
     TaskFactory,
     TicketFactory,
     UserFactory,
+    ship,
 )
 from tests.urlwalk import walk
 
@@ -489,12 +488,21 @@ def _b_operation_retry(world):
     return {"pk": order.pk, "transaction_pk": operation.pk}, {"confirm": "on"}, operation
 
 
+def _b_mark_sent(world):
+    """An order whose parcel was sourced at a location: marking it sent ships it."""
+    order = _order(world, lines=1, state=SystemState.PROCESSING)
+    FulfilmentFactory(
+        order=order, status=FulfilmentStatus.ASSIGNED, location=_stock_for(order), escalated_at=None
+    )
+    return {"pk": order.pk}, {"confirm": "on", "tracking_number": "3S1", "carrier": "PostNL"}, order
+
+
 def _b_shipment_update(world):
     order = _order(world, lines=1)
     line = order.lines.get()
     data = {
         "lines": [line.pk],
-        "shipment_status": "shipped",
+        "shipment_status": "packed",
         "shipping_method": "Express",
         "tracking_number": "3S0000000001",
     }
@@ -523,7 +531,7 @@ def _b_credit_note(world):
 
 
 def _b_return_create(world):
-    order = _order(world, lines=1)
+    order = ship(_order(world, lines=1))
     line = order.lines.get()
     reason = ReturnReason.objects.filter(retailer=world.own).first()
     data = {
@@ -664,6 +672,7 @@ def _b_billing_settings(world):
         "invoice_prefix": "AC-",
         "credit_note_prefix": "ACN-",
         "default_delivery_time": "Two days",
+        "return_shipping": "always",
     }
     return {}, data, None
 
@@ -747,7 +756,7 @@ def _b_login(world):
 
 
 def _b_returns_api(world):
-    order = _order(world, lines=1)
+    order = ship(_order(world, lines=1))
     body = {
         "retailerId": str(world.own.pk),
         "orderId": str(order.pk),
@@ -896,9 +905,7 @@ ENDPOINTS: dict[str, Endpoint | list[Endpoint]] = {
     "orders:payments_sync": Endpoint(lambda w: ({"pk": (p := _paid_order(w)[1]).order_id}, {}, p)),
     "orders:operation_retry": Endpoint(_b_operation_retry),
     "orders:shipment_update": Endpoint(_b_shipment_update),
-    "orders:mark_sent": Endpoint(
-        _on_order({"confirm": "on", "tracking_number": "3S1", "carrier": "PostNL"})
-    ),
+    "orders:mark_sent": Endpoint(_b_mark_sent),
     "orders:notify": Endpoint(_on_order({"confirm": "on", "message": "Your parcel left"})),
     "orders:payment_reminder": Endpoint(_on_order({"confirm": "on"})),
     "orders:invoice_create": Endpoint(_on_order({"language": ""})),

@@ -27,6 +27,7 @@ from tests.factories import (
     ReturnFactory,
     StockFactory,
     recalculate_totals,
+    ship,
     status_for,
 )
 
@@ -179,19 +180,53 @@ def test_a_gateway_refund_may_give_back_what_was_not_refunded_by_hand_and_no_cen
 
 
 def test_cancelling_after_a_refund_by_hand_refunds_only_the_rest(
-    client_for, manager, refunded_by_hand, django_capture_on_commit_callbacks
+    client_for, manager, retailer, settings, django_capture_on_commit_callbacks
 ):
-    """A regression test: today's cancel already counts the refund given by hand."""
-    # given 100.00 captured, of which 50.00 was given back by hand
-    order = refunded_by_hand
+    # given 100.00 captured for two items, one of them cancelled and its 50.00 given back by
+    # hand after the gateway declined the refund
+    client = client_for(manager)
+    order = OrderFactory(retailer=retailer, state=SystemState.PROCESSING)
+    gone = OrderLineFactory(order=order, sku="GONE", unit_price=Decimal("50.00"))
+    OrderLineFactory(order=order, sku="KEEP", unit_price=Decimal("50.00"))
+    recalculate_totals(order)
+    _paid(client, order, django_capture_on_commit_callbacks)
+    settings.SIMULATED_GATEWAY_FAILURE = "decline"
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            reverse("orders:lines_cancel", args=[order.pk]), {"lines": [gone.pk], "confirm": "yes"}
+        )
+    settings.SIMULATED_GATEWAY_FAILURE = ""
+    ret = order.returns.get()
+    client.post(
+        reverse("returns:release_refund", args=[ret.pk]), {"confirm": "yes", "how": "by_hand"}
+    )
+    assert order.returns.get().refunded_by_hand_amount == Decimal("50.00")
 
     # when the order is cancelled
     with django_capture_on_commit_callbacks(execute=True):
-        client_for(manager).post(reverse("orders:cancel", args=[order.pk]), {"confirm": "yes"})
+        client.post(reverse("orders:cancel", args=[order.pk]), {"confirm": "yes"})
 
     # then the gateway gives back only the other 50.00
     assert Order.objects.get(pk=order.pk).status.system_state == SystemState.CANCELLED
     assert order.payments.get().refunded == Decimal("50.00")
+
+
+def test_an_order_that_shipped_is_not_cancelled_but_comes_back_on_a_return(
+    client_for, manager, refunded_by_hand, django_capture_on_commit_callbacks
+):
+    # given a shipped order, part of which a customer sent back and was refunded by hand
+    order = refunded_by_hand
+
+    # when a manager tries to cancel it
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client_for(manager).post(
+            reverse("orders:cancel", args=[order.pk]), {"confirm": "yes"}
+        )
+
+    # then it is refused with the way out, and no money moves
+    assert any("create a return instead" in error for error in _errors(response))
+    assert Order.objects.get(pk=order.pk).status.system_state == SystemState.PROCESSING
+    assert order.payments.get().refunded == ZERO
 
 
 # --- 2. a return is never worth more than the goods and shipping it covers ---------------------
@@ -346,10 +381,13 @@ def test_a_capture_that_timed_out_before_the_cancel_is_settled_by_sync_and_nothi
 AMOUNT = re.compile(r"\d{1,3}(?:,\d{3})*\.\d{2}")
 
 
-def _cancel_dialog_amounts(html: str, order) -> list[Decimal]:
-    """The amounts the order page's cancel dialog (the form posting to cancel) states."""
+def _cancel_dialog_amounts(html: str, order, part: str = "cancel-plan") -> list[Decimal]:
+    """The amounts the order page's cancel dialog (the form posting to cancel) states will move
+    now (`cancel-plan`), or once operations on their way settle (`cancel-waiting`)."""
     start = html.index(f'action="{reverse("orders:cancel", args=[order.pk])}"')
-    text = re.sub(r"<[^>]+>", " ", html[start : html.index("</form>", start)])
+    dialog = html[start : html.index("</form>", start)]
+    found = re.search(rf'data-testid="{part}">(.*?)</p>', dialog, re.S)
+    text = re.sub(r"<[^>]+>", " ", found.group(1)) if found else ""
     return sorted(Decimal(amount.replace(",", "")) for amount in AMOUNT.findall(text))
 
 
@@ -359,7 +397,8 @@ def test_the_cancel_dialog_states_the_amounts_the_cancel_then_refunds_and_releas
     # given an order whose capture of 40.00 timed out, and what its cancel dialog says
     order = timed_out_capture
     client = client_for(manager)
-    stated = _cancel_dialog_amounts(client.get(order.get_absolute_url()).content.decode(), order)
+    page = client.get(order.get_absolute_url()).content.decode()
+    stated = _cancel_dialog_amounts(page, order)
     before = set(order.transactions.values_list("pk", flat=True))
 
     # when the manager cancels the order
@@ -368,6 +407,8 @@ def test_the_cancel_dialog_states_the_amounts_the_cancel_then_refunds_and_releas
     # then the cancel refunded and released exactly the amounts the dialog stated
     queued = order.transactions.filter(kind__in=["refund", "void"]).exclude(pk__in=before)
     assert stated == sorted(queued.values_list("amount", flat=True))
+    # and it said the timed-out capture is settled once the gateway answers
+    assert _cancel_dialog_amounts(page, order, "cancel-waiting") == [Decimal("40.00")]
 
 
 # --- 4. credit notes never credit more than was invoiced -------------------------------------
@@ -692,13 +733,14 @@ class LockLog:
 def _lock_order_problems(transactions: list[list[str]]) -> list[str]:
     """How an action breaks the rule: it works on an order's rows without ever taking the
     order's lock (so it meets other actions in whatever order it takes those rows), or one of
-    its transactions locks the order after a row of the order."""
+    its transactions locks a row of the order before the order (locking the order again once
+    it holds it is harmless)."""
     problems = []
     if not any(ORDER_TABLE in tables for tables in transactions):
         problems.append("never locks the order")
     for tables in transactions:
         children = [index for index, table in enumerate(tables) if table in ORDER_CHILD_TABLES]
-        if children and ORDER_TABLE in tables[children[0] :]:
+        if children and ORDER_TABLE in tables and tables.index(ORDER_TABLE) > children[0]:
             problems.append(f"locks {ORDER_TABLE} after {tables[children[0]]}")
     return problems
 
@@ -750,7 +792,7 @@ def _cancel_order(client, retailer, callbacks):
 def _release_refund(client, retailer, callbacks):
     order = _order(retailer, quantity=1)
     _paid(client, order, callbacks)
-    _mark_sent(client, order)
+    ship(order)
     ret = ReturnFactory(retailer=retailer, order=order, status="PENDING_REFUND")
     return _post(client, "returns:release_refund", [ret.pk], {"confirm": "yes", "how": "gateway"})
 
@@ -758,7 +800,7 @@ def _release_refund(client, retailer, callbacks):
 def _return_parcel_arrived(client, retailer, callbacks):
     order = _order(retailer, quantity=1)
     _paid(client, order, callbacks)
-    _mark_sent(client, order)
+    ship(order)
     _return_from_page(client, order)
     ret = order.returns.get()
     return _post(

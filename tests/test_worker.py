@@ -108,8 +108,9 @@ def test_a_worker_sends_a_queued_email_after_commit(worker, retailer):
 def test_a_worker_captures_a_payment_end_to_end(worker, retailer, manager):
     from decimal import Decimal
 
+    from billing.models import Payment, PaymentTransaction, SimulatedGatewayRecord
     from orders import services
-    from orders.models import Payment, PaymentTransaction, SimulatedGatewayRecord, SystemState
+    from orders.models import SystemState
     from tests.factories import OrderFactory, PaymentFactory
 
     # given an authorised payment of a processing order
@@ -117,7 +118,7 @@ def test_a_worker_captures_a_payment_end_to_end(worker, retailer, manager):
     payment = PaymentFactory(order=order, authorised=order.total, provider_reference="psp_worker")
 
     # when a manager captures part of it (the request commits, the worker does the rest)
-    operation = services.payment_capture(payment=payment, amount="45.00", by=manager)
+    operation = services.order_payment_capture(payment=payment, amount="45.00", by=manager)
 
     # then the worker moves the money once and records it
     done = _wait_for(
@@ -141,9 +142,10 @@ def _returned_order(retailer, manager):
 
     order = OrderFactory(retailer=retailer, state=SystemState.COMPLETED)
     OrderLineFactory(order=order, sku="JKT", unit_price=Decimal("60.50"))
-    from tests.factories import recalculate_totals
+    from tests.factories import recalculate_totals, ship
 
     recalculate_totals(order)
+    ship(order)  # delivered
     PaymentFactory(
         order=order,
         authorised=order.total,

@@ -212,7 +212,10 @@ def credit_note_for_refund(
     if invoice is None:
         return None
     already = _credited_quantities(invoice)
-    left = {line["line_id"]: line["quantity"] - already.get(line["line_id"], 0) for line in invoice.lines}
+    left = {
+        line["line_id"]: line["quantity"] - already.get(line["line_id"], 0)
+        for line in invoice.lines
+    }
     credit = {
         line_id: min(count, left[line_id])
         for line_id, count in quantities.items()
@@ -303,6 +306,9 @@ def billing_settings_update(*, retailer_id: int, by, **values) -> BillingSetting
     config = locking.lock(billing_settings(retailer_id))
     if values.get("invoice_trigger") not in BillingSettings.Trigger.values:
         raise ValidationError({"invoice_trigger": "Choose when invoices are made."})
+    shipping = values.get("return_shipping", config.return_shipping)
+    if shipping not in BillingSettings.ReturnShipping.values:
+        raise ValidationError({"return_shipping": "Choose when a return refunds the shipping."})
     before = {field: getattr(config, field) for field in values}
     for field, value in values.items():
         setattr(config, field, value.strip() if isinstance(value, str) else value)

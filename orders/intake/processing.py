@@ -11,23 +11,25 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import uuid
+from datetime import timedelta
 from decimal import Decimal
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from customers.models import Address, Customer
-from oms import activity
+from customers.services import customer_for_order
+from fulfilments.models import StockPosition
+from oms import activity, locking
 from oms.roles import Role, require_role
-from oms.search import search_key
+from oms.state import InvalidTransition
 from oms.tasks import enqueue_on_commit
-from orders import events
+from orders import services
 from orders.intake.adapters import ADAPTERS, CanonicalAddress, CanonicalOrder, MappingError
 from orders.intake.models import IntakeChannel, IntakeMessage
-from orders.models import Order, OrderLine, OrderStatus, Payment, PaymentStatus, SystemState
-from orders.services.locking import lock_order
+from orders.models import ORDER_CHECKS, Order, SystemState
+from orders.tasks import process_intake_message
 
 M = IntakeMessage.Status
 
@@ -50,8 +52,6 @@ def intake_receive(*, channel: IntakeChannel, body: str) -> IntakeMessage:
     message = IntakeMessage.objects.create(
         retailer_id=channel.retailer_id, channel=channel, body=body
     )
-    from orders.tasks import process_intake_message
-
     enqueue_on_commit(process_intake_message, message.pk, retailer_id=message.retailer_id)
     return message
 
@@ -79,10 +79,8 @@ def intake_process(*, message_id: int, last_attempt: bool = True) -> str:
     except on the last attempt, which leaves the message DEAD with the error."""
     try:
         with transaction.atomic():
-            message = (
-                IntakeMessage.objects.select_for_update(of=("self",))
-                .select_related("channel", "retailer")
-                .get(pk=message_id)
+            message = locking.lock(
+                IntakeMessage.objects.get(pk=message_id), related=("channel", "retailer")
             )
             if message.status != M.RECEIVED:
                 return message.status
@@ -131,7 +129,7 @@ def _apply(message: IntakeMessage) -> str:
     ref = f"{channel.code.upper()}-{canonical.external_id}"[:64]
     existing = Order.objects.filter(retailer_id=channel.retailer_id, ref=ref).first()
     if existing is not None:
-        existing = lock_order(existing)
+        existing = locking.lock(existing, related=ORDER_CHECKS)
     if canonical.event == "cancel":
         return _cancel(message, existing)
     reasons = validate(canonical, channel)
@@ -178,8 +176,6 @@ def validate(order: CanonicalOrder, channel: IntakeChannel) -> list[str]:
                 f"total: {order.total} does not add up to the lines and shipping ({expected})"
             )
     if channel.rule("require_known_sku", False):
-        from fulfilments.models import StockPosition
-
         known = set(
             StockPosition.objects.filter(retailer_id=retailer.pk).values_list("sku", flat=True)
         )
@@ -189,130 +185,71 @@ def validate(order: CanonicalOrder, channel: IntakeChannel) -> list[str]:
     return reasons
 
 
-def _address(retailer_id: int, customer: Customer, address: CanonicalAddress) -> Address:
-    return Address.objects.create(
-        retailer_id=retailer_id,
-        customer=customer,
-        name=address.name or customer.full_name,
+def _address(address: CanonicalAddress) -> services.AddressInput:
+    return services.AddressInput(
+        name=address.name,
         line1=address.line1,
         line2=address.line2,
         postcode=address.postcode,
         city=address.city,
-        country=address.country[:2],
+        country=address.country,
         phone=address.phone,
     )
 
 
-def _customer(retailer_id: int, order: CanonicalOrder) -> Customer:
-    customer = Customer.objects.filter(
-        retailer_id=retailer_id, email_key=search_key(order.email)
-    ).first()
-    if customer is None:
-        # a provisional ref, then one numbered by the row's id: unique without counting the
-        # retailer's customers (a cost that grew with every customer)
-        customer = Customer.objects.create(
-            retailer_id=retailer_id,
-            ref=f"C-new-{uuid.uuid4().hex}",
-            first_name=order.first_name,
-            last_name=order.last_name,
-            email=order.email,
-            mobile=order.phone,
+def _lines(canonical: CanonicalOrder) -> list[services.LineInput]:
+    return [
+        services.LineInput(
+            sku=line.sku,
+            name=line.name or line.sku,
+            quantity=line.quantity,
+            unit_price=line.unit_price,
         )
-        customer.ref = f"C-{customer.pk:06d}"
-        customer.save(update_fields=["ref"])
-    return customer
+        for line in canonical.lines
+    ]
 
 
-def _lines(order: Order, canonical: CanonicalOrder) -> None:
-    rate = Decimal("21.00") if order.currency == "EUR" else Decimal("20.00")
-    order.lines.all().delete()
-    lines = []
-    for position, line in enumerate(canonical.lines):
-        total = line.unit_price * line.quantity
-        lines.append(
-            OrderLine(
-                retailer_id=order.retailer_id,
-                order=order,
-                position=position,
-                sku=line.sku,
-                name=line.name or line.sku,
-                quantity=line.quantity,
-                unit_price=line.unit_price,
-                tax_rate=rate,
-                tax=(total * rate / (100 + rate)).quantize(Decimal("0.01")),
-                total=total,
-            )
-        )
-    OrderLine.objects.bulk_create(lines)
-    order.subtotal = sum((ln.total for ln in lines), Decimal(0))
-    order.tax = sum((ln.tax for ln in lines), Decimal(0))
-    order.shipping = canonical.shipping
-    order.total = order.subtotal + order.shipping
-    order.item_count = sum(ln.quantity for ln in lines)
-    order.save(update_fields=["subtotal", "tax", "shipping", "total", "item_count"])
+CHANNELS = {"webstore": "web", "marketplace": "marketplace", "batch": "web"}
 
 
 def _create(channel: IntakeChannel, ref: str, canonical: CanonicalOrder) -> Order:
-    retailer_id = channel.retailer_id
-    customer = _customer(retailer_id, canonical)
-    shipping = _address(retailer_id, customer, canonical.shipping_address)
-    billing = (
-        _address(retailer_id, customer, canonical.billing_address)
-        if canonical.billing_address
-        else shipping
+    """The order a channel sent, placed through the order services like any other."""
+    customer = customer_for_order(
+        retailer_id=channel.retailer_id,
+        email=canonical.email,
+        first_name=canonical.first_name,
+        last_name=canonical.last_name,
+        phone=canonical.phone,
     )
-    status = (
-        OrderStatus.objects.filter(retailer_id=retailer_id, system_state=SystemState.NEW)
-        .order_by("position")
-        .first()
+    return services.order_place(
+        data=services.OrderInput(
+            retailer_id=channel.retailer_id,
+            ref=ref,
+            currency=canonical.currency,
+            customer=customer,
+            channel=CHANNELS[channel.kind],
+            lines=_lines(canonical),
+            shipping=canonical.shipping,
+            shipping_address=_address(canonical.shipping_address),
+            billing_address=_address(canonical.billing_address)
+            if canonical.billing_address
+            else None,
+            placed_at=canonical.placed_at,
+            payment=services.PaymentInput(
+                method=canonical.payment_method, provider_reference=f"psp_{ref}"
+            ),
+        ),
+        by=None,
     )
-    now = timezone.now()
-    kind = {"webstore": "web", "marketplace": "marketplace", "batch": "web"}[channel.kind]
-    order = Order.objects.create(
-        retailer_id=retailer_id,
-        ref=ref,
-        channel=kind,
-        customer=customer,
-        status=status,
-        currency=canonical.currency,
-        billing_address=billing,
-        shipping_address=shipping,
-        placed_at=canonical.placed_at or now,
-        updated_at=now,
-        delivery_method="Standard delivery",
-        payment_status=PaymentStatus.AUTHORISED,
-    )
-    _lines(order, canonical)
-    Payment.objects.create(
-        retailer_id=retailer_id,
-        order=order,
-        method=canonical.payment_method
-        if canonical.payment_method in Payment.Method.values
-        else Payment.Method.CARD,
-        currency=order.currency,
-        authorised=order.total,
-        provider_reference=f"psp_{ref}",
-    )
-    events.order_placed(order)
-    from billing.services import invoices_on_placed
-
-    invoices_on_placed(order=order)
-    return order
 
 
 def _update(message: IntakeMessage, order: Order, canonical: CanonicalOrder) -> str:
-    if order.status.system_state != SystemState.NEW:
-        return _reject(
-            message,
-            [
-                f"state: order {order.ref} is {order.status.label}; it can "
-                "only change while it is New"
-            ],
+    try:
+        services.order_lines_replace(
+            order=order, lines=_lines(canonical), shipping=canonical.shipping, by=None
         )
-    _lines(order, canonical)
-    Payment.objects.filter(order=order, captured=0).update(authorised=order.total)
-    order.updated_at = timezone.now()
-    order.save(update_fields=["updated_at"])
+    except (InvalidTransition, ValidationError) as error:
+        return _reject(message, [f"state: {' '.join(getattr(error, 'messages', [str(error)]))}"])
     return _accept(message, order, "order updated")
 
 
@@ -321,11 +258,12 @@ def _cancel(message: IntakeMessage, order: Order | None) -> str:
         return _reject(message, ["id: no order with this id to cancel"])
     if order.status.system_state == SystemState.CANCELLED:
         return _accept(message, order, "already cancelled")
-    from orders.services import order_cancel
-
     try:
-        order_cancel(order=order, by=None, notify=True, reason="Cancelled by the channel")
-    except Exception as error:  # an illegal move for the order's state
+        with transaction.atomic():
+            services.order_cancel(
+                order=order, by=None, notify=True, reason="Cancelled by the channel"
+            )
+    except (InvalidTransition, ValidationError) as error:  # an illegal move for its state
         return _reject(message, [f"state: {error}"])
     return _accept(message, order, "order cancelled")
 
@@ -361,10 +299,8 @@ def _accept(message: IntakeMessage, order: Order, what: str) -> str:
 def intake_replay(*, message: IntakeMessage, by, body: str | None = None) -> IntakeMessage:
     """Try a rejected or dead message again, as it was or with a corrected payload (admins)."""
     require_role(by, message.retailer_id, Role.ADMIN)
-    message = IntakeMessage.objects.select_for_update().get(pk=message.pk)
+    message = locking.lock(message)
     if message.status not in (M.REJECTED, M.DEAD):
-        from oms.state import InvalidTransition
-
         raise InvalidTransition("Only a rejected or dead message can be replayed.")
     if body is not None:
         message.body = body
@@ -377,8 +313,6 @@ def intake_replay(*, message: IntakeMessage, by, body: str | None = None) -> Int
         by=by,
         data={"id": message.pk, "edited": body is not None},
     )
-    from orders.tasks import process_intake_message
-
     enqueue_on_commit(process_intake_message, message.pk, retailer_id=message.retailer_id)
     return message
 
@@ -387,10 +321,8 @@ def intake_replay(*, message: IntakeMessage, by, body: str | None = None) -> Int
 def intake_discard(*, message: IntakeMessage, by, reason: str) -> IntakeMessage:
     require_role(by, message.retailer_id, Role.ADMIN)
     if not reason.strip():
-        from django.core.exceptions import ValidationError
-
         raise ValidationError({"reason": "Say why the message is discarded."})
-    message = IntakeMessage.objects.select_for_update().get(pk=message.pk)
+    message = locking.lock(message)
     message.status = M.DISCARDED
     message.reasons = [*message.reasons, f"discarded: {reason.strip()}"]
     message.save(update_fields=["status", "reasons"])
@@ -405,10 +337,6 @@ def intake_discard(*, message: IntakeMessage, by, reason: str) -> IntakeMessage:
 
 def intake_relay(*, older_than_minutes: int = 5) -> int:
     """Beat: hand messages still RECEIVED after a while (broker was down) to a worker again."""
-    from datetime import timedelta
-
-    from orders.tasks import process_intake_message
-
     cutoff = timezone.now() - timedelta(minutes=older_than_minutes)
     ids = list(
         IntakeMessage.objects.filter(status=M.RECEIVED, received_at__lt=cutoff).values_list(

@@ -2,9 +2,21 @@
 
 Each service checks the role, checks the move against the state machine, locks the row, writes
 the change and its activity in one transaction, and queues background work for after commit.
+The workflows that cross apps (place, confirm, complete, cancel, cancel items, copy, ship) live
+here and call down into fulfilments, returns and billing.
 """
 
 from orders.services.lifecycle import (
+    AddressInput,
+    Cancellation,
+    LineInput,
+    OrderInput,
+    PaymentInput,
+    check_move,
+    check_resume,
+    check_suspend,
+    completion_blockers,
+    fulfilment_lines_cancel,
     order_cancel,
     order_copy,
     order_hold_clear,
@@ -12,8 +24,10 @@ from orders.services.lifecycle import (
     order_invoice_number_set,
     order_line_correct_quantity,
     order_lines_cancel,
+    order_lines_replace,
     order_mark_not_paid,
     order_mark_paid,
+    order_place,
     order_resume,
     order_set_status,
     order_suspend,
@@ -27,14 +41,20 @@ from orders.services.notes import (
     task_set_status,
 )
 from orders.services.payments import (
-    payment_capture,
-    payment_operation_retry,
-    payment_operation_run,
-    payment_refund,
-    payment_void,
-    payments_sync,
+    cancel_plan,
+    order_payment_capture,
+    order_payment_refund,
+    order_payment_release,
+    order_payment_retry,
+    order_payment_status_refresh,
+    order_payments_sync,
+    payment_settled,
 )
-from orders.services.shipments import order_lines_update_shipment, order_mark_sent
+from orders.services.shipments import (
+    fulfilment_moved,
+    order_lines_update_shipment,
+    order_mark_sent,
+)
 from orders.services.statuses import (
     order_status_create,
     order_status_delete,
@@ -44,7 +64,19 @@ from orders.services.statuses import (
 from orders.services.tickets import ticket_close, ticket_customer_message, ticket_reply
 
 __all__ = [
+    "AddressInput",
+    "Cancellation",
+    "LineInput",
+    "OrderInput",
+    "PaymentInput",
+    "cancel_plan",
+    "check_move",
+    "check_resume",
+    "check_suspend",
     "comment_add",
+    "completion_blockers",
+    "fulfilment_lines_cancel",
+    "fulfilment_moved",
     "memo_add",
     "order_cancel",
     "order_copy",
@@ -53,12 +85,20 @@ __all__ = [
     "order_invoice_number_set",
     "order_line_correct_quantity",
     "order_lines_cancel",
+    "order_lines_replace",
     "order_lines_update_shipment",
     "order_mark_not_paid",
     "order_mark_paid",
     "order_mark_sent",
     "order_notify_customer",
+    "order_payment_capture",
+    "order_payment_refund",
+    "order_payment_release",
     "order_payment_reminder",
+    "order_payment_retry",
+    "order_payment_status_refresh",
+    "order_payments_sync",
+    "order_place",
     "order_resume",
     "order_set_status",
     "order_status_create",
@@ -67,12 +107,7 @@ __all__ = [
     "order_status_update",
     "order_statuses_ensure_defaults",
     "order_suspend",
-    "payment_capture",
-    "payment_operation_retry",
-    "payment_operation_run",
-    "payment_refund",
-    "payment_void",
-    "payments_sync",
+    "payment_settled",
     "task_add",
     "task_set_status",
     "ticket_close",

@@ -13,18 +13,26 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
+from django.template.loader import render_to_string
 from django.utils import timezone
+from weasyprint import HTML
 
-from oms import activity, state
+from billing.documents import invoices_pdf
+from billing.models import Invoice
+from oms import activity, locking, state
 from oms.activity import describe_as
+from oms.exports import csv_bytes
 from oms.roles import Role, require_role
-from orders.models import BulkJob, BulkJobItem, Order, OrderStatus, SystemState
+from oms.tasks import enqueue_on_commit
+from orders.exports import CSV_COLUMNS
+from orders.models import BulkJob, BulkJobItem, Order, OrderLine, OrderStatus, SystemState
 from orders.services.lifecycle import (
     check_move,
     check_resume,
@@ -35,6 +43,7 @@ from orders.services.lifecycle import (
     order_suspend,
 )
 from orders.services.mail import order_notify_customer
+from orders.tasks import run_bulk_job
 
 describe_as("orders.bulk.started", "Bulk {label} started on {total} orders")
 
@@ -67,10 +76,18 @@ class Batch:
             raise Refused("The retailer has no such status.")
         return status
 
+    def units(self) -> None:
+        """Every order's line units, read in one go (completing an order reads them)."""
+        if all("line_units" in order.__dict__ for order in self.orders):
+            return
+        lines = OrderLine.objects.filter(order__in=self.orders)
+        owner = dict(lines.values_list("pk", "order_id"))
+        found = lines.units()
+        for order in self.orders:
+            order.line_units = {pk: u for pk, u in found.items() if owner[pk] == order.pk}
+
     def invoiced(self, order: Order) -> bool:
         if self._invoiced is None:
-            from billing.models import Invoice
-
             self._invoiced = set(
                 Invoice.objects.filter(order__in=[o.pk for o in self.orders]).values_list(
                     "order_id", flat=True
@@ -126,6 +143,8 @@ def _check_status(order: Order, batch: Batch) -> None:
     status = batch.status(order.retailer_id)
     if status.pk == order.status_id:
         raise Refused(f"Order {order.ref} is already {status.label}.")
+    if status.system_state == SystemState.COMPLETED:
+        batch.units()
     check_move(order, status.system_state)
 
 
@@ -264,9 +283,6 @@ def preview(*, by, orders: list[Order], action_name: str, data: dict) -> Preview
 def start(*, by, orders: list[Order], action_name: str, data: dict) -> BulkJob:
     """Write the job and an item per order that could take the action at preview, then hand
     it to a worker once it commits."""
-    from oms.tasks import enqueue_on_commit
-    from orders.tasks import run_bulk_job
-
     checked = preview(by=by, orders=orders, action_name=action_name, data=data)
     if not checked.can:
         raise ValidationError(f"None of these orders can be {checked.action.done}.")
@@ -323,12 +339,25 @@ def run(job_id: int) -> BulkJob:
     return job
 
 
+def relay_stuck_jobs() -> int:
+    """Hand jobs the broker lost (queued a minute ago, or running for ten minutes) to a worker
+    again; returns how many."""
+    now = timezone.now()
+    stuck = list(
+        BulkJob.objects.filter(
+            Q(status=BulkJob.Status.QUEUED, created_at__lt=now - timedelta(minutes=1))
+            | Q(status=BulkJob.Status.RUNNING, started_at__lt=now - timedelta(minutes=10))
+        ).values_list("pk", "retailer_id")
+    )
+    for job_id, retailer_id in stuck:
+        enqueue_on_commit(run_bulk_job, job_id, retailer_id=retailer_id)
+    return len(stuck)
+
+
 def _run_item(job: BulkJob, action: BulkAction, item_id: int, by) -> None:
     with transaction.atomic():
-        item = (
-            BulkJobItem.objects.select_for_update(skip_locked=True)
-            .filter(pk=item_id, status=BulkJobItem.Status.PENDING)
-            .first()
+        item = locking.claim(
+            BulkJobItem.objects.filter(pk=item_id, status=BulkJobItem.Status.PENDING)
         )
         if item is None:
             return  # done already, or another worker is doing it
@@ -379,16 +408,10 @@ def _make_file(job: BulkJob, action: BulkAction) -> None:
 
 
 def _csv(orders: list[Order]) -> bytes:
-    from oms.exports import csv_bytes
-    from orders.views.browse import CSV_COLUMNS  # the orders list's own export
-
     return csv_bytes(orders, CSV_COLUMNS)
 
 
 def _invoices_pdf(orders: list[Order]) -> bytes:
-    from billing.documents import invoices_pdf
-    from billing.models import Invoice
-
     invoices = list(
         Invoice.objects.filter(order__in=orders)
         .select_related("order", "order__retailer")
@@ -398,9 +421,6 @@ def _invoices_pdf(orders: list[Order]) -> bytes:
 
 
 def _packing_slips_pdf(orders: list[Order]) -> bytes:
-    from django.template.loader import render_to_string
-    from weasyprint import HTML
-
     pages = [
         render_to_string(
             "orders/pdf/packing_slip.html", {"order": order, "lines": list(order.lines.all())}

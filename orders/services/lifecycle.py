@@ -1,33 +1,91 @@
-"""Moving an order through its statuses: set status, cancel, suspend, resume, copy, holds, paid."""
+"""Moving an order through its statuses, and the workflows that cross apps: place, confirm,
+complete, cancel, cancel items, correct a quantity, copy, holds and manual payment status.
+
+Each one locks the order first (`oms.locking`), checks the move against the order's state
+machine (`ORDER`), and then calls down into fulfilments, returns and billing; none of those
+calls back up.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import date, datetime
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
-from django.db import models, transaction
+from django.db import transaction
 from django.utils import timezone
 
-from oms import state
+from billing import ledger
+from billing import services as billing
+from customers.models import Address, Customer
+from fulfilments import services as fulfilments
+from oms import locking, state
 from oms.roles import Role, require_role
-from orders import events
+from orders import events, pricing
 from orders.models import (
+    ORDER_CHECKS,
     Order,
     OrderLine,
     OrderStatus,
+    OrderType,
     PaymentStatus,
-    PaymentTransaction,
     ShipmentStatus,
     SystemState,
 )
-from orders.services.locking import lock_order
 from orders.services.mail import queue_order_email
+from orders.services.payments import cancel_plan, order_payment_status_refresh
+from returns import services as returns
 
 HOLD_FLAGS = {
     "documentation": ("hold_documentation", "Missing documentation"),
     "compliance": ("hold_compliance", "Compliance"),
 }
+
+
+def _state_of(status) -> str:
+    """A retailer's status, or a system state, as the system state it is."""
+    return getattr(status, "system_state", status)
+
+
+def completion_blockers(order: Order) -> list[str]:
+    """Why the order may not be completed yet, if anything: every unit must have shipped or be
+    cancelled."""
+    waiting = sum(units.open for units in order.line_units.values())
+    if not waiting:
+        return []
+    return [f"{waiting} item(s) have not shipped: ship or cancel them first"]
+
+
+def _guard(order: Order, to) -> None:
+    target = _state_of(to)
+    if target == SystemState.PROCESSING and order.is_held:
+        raise state.InvalidTransition(
+            f"Order {order.ref} is on hold ({', '.join(order.hold_reasons).lower()}): "
+            "a manager must clear the hold before it can be processed."
+        )
+    if target == SystemState.COMPLETED and order.status.system_state != SystemState.COMPLETED:
+        blockers = completion_blockers(order)
+        if blockers:
+            raise state.InvalidTransition(
+                f"Order {order.ref} cannot be completed: {'; '.join(blockers)}."
+            )
+
+
+ORDER = state.Machine(
+    transitions=lambda order: order.transitions(),
+    record=events.order_status_changed,
+    name=lambda order: f"Order {order.ref}",
+    labels=dict(SystemState.choices),
+    state_of=_state_of,
+    within_state=True,
+    guard=_guard,
+    touch=("updated_at",),
+)
+
+
+def _lock(order: Order, *related: str) -> Order:
+    return locking.lock(order, related=(*ORDER_CHECKS, *related))
 
 
 def _status_in(order: Order, system_state: str) -> OrderStatus:
@@ -46,22 +104,7 @@ def _status_in(order: Order, system_state: str) -> OrderStatus:
 
 def check_move(order: Order, target_state: str) -> None:
     """Raise InvalidTransition unless the order may move to `target_state` now."""
-    current = order.status.system_state
-    if target_state == current and order.transitions()[current]:
-        pass  # another status of the same state, e.g. "Picking" to "Packing"
-    else:
-        state.check(
-            order.transitions(),
-            current,
-            target_state,
-            labels=dict(SystemState.choices),
-            what=f"Order {order.ref}",
-        )
-    if target_state == SystemState.PROCESSING and order.is_held:
-        raise state.InvalidTransition(
-            f"Order {order.ref} is on hold ({', '.join(order.hold_reasons).lower()}): "
-            "a manager must clear the hold before it can be processed."
-        )
+    ORDER.check(order, target_state)
 
 
 def check_suspend(order: Order) -> None:
@@ -79,43 +122,246 @@ def check_resume(order: Order) -> None:
 
 
 def _move(order: Order, to: OrderStatus, *, by, reason: str = "") -> OrderStatus:
-    """Save the new status and record it; the caller has locked and checked."""
+    """Move the (locked) order to `to` through the state machine; the status it had."""
     before = order.status
-    order.status = to
+    suspended_from = order.suspended_from
     if to.system_state == SystemState.SUSPENDED:
         if before.system_state != SystemState.SUSPENDED:  # from one suspended status to
-            order.suspended_from = before  # another, it still resumes where it was
+            suspended_from = before  # another, it still resumes where it was
     elif before.system_state == SystemState.SUSPENDED:
-        order.suspended_from = None
+        suspended_from = None
+    return state.transition(
+        ORDER, order, to, by=by, also={"suspended_from": suspended_from}, reason=reason
+    )
+
+
+# placing
+
+
+@dataclass
+class LineInput:
+    """One line of an order as a channel or a person describes it."""
+
+    sku: str
+    name: str
+    quantity: int
+    unit_price: Decimal
+    discount: Decimal = Decimal("0.00")
+    tax_rate: Decimal | None = None
+    shipping_method: str = ""
+
+
+@dataclass
+class AddressInput:
+    name: str = ""
+    line1: str = ""
+    line2: str = ""
+    postcode: str = ""
+    city: str = ""
+    country: str = ""
+    phone: str = ""
+
+
+@dataclass
+class PaymentInput:
+    method: str
+    provider_reference: str = ""
+
+
+@dataclass
+class OrderInput:
+    """A new order: who, what, where to, and how it was paid."""
+
+    retailer_id: int
+    ref: str
+    currency: str
+    lines: list[LineInput]
+    customer: Customer | None = None
+    channel: str = "web"
+    type: str = OrderType.HOME_DELIVERY
+    shipping: Decimal = Decimal("0.00")
+    shipping_address: AddressInput | None = None
+    billing_address: AddressInput | None = None
+    placed_at: datetime | None = None
+    delivery_method: str = "Standard delivery"
+    carrier: str = ""
+    promised_date: date | None = None
+    collection_location: str = ""
+    payment: PaymentInput | None = None
+    extra: dict = field(default_factory=dict)
+
+
+def _address(retailer_id: int, customer: Customer | None, given: AddressInput) -> Address:
+    return Address.objects.create(
+        retailer_id=retailer_id,
+        customer=customer,
+        name=given.name or (customer.full_name if customer else ""),
+        line1=given.line1,
+        line2=given.line2,
+        postcode=given.postcode,
+        city=given.city,
+        country=given.country,
+        phone=given.phone,
+    )
+
+
+def _write_lines(order: Order, lines: list[LineInput]) -> list[OrderLine]:
+    rows = []
+    for position, line in enumerate(lines):
+        rate = (
+            line.tax_rate if line.tax_rate is not None else pricing.default_tax_rate(order.currency)
+        )
+        amounts = pricing.line_amounts(
+            unit_price=line.unit_price,
+            quantity=line.quantity,
+            discount=line.discount,
+            tax_rate=rate,
+        )
+        rows.append(
+            OrderLine(
+                retailer_id=order.retailer_id,
+                order=order,
+                position=position,
+                sku=line.sku,
+                name=line.name or line.sku,
+                quantity=line.quantity,
+                unit_price=line.unit_price,
+                discount=line.discount,
+                tax_rate=rate,
+                tax=amounts.tax,
+                total=amounts.total,
+                shipping_method=line.shipping_method,
+            )
+        )
+    return OrderLine.objects.bulk_create(rows)
+
+
+def _total_up(order: Order, lines, shipping: Decimal) -> None:
+    totals = pricing.order_totals(lines, shipping)
+    for name, value in totals.as_fields().items():
+        setattr(order, name, value)
+    order.shipping = shipping
+
+
+@transaction.atomic
+def order_place(*, data: OrderInput, by) -> Order:
+    """Place a new order, as a channel, a batch import or a copy does: its lines priced and
+    totalled one way, its payment authorised, its activity recorded, invoiced when the retailer
+    invoices on placing."""
+    if by is not None:
+        require_role(by, data.retailer_id, Role.MANAGER)
+    if not data.lines:
+        raise ValidationError({"lines": "An order needs at least one line."})
+    shipping_address = (
+        _address(data.retailer_id, data.customer, data.shipping_address)
+        if data.shipping_address
+        else None
+    )
+    billing_address = (
+        _address(data.retailer_id, data.customer, data.billing_address)
+        if data.billing_address
+        else shipping_address
+    )
+    now = timezone.now()
+    order = Order(
+        retailer_id=data.retailer_id,
+        ref=data.ref,
+        channel=data.channel,
+        type=data.type,
+        customer=data.customer,
+        status=_status_in(Order(retailer_id=data.retailer_id), SystemState.NEW),
+        currency=data.currency,
+        billing_address=billing_address,
+        shipping_address=shipping_address,
+        delivery_method=data.delivery_method,
+        carrier=data.carrier,
+        promised_date=data.promised_date,
+        collection_location=data.collection_location,
+        placed_at=data.placed_at or now,
+        updated_at=now,
+        payment_status=PaymentStatus.NOT_PAID,
+    )
+    order.save()
+    lines = _write_lines(order, data.lines)
+    _total_up(order, lines, data.shipping)
+    order.save(update_fields=["subtotal", "discount", "shipping", "tax", "total", "item_count"])
+    events.order_placed(order)
+    if data.payment is not None:
+        billing.payment_authorise(
+            order=order,
+            method=data.payment.method,
+            amount=order.total,
+            provider_reference=data.payment.provider_reference,
+            by=by,
+        )
+        order_payment_status_refresh(order)
+    billing.invoices_on_placed(order=order)
+    return order
+
+
+@transaction.atomic
+def order_lines_replace(*, order: Order, lines: list[LineInput], shipping: Decimal, by) -> Order:
+    """A channel changed a new order's items: the lines are replaced and priced one way, the
+    totals follow, and the payment is authorised for the new total while nothing was taken."""
+    if by is not None:
+        require_role(by, order.retailer_id, Role.MANAGER)
+    order = _lock(order)
+    if order.status.system_state != SystemState.NEW:
+        raise state.InvalidTransition(
+            f"Order {order.ref} is {order.status.label}; it can only change while it is New."
+        )
+    if not lines:
+        raise ValidationError({"lines": "An order needs at least one line."})
+    if any(units.shipped or units.cancelled for units in order.lines.units().values()):
+        raise state.InvalidTransition(f"Items of order {order.ref} shipped or were cancelled.")
+    locking.lock_all(order.lines.all())
+    order.lines.all().delete()
+    written = _write_lines(order, lines)
+    _total_up(order, written, shipping)
     order.updated_at = timezone.now()
-    order.save(update_fields=["status", "suspended_from", "updated_at"])
-    events.order_status_changed(order, before=before, by=by, reason=reason)
-    return before
+    order.save(
+        update_fields=[
+            "subtotal",
+            "discount",
+            "shipping",
+            "tax",
+            "total",
+            "item_count",
+            "updated_at",
+        ]
+    )
+    for payment in order.payments.order_by("pk"):
+        billing.payment_authorisation_set(payment=payment, amount=order.total, by=by)
+    order_payment_status_refresh(order)
+    events.order_updated(order, by=by)
+    return order
+
+
+# moving it along
 
 
 @transaction.atomic
 def order_set_status(*, order: Order, status: OrderStatus, by, reason: str = "") -> Order:
-    """Move the order to one of its retailer's statuses, as the state machine allows."""
+    """Move the order to one of its retailer's statuses, as the state machine allows.
+    Confirming it (New to Processing) sources its items; completing it needs every item
+    shipped or cancelled."""
     require_role(by, order.retailer_id, Role.MANAGER)
     if status.retailer_id != order.retailer_id:
         raise ValidationError({"status": "That status belongs to another retailer."})
     if status.system_state == SystemState.CANCELLED:
         return order_cancel(order=order, by=by, notify=False, reason=reason, status=status).order
-    order = lock_order(order)
+    order = _lock(order)
     if status.pk == order.status_id:
         return order
-    check_move(order, status.system_state)
     confirming = (
         order.status.system_state == SystemState.NEW
         and status.system_state == SystemState.PROCESSING
     )
     _move(order, status, by=by, reason=reason)
     if confirming:
-        from fulfilments.services import order_source
-
         # confirmation decides where each line ships from; refused (and nothing written)
         # when the order cannot ship at all
-        order_source(order=order, by=by)
+        fulfilments.order_source(order=order, by=by)
     return order
 
 
@@ -135,76 +381,176 @@ def order_cancel(
     reason: str = "",
     status: OrderStatus | None = None,
 ) -> Cancellation:
-    """Cancel the order: refund what was captured, release what was only authorised, stop the
-    items that have not shipped, and email the customer when asked to."""
-    from orders.services.payments import queue_operation
-
+    """Cancel the order: its items stop, and what `cancel_plan` shows moves: what was captured
+    is refunded and what was only authorised is released. Operations on their way settle when
+    they are done (a capture that went through is refunded, one that did not is released).
+    An order with items that left the warehouse is not cancelled: they come back on a return."""
     if by is not None:  # None: the system, e.g. a channel cancelling its own order
         require_role(by, order.retailer_id, Role.MANAGER)
-    order = lock_order(order)
+    order = _lock(order)
     check_move(order, SystemState.CANCELLED)
-    _move(order, status or _status_in(order, SystemState.CANCELLED), by=by, reason=reason)
-    from fulfilments.services import order_fulfilments_release
-
-    order_fulfilments_release(order, by=by)
-    OrderLine.objects.filter(
-        order=order,
-        shipment_status__in=[ShipmentStatus.PENDING, ShipmentStatus.PICKED, ShipmentStatus.PACKED],
-    ).update(shipment_status=ShipmentStatus.CANCELLED)
-
-    from returns.services import refunded_by_hand
-
-    refund_total = void_total = Decimal("0.00")
-    refunds = []
-    given_by_hand = refunded_by_hand(order)  # the customer has that back already
-    for payment in order.payments.select_for_update(of=("self",)).order_by("pk"):
-        pending = _pending(payment)
-        refundable = payment.captured - payment.refunded - pending[PaymentTransaction.Kind.REFUND]
-        kept = min(max(refundable, Decimal(0)), given_by_hand)
-        refundable, given_by_hand = refundable - kept, given_by_hand - kept
-        releasable = (
-            payment.authorised
-            - payment.voided
-            - payment.captured
-            - pending[PaymentTransaction.Kind.CAPTURE]
-            - pending[PaymentTransaction.Kind.VOID]
+    units = order.lines.units()
+    if any(each.shipped for each in units.values()):
+        raise state.InvalidTransition(
+            "Some of these items have left the warehouse already; create a return instead."
         )
-        if refundable > 0:
-            refunds.append(
-                queue_operation(payment, PaymentTransaction.Kind.REFUND, refundable, by=by)
-            )
-            refund_total += refundable
-        if releasable > 0:
-            queue_operation(payment, PaymentTransaction.Kind.VOID, releasable, by=by)
-            void_total += releasable
+    _move(order, status or _status_in(order, SystemState.CANCELLED), by=by, reason=reason)
+    _cancel_units(order, {pk: each.open for pk, each in units.items()}, by=by, record=False)
+    fulfilments.fulfilments_release(order=order, units=None, by=by)
+    plan, refunds = billing.settle_order_payments(list(order.payments.order_by("pk")), by=by)
     events.order_cancelled(
-        order, by=by, reason=reason, notify=notify, refund=refund_total, release=void_total
+        order, by=by, reason=reason, notify=notify, refund=plan.refund, release=plan.release
     )
     if refunds:
-        from returns.services import return_for_cancellation
-
-        return_for_cancellation(order=order, by=by, operations=refunds)
+        returns.return_for_cancellation(order=order, by=by, operations=refunds)
     if notify:
         queue_order_email(
             order,
             "cancelled",
             by=by,
-            context={"refund": refund_total, "release": void_total},
+            context={"refund": plan.refund, "release": plan.release},
             required=False,
         )
-    return Cancellation(order, refund_total, void_total)
+    return Cancellation(order, plan.refund, plan.release)
 
 
-def _pending(payment) -> dict[str, Decimal]:
-    """Amounts of the payment's operations still on their way, by kind: pending ones, and those
-    that timed out (the gateway may have carried them out; a retry with their key tells)."""
-    totals = dict.fromkeys(PaymentTransaction.Kind.values, Decimal("0.00"))
-    for kind, amount in payment.transactions.filter(
-        models.Q(status=PaymentTransaction.Status.PENDING)
-        | models.Q(status=PaymentTransaction.Status.FAILED, error_code="unavailable")
-    ).values_list("kind", "amount"):
-        totals[kind] += amount
-    return totals
+def _cancel_units(order: Order, counts: dict[int, int], *, by, record: bool) -> list[OrderLine]:
+    """Add `counts` (by line id) to the lines' cancelled units; a line with nothing left to
+    ship and nothing shipped reads Cancelled. The caller checked the units are open."""
+    lines = locking.lock_all(order.lines.filter(pk__in=[pk for pk, n in counts.items() if n]))
+    units = order.lines.units()
+    for line in lines:
+        line.cancelled += counts[line.pk]
+        changes = {"cancelled": line.cancelled}
+        left = units[line.pk].open - counts[line.pk]
+        if not left and not units[line.pk].shipped:
+            before = line.shipment_status
+            line.shipment_status = ShipmentStatus.CANCELLED
+            changes["shipment_status"] = line.shipment_status
+        line.save(update_fields=list(changes))
+        if record and "shipment_status" in changes:
+            events.line_shipment_updated(
+                line, changes={"shipment_status": (before, ShipmentStatus.CANCELLED)}, by=by
+            )
+        elif record:
+            events.line_units_cancelled(line, count=counts[line.pk], by=by)
+    return lines
+
+
+@transaction.atomic
+def order_lines_cancel(
+    *,
+    order: Order,
+    line_ids: list[int],
+    by,
+    reason: str = "",
+    units: dict[int, int] | None = None,
+    note: str = "items cancelled",
+):
+    """Stop items that cannot be fulfilled (every open unit of the lines, or `units` of each by
+    line id): their fulfilments give them up, and what was paid for them is refunded through a
+    CANNOT_FULFIL return. Returns the return, or None when nothing had been paid."""
+    require_role(by, order.retailer_id, Role.MANAGER)
+    order = _lock(order)
+    if not order.can_change_shipments:
+        raise state.InvalidTransition(
+            f"Order {order.ref} is {order.status.label}: only items of a New or Processing "
+            "order can be cancelled."
+        )
+    wanted = set(line_ids) | set(units or {})
+    lines = list(order.lines.filter(pk__in=wanted))
+    if not lines or len(lines) != len(wanted):
+        raise ValidationError({"lines": "Select the items of this order to cancel."})
+    now = order.lines.units()
+    shipped = [line.sku for line in lines if not now[line.pk].open and now[line.pk].shipped]
+    if shipped:
+        raise ValidationError(
+            {"lines": f"Shipped items cannot be cancelled: {', '.join(shipped)}."}
+        )
+    counts = {}
+    for line in lines:
+        count = now[line.pk].open if units is None else units.get(line.pk, now[line.pk].open)
+        if count < 1 or count > now[line.pk].open:
+            raise ValidationError(
+                {"lines": f"{line.sku}: {now[line.pk].open} can still be cancelled."}
+            )
+        counts[line.pk] = count
+    cancelled = _cancel_units(order, counts, by=by, record=True)
+    fulfilments.fulfilments_release(order=order, units=counts, by=by, note=note)
+    order.updated_at = timezone.now()
+    order.save(update_fields=["updated_at"])
+    if not any(ledger.paid([p]) > 0 for p in order.payments.all()):
+        return None
+    by_line = {line.pk: line for line in cancelled}
+    return returns.return_for_unfulfillable(
+        order=order, units={by_line[pk]: n for pk, n in counts.items()}, by=by
+    )
+
+
+@transaction.atomic
+def fulfilment_lines_cancel(*, fulfilment, by):
+    """Give up on an escalated fulfilment: the units it waits for are cancelled and, when paid,
+    refunded through a CANNOT_FULFIL return."""
+    require_role(by, fulfilment.retailer_id, Role.MANAGER)
+    _lock(fulfilment.order)
+    fulfilment = locking.lock(fulfilment)
+    if fulfilment.status != fulfilments.S.ESCALATED:
+        raise state.InvalidTransition(f"Fulfilment {fulfilment.ref} is not escalated.")
+    units: dict[int, int] = {}
+    for line_id, requested in fulfilment.items.values_list("order_line_id", "requested"):
+        units[line_id] = units.get(line_id, 0) + requested
+    return order_lines_cancel(
+        order=fulfilment.order, line_ids=list(units), units=units, by=by, note="lines cancelled"
+    )
+
+
+@transaction.atomic
+def order_line_correct_quantity(*, order: Order, line_id: int, quantity: int, by) -> OrderLine:
+    """Fix a data-entry error in a line's quantity: never below what shipped or was cancelled
+    (nor what is on a return), never above what was ordered. The line and order totals follow,
+    and fulfilments give up units they no longer need; no alert is raised."""
+    require_role(by, order.retailer_id, Role.MANAGER)
+    order = _lock(order)
+    if not order.can_change_shipments:
+        raise state.InvalidTransition(
+            f"Order {order.ref} is {order.status.label}: quantities can only be corrected while "
+            "it is New or Processing."
+        )
+    found = locking.lock_all(order.lines.filter(pk=line_id))
+    if not found:
+        raise ValidationError({"quantity": "That item is not on this order."})
+    line = found[0]
+    units = order.lines.filter(pk=line.pk).units()[line.pk]
+    if quantity > line.quantity:
+        raise ValidationError({"quantity": f"{line.sku}: at most {line.quantity} were ordered."})
+    if quantity < units.least_quantity:
+        raise ValidationError(
+            {
+                "quantity": f"{line.sku}: at least {units.least_quantity} ({units.shipped} "
+                f"shipped, {units.cancelled} cancelled, {units.returned} returned)."
+            }
+        )
+    if quantity == line.quantity:
+        return line
+    before = line.quantity
+    open_after = units.open - (before - quantity)
+    held = fulfilments.held_units(order, fulfilments.LIVE).get(line.pk, 0)
+    if held > open_after:
+        fulfilments.fulfilments_release(order=order, units={line.pk: held - open_after}, by=by)
+    line.discount = (line.discount * Decimal(quantity) / Decimal(before)).quantize(pricing.CENT)
+    amounts = pricing.line_amounts(
+        unit_price=line.unit_price,
+        quantity=quantity,
+        discount=line.discount,
+        tax_rate=line.tax_rate,
+    )
+    line.quantity, line.total, line.tax = quantity, amounts.total, amounts.tax
+    line.save(update_fields=["quantity", "discount", "total", "tax"])
+    _total_up(order, order.lines.all(), order.shipping)
+    order.updated_at = timezone.now()
+    order.save(update_fields=["subtotal", "discount", "tax", "total", "item_count", "updated_at"])
+    events.line_quantity_corrected(line, before=before, by=by)
+    return line
 
 
 @transaction.atomic
@@ -213,7 +559,7 @@ def order_suspend(*, order: Order, by, reason: str) -> Order:
     require_role(by, order.retailer_id, Role.MANAGER)
     if not reason.strip():
         raise ValidationError({"reason": "Say why the order is suspended."})
-    order = lock_order(order)
+    order = _lock(order)
     check_suspend(order)
     _move(order, _status_in(order, SystemState.SUSPENDED), by=by, reason=reason.strip())
     return order
@@ -223,7 +569,7 @@ def order_suspend(*, order: Order, by, reason: str) -> Order:
 def order_resume(*, order: Order, by) -> Order:
     """Take a suspended order back to the status it was suspended from."""
     require_role(by, order.retailer_id, Role.MANAGER)
-    order = lock_order(order)
+    order = _lock(order)
     check_resume(order)
     _move(order, order.suspended_from, by=by, reason="Resumed")
     return order
@@ -233,7 +579,7 @@ def order_resume(*, order: Order, by) -> Order:
 def order_copy(*, order: Order, by) -> Order:
     """A new order in NEW for the same customer, addresses and items, without payments."""
     require_role(by, order.retailer_id, Role.MANAGER)
-    source = lock_order(order)
+    source = _lock(order, "billing_address", "shipping_address")
     taken = set(
         Order.objects.filter(
             retailer_id=source.retailer_id, ref__startswith=f"{source.ref}-C"
@@ -242,73 +588,68 @@ def order_copy(*, order: Order, by) -> Order:
     number = 1
     while f"{source.ref}-C{number}" in taken:
         number += 1
-    now = timezone.now()
-    copy = Order.objects.create(
-        retailer_id=source.retailer_id,
-        ref=f"{source.ref}-C{number}",
-        channel=source.channel,
-        type=source.type,
-        customer=source.customer,
-        status=_status_in(source, SystemState.NEW),
-        currency=source.currency,
-        subtotal=source.subtotal,
-        discount=source.discount,
-        shipping=source.shipping,
-        tax=source.tax,
-        total=source.total,
-        item_count=source.item_count,
-        payment_status=PaymentStatus.NOT_PAID,
-        billing_address=_copy_address(source.billing_address),
-        shipping_address=_copy_address(source.shipping_address),
-        delivery_method=source.delivery_method,
-        carrier=source.carrier,
-        collection_location=source.collection_location,
-        placed_at=now,
-        updated_at=now,
-    )
-    OrderLine.objects.bulk_create(
-        OrderLine(
-            retailer_id=line.retailer_id,
-            order=copy,
-            position=line.position,
-            sku=line.sku,
-            name=line.name,
-            quantity=line.quantity,
-            unit_price=line.unit_price,
-            discount=line.discount,
-            tax_rate=line.tax_rate,
-            tax=line.tax,
-            total=line.total,
-            shipping_method=line.shipping_method,
+
+    def address(given) -> AddressInput | None:
+        if given is None:
+            return None
+        return AddressInput(
+            name=given.name,
+            line1=given.line1,
+            line2=given.line2,
+            postcode=given.postcode,
+            city=given.city,
+            country=given.country,
+            phone=given.phone,
         )
-        for line in source.lines.all()
+
+    copy = order_place(
+        data=OrderInput(
+            retailer_id=source.retailer_id,
+            ref=f"{source.ref}-C{number}",
+            currency=source.currency,
+            customer=source.customer,
+            channel=source.channel,
+            type=source.type,
+            shipping=source.shipping,
+            shipping_address=address(source.shipping_address),
+            billing_address=address(source.billing_address)
+            if source.billing_address_id != source.shipping_address_id
+            else None,
+            delivery_method=source.delivery_method,
+            carrier=source.carrier,
+            collection_location=source.collection_location,
+            lines=[
+                LineInput(
+                    sku=line.sku,
+                    name=line.name,
+                    quantity=line.quantity,
+                    unit_price=line.unit_price,
+                    discount=line.discount,
+                    tax_rate=line.tax_rate,
+                    shipping_method=line.shipping_method,
+                )
+                for line in source.lines.all()
+            ],
+        ),
+        by=by,
     )
     events.order_copied(source, copy, by=by)
     return copy
-
-
-def _copy_address(address):
-    if address is None:
-        return None
-    address.pk = None
-    address._state.adding = True
-    address.save()
-    return address
 
 
 @transaction.atomic
 def order_hold_set(*, order: Order, flag: str, by, reason: str) -> Order:
     """Hold the order: it cannot be processed until a manager clears the flag."""
     require_role(by, order.retailer_id, Role.MANAGER)
-    field, label = _hold(flag)
+    name, label = _hold(flag)
     if not reason.strip():
         raise ValidationError({"reason": "Say why the order is held."})
-    order = lock_order(order)
-    if getattr(order, field):
+    order = _lock(order)
+    if getattr(order, name):
         return order
-    setattr(order, field, True)
+    setattr(order, name, True)
     order.updated_at = timezone.now()
-    order.save(update_fields=[field, "updated_at"])
+    order.save(update_fields=[name, "updated_at"])
     events.order_hold_changed(order, hold=label, held=True, reason=reason.strip(), by=by)
     return order
 
@@ -317,15 +658,15 @@ def order_hold_set(*, order: Order, flag: str, by, reason: str) -> Order:
 def order_hold_clear(*, order: Order, flag: str, by, reason: str) -> Order:
     """Clear a hold flag, saying why; the reason stays in Activity."""
     require_role(by, order.retailer_id, Role.MANAGER)
-    field, label = _hold(flag)
+    name, label = _hold(flag)
     if not reason.strip():
         raise ValidationError({"reason": "Say why the hold can be cleared."})
-    order = lock_order(order)
-    if not getattr(order, field):
+    order = _lock(order)
+    if not getattr(order, name):
         raise ValidationError({"flag": f"Order {order.ref} is not held for {label.lower()}."})
-    setattr(order, field, False)
+    setattr(order, name, False)
     order.updated_at = timezone.now()
-    order.save(update_fields=[field, "updated_at"])
+    order.save(update_fields=[name, "updated_at"])
     events.order_hold_changed(order, hold=label, held=False, reason=reason.strip(), by=by)
     return order
 
@@ -340,7 +681,7 @@ def _hold(flag: str) -> tuple[str, str]:
 def order_mark_paid(*, order: Order, by) -> Order:
     """Record that the order is paid outside the gateway (a bank transfer, cash in store)."""
     require_role(by, order.retailer_id, Role.MANAGER)
-    order = lock_order(order)
+    order = _lock(order)
     if order.status.system_state == SystemState.CANCELLED:
         raise state.InvalidTransition(f"Order {order.ref} is cancelled.")
     if order.payment_status == PaymentStatus.PAID:
@@ -350,9 +691,7 @@ def order_mark_paid(*, order: Order, by) -> Order:
     order.updated_at = timezone.now()
     order.save(update_fields=["payment_status", "updated_at"])
     events.order_payment_status_marked(order, before=before, by=by)
-    from billing.services import invoices_on_paid
-
-    invoices_on_paid(order=order, by=by)
+    billing.invoices_on_paid(order=order, by=by)
     return order
 
 
@@ -360,8 +699,8 @@ def order_mark_paid(*, order: Order, by) -> Order:
 def order_mark_not_paid(*, order: Order, by) -> Order:
     """Undo a manual 'paid'. Money captured through the gateway cannot be marked not paid."""
     require_role(by, order.retailer_id, Role.MANAGER)
-    order = lock_order(order)
-    if any(p.captured > p.refunded for p in order.payments.all()):
+    order = _lock(order)
+    if ledger.paid(order.payments.all()) > 0:
         raise state.InvalidTransition(
             f"Order {order.ref} was paid through the payment gateway; refund it instead."
         )
@@ -381,7 +720,7 @@ def order_invoice_number_set(*, order: Order, by, invoice_number: str) -> Order:
     invoice_number = invoice_number.strip()
     if len(invoice_number) > 64:
         raise ValidationError({"invoice_number": "At most 64 characters."})
-    order = lock_order(order)
+    order = _lock(order)
     before = order.invoice_number
     if before == invoice_number:
         return order
@@ -392,126 +731,4 @@ def order_invoice_number_set(*, order: Order, by, invoice_number: str) -> Order:
     return order
 
 
-@transaction.atomic
-def order_lines_cancel(*, order: Order, line_ids: list[int], by, reason: str = ""):
-    """Stop items that cannot be fulfilled; what was paid for them is refunded through a
-    CANNOT_FULFIL return."""
-    from returns.services import return_for_unfulfillable
-
-    require_role(by, order.retailer_id, Role.MANAGER)
-    order = lock_order(order)
-    if not order.can_change_shipments:
-        raise state.InvalidTransition(
-            f"Order {order.ref} is {order.status.label}: only items of a New or Processing "
-            "order can be cancelled."
-        )
-    lines = list(order.lines.select_for_update().filter(pk__in=line_ids))
-    if not lines or len(lines) != len(set(line_ids)):
-        raise ValidationError({"lines": "Select the items of this order to cancel."})
-    shipped = [
-        line.sku
-        for line in lines
-        if line.shipment_status in (ShipmentStatus.SHIPPED, ShipmentStatus.DELIVERED)
-    ]
-    if shipped:
-        raise ValidationError(
-            {"lines": f"Shipped items cannot be cancelled: {', '.join(shipped)}."}
-        )
-    from fulfilments.services import order_fulfilments_release
-
-    order_fulfilments_release(order, by=by, line_ids=[line.pk for line in lines])
-    for line in lines:
-        line.shipment_status = ShipmentStatus.CANCELLED
-        line.save(update_fields=["shipment_status"])
-        events.line_shipment_updated(
-            line, changes={"shipment_status": ("", ShipmentStatus.CANCELLED)}, by=by
-        )
-    paid = any(p.captured > p.refunded for p in order.payments.all())
-    if not paid:
-        return None
-    return return_for_unfulfillable(order=order, lines=lines, by=by)
-
-
-@transaction.atomic
-def order_line_correct_quantity(*, order: Order, line_id: int, quantity: int, by) -> OrderLine:
-    """Fix a data-entry error in a line's quantity: never below what is already fulfilled,
-    never above what was ordered. The line and order totals follow; no alert is raised."""
-    from django.db.models import Sum
-
-    from fulfilments.models import FulfilmentItem, FulfilmentStatus, StockPosition
-
-    require_role(by, order.retailer_id, Role.MANAGER)
-    order = lock_order(order)
-    if not order.can_change_shipments:
-        raise state.InvalidTransition(
-            f"Order {order.ref} is {order.status.label}: quantities can only be corrected while "
-            "it is New or Processing."
-        )
-    line = order.lines.select_for_update().filter(pk=line_id).first()
-    if line is None:
-        raise ValidationError({"quantity": "That item is not on this order."})
-    filled = (
-        FulfilmentItem.objects.filter(order_line=line)
-        .exclude(fulfilment__status=FulfilmentStatus.CANCELLED)
-        .aggregate(n=Sum("filled"))["n"]
-        or 0
-    )
-    if quantity > line.quantity:
-        raise ValidationError({"quantity": f"{line.sku}: at most {line.quantity} were ordered."})
-    if quantity < max(filled, 1):
-        raise ValidationError(
-            {"quantity": f"{line.sku}: at least {max(filled, 1)} (already fulfilled: {filled})."}
-        )
-    if quantity == line.quantity:
-        return line
-    before = line.quantity
-    share = Decimal(quantity) / Decimal(before)
-    cent = Decimal("0.01")
-    line.discount = (line.discount * share).quantize(cent)
-    line.total = (line.unit_price * quantity - line.discount).quantize(cent)
-    line.tax = (line.tax * share).quantize(cent)
-    line.quantity = quantity
-    line.save(update_fields=["quantity", "discount", "total", "tax"])
-    # give back what open fulfilments reserved beyond the new quantity
-    surplus = before - quantity
-    for item in (
-        FulfilmentItem.objects.select_for_update()
-        .filter(
-            order_line=line,
-            filled=0,
-            fulfilment__status__in=[
-                FulfilmentStatus.ASSIGNED,
-                FulfilmentStatus.CREATED,
-                FulfilmentStatus.ESCALATED,
-            ],
-        )
-        .select_related("fulfilment")
-        .order_by("-pk")
-    ):
-        if not surplus:
-            break
-        take = min(surplus, item.requested)
-        if item.fulfilment.location_id and item.fulfilment.status != FulfilmentStatus.ESCALATED:
-            StockPosition.objects.filter(
-                location_id=item.fulfilment.location_id, sku=line.sku
-            ).update(reserved=models.F("reserved") - take)
-        item.requested -= take
-        surplus -= take
-        if item.requested:
-            item.save(update_fields=["requested"])
-        else:
-            item.delete()
-            if not item.fulfilment.items.exists():  # an empty parcel is no parcel
-                from fulfilments.services import fulfilment_emptied
-
-                fulfilment_emptied(fulfilment=item.fulfilment, by=by)
-    lines = list(order.lines.all())
-    order.subtotal = sum((ln.unit_price * ln.quantity for ln in lines), Decimal(0))
-    order.discount = sum((ln.discount for ln in lines), Decimal(0))
-    order.tax = sum((ln.tax for ln in lines), Decimal(0))
-    order.total = order.subtotal - order.discount + order.shipping
-    order.item_count = sum(ln.quantity for ln in lines)
-    order.updated_at = timezone.now()
-    order.save(update_fields=["subtotal", "discount", "tax", "total", "item_count", "updated_at"])
-    events.line_quantity_corrected(line, before=before, by=by)
-    return line
+__all__ = ["cancel_plan"]

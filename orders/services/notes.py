@@ -7,6 +7,7 @@ from datetime import datetime
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from oms import locking
 from oms.models import Membership, Retailer
 from oms.roles import Role, require_role
 from orders import events
@@ -101,7 +102,7 @@ def task_set_status(*, task: Task, by, status: str) -> Task:
     require_role(by, task.retailer_id, Role.AGENT)
     if status not in Task.Status.values:
         raise ValidationError({"status": f"Unknown task status {status!r}."})
-    task = Task.objects.select_for_update().select_related("order").get(pk=task.pk)
+    task = locking.lock(task, related=("order",))
     if task.status == status:
         return task
     before = task.status

@@ -7,7 +7,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils.text import slugify
 
-from oms import activity
+from oms import activity, locking
 from oms.roles import Role, require_role
 from orders.models import Order, OrderStatus, StatusColour, SystemState
 
@@ -71,7 +71,7 @@ def order_status_update(
 ) -> OrderStatus:
     require_role(by, status.retailer_id, Role.ADMIN)
     label = _validate(label, colour, system_state)
-    status = OrderStatus.objects.select_for_update().get(pk=status.pk)
+    status = locking.lock(status)
     if system_state != status.system_state:
         in_use = Order.objects.filter(status=status).count()
         if in_use:
@@ -103,10 +103,9 @@ def order_status_move(*, status: OrderStatus, by, direction: str) -> OrderStatus
     require_role(by, status.retailer_id, Role.ADMIN)
     if direction not in ("up", "down"):
         raise ValidationError("Move a status up or down.")
-    statuses = list(
-        OrderStatus.objects.select_for_update()
-        .filter(retailer_id=status.retailer_id)
-        .order_by("position", "pk")
+    statuses = sorted(
+        locking.lock_all(OrderStatus.objects.filter(retailer_id=status.retailer_id)),
+        key=lambda each: (each.position, each.pk),
     )
     index = next(i for i, s in enumerate(statuses) if s.pk == status.pk)
     other = index - 1 if direction == "up" else index + 1
@@ -137,7 +136,7 @@ def order_status_move(*, status: OrderStatus, by, direction: str) -> OrderStatus
 @transaction.atomic
 def order_status_delete(*, status: OrderStatus, by) -> None:
     require_role(by, status.retailer_id, Role.ADMIN)
-    status = OrderStatus.objects.select_for_update().get(pk=status.pk)
+    status = locking.lock(status)
     in_use = (
         Order.objects.filter(status=status).count()
         + Order.objects.filter(suspended_from=status).count()

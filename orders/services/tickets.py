@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from oms import locking
 from oms.activity import RecordRef, describe_as, record
 from oms.emails import email_queue
 from oms.roles import Role, require_role
@@ -37,7 +38,8 @@ def ticket_customer_message(
         raise ValidationError({"message": "The message is empty."})
     now = timezone.now()
     if ticket_id is not None:
-        ticket = Ticket.objects.select_for_update().filter(order=order, pk=ticket_id).first()
+        found = locking.lock_all(Ticket.objects.filter(order=order, pk=ticket_id))
+        ticket = found[0] if found else None
         if ticket is None:
             raise ValidationError({"ticketId": "No such ticket on this order."})
         ticket.status = Ticket.Status.OPEN
@@ -66,11 +68,7 @@ def ticket_reply(*, ticket: Ticket, by, body: str) -> TicketMessage:
     body = body.strip()
     if not body:
         raise ValidationError({"body": "Write the answer first."})
-    ticket = (
-        Ticket.objects.select_for_update(of=("self",))
-        .select_related("order__customer", "order__retailer")
-        .get(pk=ticket.pk)
-    )
+    ticket = locking.lock(ticket, related=("order__customer", "order__retailer"))
     if ticket.status == Ticket.Status.CLOSED:
         raise ValidationError("This ticket is closed.")
     message = TicketMessage.objects.create(
@@ -101,7 +99,7 @@ def ticket_reply(*, ticket: Ticket, by, body: str) -> TicketMessage:
 @transaction.atomic
 def ticket_close(*, ticket: Ticket, by) -> Ticket:
     require_role(by, ticket.retailer_id, Role.AGENT)
-    ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
+    ticket = locking.lock(ticket)
     if ticket.status != Ticket.Status.CLOSED:
         ticket.status = Ticket.Status.CLOSED
         ticket.updated_at = timezone.now()

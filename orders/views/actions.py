@@ -14,8 +14,9 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.loader import render_to_string
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.views import View
+from weasyprint import HTML
 
 from billing import services as billing
 from billing.documents import invoices_pdf
@@ -26,7 +27,7 @@ from oms.views import TenantScopedMixin
 from orders import forms as order_forms
 from orders import services
 from orders.models import Order
-from orders.selectors import order_header_queryset
+from orders.selectors import order_header_queryset, order_shipments
 from orders.views.browse import _OrderActionView
 
 __all__ = [
@@ -223,7 +224,7 @@ class PaymentCaptureView(_PaymentAction):
 
     def perform(self, order, data):
         payment = self.payment(order)
-        services.payment_capture(payment=payment, amount=data["amount"], by=self.request.user)
+        services.order_payment_capture(payment=payment, amount=data["amount"], by=self.request.user)
         return f"Capture of {format_money(data['amount'], payment.currency)} requested."
 
 
@@ -232,7 +233,7 @@ class PaymentRefundView(_PaymentAction):
 
     def perform(self, order, data):
         payment = self.payment(order)
-        services.payment_refund(payment=payment, amount=data["amount"], by=self.request.user)
+        services.order_payment_refund(payment=payment, amount=data["amount"], by=self.request.user)
         return f"Refund of {format_money(data['amount'], payment.currency)} requested."
 
 
@@ -240,7 +241,9 @@ class PaymentVoidView(_PaymentAction):
     form_class = order_forms.ConfirmForm
 
     def perform(self, order, data):
-        operation = services.payment_void(payment=self.payment(order), by=self.request.user)
+        operation = services.order_payment_release(
+            payment=self.payment(order), by=self.request.user
+        )
         return f"Release of {format_money(operation.amount, operation.payment.currency)} requested."
 
 
@@ -248,7 +251,7 @@ class PaymentsSyncView(OrderAction):
     tab = "transactions"
 
     def perform(self, order, data):
-        changed = services.payments_sync(order=order, by=self.request.user)
+        changed = services.order_payments_sync(order=order, by=self.request.user)
         if not changed:
             return "Payments are in step with the gateway."
         return f"{len(changed)} payment(s) updated from the gateway."
@@ -262,7 +265,7 @@ class OperationRetryView(OrderAction):
         operation = order.transactions.filter(pk=self.kwargs["transaction_pk"]).first()
         if operation is None:
             raise Http404("No such payment operation on this order.")
-        services.payment_operation_retry(operation=operation, by=self.request.user)
+        services.order_payment_retry(operation=operation, by=self.request.user)
         return f"The {operation.get_kind_display().lower()} is being tried again."
 
 
@@ -479,9 +482,6 @@ class InvoicesPdfView(_OrderDocumentView):
 
 class PackingSlipPdfView(_OrderDocumentView):
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        from django.utils import translation
-        from weasyprint import HTML
-
         order = self.order()
         language = billing.invoice_language(order.retailer, request.GET.get("language"))
         with translation.override(language), timezone.override(order.retailer.time_zone):
@@ -495,8 +495,6 @@ class OrderLiveView(_OrderDocumentView):
     """The order's fulfilments and shipments, polled by the order page to stay current."""
 
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        from orders.selectors import order_shipments
-
         order = self.order()
         fulfilments = list(
             order.fulfilments.select_related("location").prefetch_related("items__order_line")

@@ -13,12 +13,17 @@ from django.views import View
 from django.views.generic import ListView
 from django_filters.views import FilterView
 from django_tables2 import SingleTableMixin
+from weasyprint import HTML
 
+from billing import ledger
+from billing.models import INVOICE_LANGUAGES, Invoice
+from billing.services import invoice_language, open_invoice
 from oms.exports import csv_response
 from oms.roles import Role, has_role, has_role_anywhere
 from oms.tenancy import retailer_ids_for
 from oms.views import HtmxResultsMixin, TenantDetailView, TenantObjectActionView, TenantScopedMixin
 from orders import selectors, services
+from orders.exports import CSV_COLUMNS
 from orders.filters import PRESETS, OrderFilter
 from orders.forms import CommentForm, MemoForm, TaskForm, TaskStatusForm
 from orders.models import AWAITING_PAYMENT, OPEN_STATES, Order, ShipmentStatus, Task
@@ -27,25 +32,6 @@ from orders.services import bulk
 from orders.tables import OrderTable
 
 PDF_EXPORT_LIMIT = 500
-
-CSV_COLUMNS = [
-    ("Order ref", lambda o: o.ref),
-    ("Retailer", lambda o: o.retailer.name),
-    ("Customer", lambda o: o.customer.full_name if o.customer else ""),
-    ("Email", lambda o: o.customer.email if o.customer else ""),
-    ("Segment", lambda o: o.customer.get_segment_display() if o.customer else ""),
-    ("Status", lambda o: o.status.label),
-    ("System state", lambda o: o.status.system_state),
-    ("Channel", lambda o: o.get_channel_display()),
-    ("Type", lambda o: o.get_type_display()),
-    ("Items", lambda o: o.item_count),
-    ("Currency", lambda o: o.currency),
-    ("Total", lambda o: o.total),
-    ("Payment", lambda o: o.get_payment_status_display()),
-    ("Placed", lambda o: timezone.localtime(o.placed_at).strftime("%Y-%m-%d %H:%M")),
-    ("Promised", lambda o: o.promised_date.isoformat() if o.promised_date else ""),
-    ("Invoice number", lambda o: o.invoice_number),
-]
 
 
 class _FilteredOrdersMixin(TenantScopedMixin):
@@ -137,8 +123,6 @@ class OrderExportPdfView(_FilteredOrdersMixin, View):
     """The filtered list as a PDF, up to PDF_EXPORT_LIMIT orders."""
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        from weasyprint import HTML
-
         filterset, orders = self.filtered_orders()
         count = orders.count()
         if count > PDF_EXPORT_LIMIT:
@@ -237,6 +221,7 @@ class OrderDetailView(TenantDetailView):
         order = self.object
         lines = list(order.lines.all())
         payments = list(order.payments.all())
+        balances = ledger.balances(payments)
         context.update(
             fulfilments=list(
                 order.fulfilments.select_related("location").prefetch_related("items__order_line")
@@ -249,12 +234,14 @@ class OrderDetailView(TenantDetailView):
             tabs=TABS,
             lines=lines,
             payments=payments,
+            balances=balances,
+            cancel_plan=ledger.settlement_of(balances),
             memos=list(order.memos.all()),
             tax_bands=selectors.tax_breakdown(lines),
             can_manage=has_role(self.request.user, order.retailer_id, Role.MANAGER),
             status_options=list(selectors.status_choices(order)),
             available_states=order.available_states(),
-            paid_online=any(p.captured > p.refunded for p in payments),
+            paid_online=ledger.paid(payments) > 0,
             awaiting_payment=order.payment_status in AWAITING_PAYMENT,
             shipment_statuses=ShipmentStatus.choices,
             risks=risks_of([order]).get(order.pk, [])
@@ -294,9 +281,6 @@ def tab_context(request: HttpRequest, order: Order, tab: str, forms: dict) -> di
             )
         }
     if tab == "invoices":
-        from billing.models import INVOICE_LANGUAGES, Invoice
-        from billing.services import invoice_language, open_invoice
-
         first = invoice_language(order.retailer)
         return {
             "invoices": list(order.invoices.select_related("credits")),

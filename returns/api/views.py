@@ -12,7 +12,6 @@ from oms.roles import Role, has_role
 from oms.search import could_be_a_name, name_words, search_key
 from oms.tenancy import retailer_ids_for
 from orders.models import Order
-from orders.selectors import order_ids_by_ref
 from returns.api import representation
 from returns.api.parsing import (
     BadRequest,
@@ -77,7 +76,7 @@ class ReturnCollectionView(ApiView):
         query = (params.get("query") or "").strip()
         if query:
             match = Q(return_ref_key=search_key(query))
-            order_ids = order_ids_by_ref([retailer_id], query, exact=True)
+            order_ids = Order.objects.for_retailers([retailer_id]).ids_by_ref(query, exact=True)
             if order_ids:
                 match |= Q(order_id__in=order_ids)
             if is_digits(query):

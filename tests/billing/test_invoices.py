@@ -164,7 +164,7 @@ def test_a_capture_that_pays_the_order_invoices_it(
 ):
     payment = PaymentFactory(order=order, authorised=order.total)
     with django_capture_on_commit_callbacks(execute=True):
-        order_services.payment_capture(payment=payment, amount=order.total, by=manager)
+        order_services.order_payment_capture(payment=payment, amount=order.total, by=manager)
     assert Invoice.objects.get(order=order).status == Invoice.Status.PAID
 
 

@@ -6,7 +6,13 @@ from playwright.sync_api import Page, expect
 
 from orders.models import SystemState
 from tests.e2e.test_orders import _login
-from tests.factories import OrderFactory, OrderLineFactory, PaymentFactory, recalculate_totals
+from tests.factories import (
+    OrderFactory,
+    OrderLineFactory,
+    PaymentFactory,
+    recalculate_totals,
+    ship,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -20,6 +26,7 @@ def test_an_agent_creates_a_return_and_a_manager_completes_its_parcel_and_refund
         order=order, sku="JKT", name="Shell jacket", quantity=2, unit_price=Decimal("121.00")
     )
     recalculate_totals(order)
+    ship(order)
     PaymentFactory(
         order=order, authorised=order.total, captured=order.total, provider_reference="psp_4001"
     )

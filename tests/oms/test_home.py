@@ -9,8 +9,9 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from billing.models import PaymentTransaction
 from orders.intake.models import IntakeChannel, IntakeMessage
-from orders.models import PaymentStatus, PaymentTransaction, SystemState, Task, Ticket
+from orders.models import PaymentStatus, SystemState, Task, Ticket
 from returns.models import ReturnStatus
 from tests.factories import (
     FulfilmentFactory,

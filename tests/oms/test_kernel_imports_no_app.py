@@ -21,7 +21,9 @@ def project_apps() -> set[str]:
     return {
         config.name.split(".")[0]
         for config in apps.get_app_configs()
-        if Path(config.path).resolve().is_relative_to(base) and config.name != "oms"
+        if Path(config.path).resolve().is_relative_to(base)
+        and "site-packages" not in Path(config.path).parts  # a virtualenv inside the project
+        and config.name != "oms"
     }
 
 

@@ -16,6 +16,7 @@ from django.core.management import call_command
 from django.db import DatabaseError, connection, transaction
 from rest_framework.authtoken.models import Token
 
+from billing.models import PaymentTransaction
 from customers.models import Customer
 from fulfilments.models import Fulfilment
 from oms import rls
@@ -23,7 +24,7 @@ from oms.models import Activity, OutboundEmail
 from oms.tasks import send_email
 from oms.tenancy import TenantOwned
 from orders import services
-from orders.models import Comment, Order, OrderLine, PaymentTransaction, Shipment, SystemState
+from orders.models import Comment, Order, OrderLine, Shipment, SystemState
 from returns.models import Return
 from tests.factories import CustomerFactory, OrderFactory, PaymentFactory, ReturnFactory
 
@@ -172,11 +173,11 @@ def test_payment_operations_run_for_their_retailer_only(retailer, manager):
     PaymentFactory(order=order, authorised=order.total, captured=Decimal("0.00"))
     with as_app_role():
         rls.use_retailers([retailer.pk])
-        operation = services.payment_capture(
+        operation = services.order_payment_capture(
             payment=order.payments.get(), amount=order.total, by=manager
         )
         rls.clear()
-        from orders.tasks import run_payment_operation
+        from billing.tasks import run_payment_operation
 
         with pytest.raises(rls.TenantRequired):
             run_payment_operation.apply(args=[operation.pk], throw=True)

@@ -6,12 +6,13 @@ from datetime import timedelta
 import pytest
 from django.core import mail
 
+from billing.models import PaymentTransaction, SimulatedGatewayRecord
+from billing.services import payment_operations_relay
 from oms.celery import app as celery_app
 from oms.emails import emails_relay
 from oms.models import OutboundEmail
 from orders import services
-from orders.models import Order, PaymentTransaction, SimulatedGatewayRecord, SystemState
-from orders.services.payments import payment_operations_relay
+from orders.models import Order, SystemState
 from tests.factories import CustomerFactory, OrderFactory, PaymentFactory
 
 pytestmark = pytest.mark.django_db

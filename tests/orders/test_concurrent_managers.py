@@ -8,10 +8,11 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection
 
+from billing.models import PaymentTransaction
 from oms.roles import Role
 from oms.state import InvalidTransition
 from orders import services
-from orders.models import Order, PaymentTransaction, SystemState
+from orders.models import Order, SystemState
 from tests.factories import MembershipFactory, OrderFactory, PaymentFactory, UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -5,10 +5,11 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db.models import Count, F, Max, Min, Q, Sum
 
+from billing.models import Payment, PaymentTransaction
 from customers.models import Customer
 from fulfilments.models import Fulfilment, FulfilmentItem
 from oms.models import Activity, Retailer, User
-from orders.models import Order, OrderLine, Payment, PaymentTransaction, Shipment, ShipmentEvent
+from orders.models import Order, OrderLine, Shipment, ShipmentEvent
 from returns.models import Return, ReturnItem
 
 pytestmark = pytest.mark.django_db

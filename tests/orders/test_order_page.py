@@ -5,8 +5,9 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from billing.models import Payment, PaymentTransaction
 from oms import activity
-from orders.models import OrderType, Payment, PaymentTransaction, SystemState
+from orders.models import OrderType, SystemState
 from orders.views import TABS
 from tests.factories import (
     CommentFactory,

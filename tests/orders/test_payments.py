@@ -7,18 +7,14 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection
 
+from billing.gateway import SimulatedGateway, Unavailable
+from billing.models import Payment, PaymentTransaction, SimulatedGatewayRecord
+from billing.services import payment_operation_run
+from billing.tasks import run_payment_operation
 from oms.models import Activity
 from oms.state import InvalidTransition
 from orders import services
-from orders.gateway import SimulatedGateway, Unavailable
-from orders.models import (
-    Payment,
-    PaymentStatus,
-    PaymentTransaction,
-    SimulatedGatewayRecord,
-    SystemState,
-)
-from orders.tasks import run_payment_operation
+from orders.models import PaymentStatus, SystemState
 from tests.factories import OrderFactory, PaymentFactory
 
 pytestmark = pytest.mark.django_db
@@ -40,13 +36,13 @@ def test_a_partial_then_the_rest_captured_and_the_order_becomes_paid(
     manager, payment, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
-        first = services.payment_capture(payment=payment, amount="40.00", by=manager)
+        first = services.order_payment_capture(payment=payment, amount="40.00", by=manager)
     assert _fresh(payment).captured == Decimal("40.00")
     assert payment.order.__class__.objects.get(pk=payment.order_id).payment_status == (
         PaymentStatus.PARTIALLY_PAID
     )
     with django_capture_on_commit_callbacks(execute=True):
-        services.payment_capture(payment=payment, amount="59.90", by=manager)
+        services.order_payment_capture(payment=payment, amount="59.90", by=manager)
 
     first.refresh_from_db()
     assert first.status == Status.SUCCEEDED and first.reference.startswith("sim_cap_")
@@ -58,14 +54,14 @@ def test_a_partial_then_the_rest_captured_and_the_order_becomes_paid(
 
 def test_more_than_is_capturable_is_refused_and_nothing_is_written(manager, payment):
     with pytest.raises(ValidationError, match=r"At most 99\.90 EUR can be captured"):
-        services.payment_capture(payment=payment, amount="99.91", by=manager)
+        services.order_payment_capture(payment=payment, amount="99.91", by=manager)
     assert not PaymentTransaction.objects.exists()
 
 
 def test_captures_on_their_way_count_against_the_limit(manager, payment):
-    services.payment_capture(payment=payment, amount="90.00", by=manager)  # not run yet
+    services.order_payment_capture(payment=payment, amount="90.00", by=manager)  # not run yet
     with pytest.raises(ValidationError, match=r"At most 9\.90 EUR"):
-        services.payment_capture(payment=payment, amount="10.00", by=manager)
+        services.order_payment_capture(payment=payment, amount="10.00", by=manager)
 
 
 def test_a_refund_never_exceeds_captured_minus_refunded(
@@ -75,22 +71,22 @@ def test_a_refund_never_exceeds_captured_minus_refunded(
         captured=Decimal("50.00"), refunded=Decimal("20.00")
     )
     with pytest.raises(ValidationError, match=r"At most 30\.00 EUR can be refunded"):
-        services.payment_refund(payment=_fresh(payment), amount="30.01", by=manager)
+        services.order_payment_refund(payment=_fresh(payment), amount="30.01", by=manager)
     with django_capture_on_commit_callbacks(execute=True):
-        services.payment_refund(payment=_fresh(payment), amount="30.00", by=manager)
+        services.order_payment_refund(payment=_fresh(payment), amount="30.00", by=manager)
     assert _fresh(payment).refunded == Decimal("50.00")
 
 
 @pytest.mark.parametrize("amount", ["0", "-5", "abc"])
 def test_nonsense_amounts_are_refused(manager, payment, amount):
     with pytest.raises(ValidationError):
-        services.payment_capture(payment=payment, amount=amount, by=manager)
+        services.order_payment_capture(payment=payment, amount=amount, by=manager)
 
 
 def test_a_cancelled_order_cannot_be_captured(manager, payment):
     services.order_cancel(order=payment.order, by=manager, notify=False)
     with pytest.raises(InvalidTransition):
-        services.payment_capture(payment=_fresh(payment), amount="1.00", by=manager)
+        services.order_payment_capture(payment=_fresh(payment), amount="1.00", by=manager)
 
 
 def test_the_database_refuses_captured_above_authorised(payment):
@@ -105,7 +101,7 @@ def test_a_decline_leaves_a_visible_failed_operation_that_can_be_retried(
 ):
     settings.SIMULATED_GATEWAY_FAILURE = "decline"
     with django_capture_on_commit_callbacks(execute=True):
-        operation = services.payment_capture(payment=payment, amount="10.00", by=manager)
+        operation = services.order_payment_capture(payment=payment, amount="10.00", by=manager)
     operation.refresh_from_db()
     assert operation.status == Status.FAILED
     assert operation.error_code == "declined"
@@ -115,7 +111,7 @@ def test_a_decline_leaves_a_visible_failed_operation_that_can_be_retried(
 
     settings.SIMULATED_GATEWAY_FAILURE = ""
     with django_capture_on_commit_callbacks(execute=True):
-        retry = services.payment_operation_retry(operation=operation, by=manager)
+        retry = services.order_payment_retry(operation=operation, by=manager)
     retry.refresh_from_db()
     assert retry.pk != operation.pk and retry.idempotency_key != operation.idempotency_key
     assert retry.status == Status.SUCCEEDED
@@ -124,17 +120,17 @@ def test_a_decline_leaves_a_visible_failed_operation_that_can_be_retried(
 
 def test_a_timeout_is_retried_with_the_same_key(manager, payment, settings):
     settings.SIMULATED_GATEWAY_FAILURE = "timeout"
-    operation = services.payment_capture(payment=payment, amount="10.00", by=manager)
+    operation = services.order_payment_capture(payment=payment, amount="10.00", by=manager)
 
     # a worker's attempts that are not the last one raise, so Celery retries with backoff
     with pytest.raises(Unavailable):
-        services.payment_operation_run(operation_id=operation.pk, last_attempt=False)
+        payment_operation_run(operation_id=operation.pk, last_attempt=False)
     operation.refresh_from_db()
     assert (operation.status, operation.attempts) == (Status.PENDING, 1)
     assert "did not answer in time" in operation.message
 
     # the last attempt gives up, visibly
-    services.payment_operation_run(operation_id=operation.pk, last_attempt=True)
+    payment_operation_run(operation_id=operation.pk, last_attempt=True)
     operation.refresh_from_db()
     assert (operation.status, operation.error_code, operation.attempts) == (
         Status.FAILED,
@@ -144,16 +140,16 @@ def test_a_timeout_is_retried_with_the_same_key(manager, payment, settings):
 
     # a retry after a timeout asks again with the same key: the gateway may have done it
     settings.SIMULATED_GATEWAY_FAILURE = ""
-    retried = services.payment_operation_retry(operation=operation, by=manager)
+    retried = services.order_payment_retry(operation=operation, by=manager)
     assert retried.pk == operation.pk and retried.status == Status.PENDING
-    services.payment_operation_run(operation_id=operation.pk)
+    payment_operation_run(operation_id=operation.pk)
     assert _fresh(payment).captured == Decimal("10.00")
 
 
 def test_the_celery_task_gives_up_after_the_configured_attempts(manager, payment, settings):
     settings.SIMULATED_GATEWAY_FAILURE = "timeout"
     settings.PAYMENT_OPERATION_ATTEMPTS = 3
-    operation = services.payment_capture(payment=payment, amount="10.00", by=manager)
+    operation = services.order_payment_capture(payment=payment, amount="10.00", by=manager)
 
     # run as a worker would: each retry is a new delivery with retries counted by Celery
     for retries in range(3):
@@ -172,10 +168,10 @@ def test_the_celery_task_gives_up_after_the_configured_attempts(manager, payment
 
 
 def test_running_the_same_operation_twice_moves_money_once(manager, payment):
-    operation = services.payment_capture(payment=payment, amount="25.00", by=manager)
+    operation = services.order_payment_capture(payment=payment, amount="25.00", by=manager)
 
-    services.payment_operation_run(operation_id=operation.pk)
-    services.payment_operation_run(operation_id=operation.pk)
+    payment_operation_run(operation_id=operation.pk)
+    payment_operation_run(operation_id=operation.pk)
     run_payment_operation.apply(args=[operation.pk], kwargs={"retailer_id": operation.retailer_id})
 
     assert SimulatedGatewayRecord.objects.count() == 1
@@ -185,7 +181,7 @@ def test_running_the_same_operation_twice_moves_money_once(manager, payment):
 def test_a_worker_killed_after_the_gateway_call_is_redelivered_and_money_moves_once(
     manager, payment
 ):
-    operation = services.payment_capture(payment=payment, amount="25.00", by=manager)
+    operation = services.order_payment_capture(payment=payment, amount="25.00", by=manager)
     # the first worker claimed it and the gateway captured, then the worker died before recording
     PaymentTransaction.objects.filter(pk=operation.pk).update(attempts=1)
     SimulatedGateway().capture(
@@ -211,14 +207,14 @@ def test_two_workers_racing_on_one_operation_move_money_once(manager, retailer):
         pytest.skip("row locks need Postgres")
     order = OrderFactory(retailer=retailer, state=SystemState.PROCESSING, lines=2)
     payment = PaymentFactory(order=order, authorised=order.total, provider_reference="psp_race")
-    operation = services.payment_capture(payment=payment, amount="30.00", by=manager)
+    operation = services.order_payment_capture(payment=payment, amount="30.00", by=manager)
     start = threading.Barrier(2)
     errors = []
 
     def worker():
         try:
             start.wait()
-            services.payment_operation_run(operation_id=operation.pk)
+            payment_operation_run(operation_id=operation.pk)
         except Exception as error:  # pragma: no cover - reported below
             errors.append(error)
         finally:
@@ -239,11 +235,11 @@ def test_two_workers_racing_on_one_operation_move_money_once(manager, retailer):
 def test_void_releases_what_is_not_captured(manager, payment, django_capture_on_commit_callbacks):
     Payment.objects.filter(pk=payment.pk).update(captured=Decimal("40.00"))
     with django_capture_on_commit_callbacks(execute=True):
-        operation = services.payment_void(payment=_fresh(payment), by=manager)
+        operation = services.order_payment_release(payment=_fresh(payment), by=manager)
     assert operation.amount == Decimal("59.90")
     assert _fresh(payment).voided == Decimal("59.90")
     with pytest.raises(ValidationError, match="Nothing is left to release"):
-        services.payment_void(payment=_fresh(payment), by=manager)
+        services.order_payment_release(payment=_fresh(payment), by=manager)
 
 
 def test_sync_reads_the_gateway_and_updates_the_order(manager, payment):
@@ -254,17 +250,17 @@ def test_sync_reads_the_gateway_and_updates_the_order(manager, payment):
         currency="EUR",
         idempotency_key="dashboard-1",
     )
-    changed = services.payments_sync(order=payment.order, by=manager)
+    changed = services.order_payments_sync(order=payment.order, by=manager)
     assert changed == [payment]
     assert _fresh(payment).captured == Decimal("99.90")
     order = payment.order.__class__.objects.get(pk=payment.order_id)
     assert order.payment_status == PaymentStatus.PAID
     assert Activity.objects.get(action="orders.payment.synced").data["after"]["captured"] == "99.90"
-    assert services.payments_sync(order=order, by=manager) == []
+    assert services.order_payments_sync(order=order, by=manager) == []
 
 
 def test_the_gateway_refuses_one_key_for_two_different_requests():
-    from orders.gateway import GatewayError
+    from billing.gateway import GatewayError
 
     gateway = SimulatedGateway()
     gateway.capture(
@@ -280,15 +276,15 @@ def test_cancelling_after_a_refund_timed_out_does_not_refund_it_twice(manager, p
     # given 99.90 captured, and a refund of 10.00 that timed out: the gateway may have paid it
     Payment.objects.filter(pk=payment.pk).update(captured=payment.authorised)
     settings.SIMULATED_GATEWAY_FAILURE = "timeout"
-    timed_out = services.payment_refund(payment=payment, amount="10.00", by=manager)
-    services.payment_operation_run(operation_id=timed_out.pk)
+    timed_out = services.order_payment_refund(payment=payment, amount="10.00", by=manager)
+    payment_operation_run(operation_id=timed_out.pk)
     settings.SIMULATED_GATEWAY_FAILURE = ""
 
     # when the order is cancelled, and the timed-out refund is retried with its key
     cancellation = services.order_cancel(order=payment.order, by=manager, notify=False)
-    services.payment_operation_retry(operation=timed_out, by=manager)
+    services.order_payment_retry(operation=timed_out, by=manager)
     for operation in PaymentTransaction.objects.filter(status=Status.PENDING):
-        services.payment_operation_run(operation_id=operation.pk)
+        payment_operation_run(operation_id=operation.pk)
 
     # then the cancellation refunded only the rest: the customer gets 99.90 back, once
     assert cancellation.refund == Decimal("89.90")

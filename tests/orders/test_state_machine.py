@@ -16,18 +16,13 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
+from billing.ledger import payment_status_of
+from billing.models import Payment, PaymentTransaction, SimulatedGatewayRecord
+from billing.services import payment_operation_run
 from oms.models import Activity
 from oms.state import InvalidTransition
 from orders import services
-from orders.models import (
-    TRANSITIONS,
-    Order,
-    Payment,
-    PaymentTransaction,
-    SimulatedGatewayRecord,
-    SystemState,
-)
-from orders.services.payments import payment_operation_run, payment_status_of
+from orders.models import TRANSITIONS, Order, SystemState
 from tests.factories import (
     MembershipFactory,
     OrderFactory,
@@ -135,7 +130,9 @@ class OrderLife(RuleBasedStateMachine):
     def capture(self, amount):
         self._reload()
         if self._try(
-            lambda: services.payment_capture(payment=self.payment, amount=amount, by=self.manager)
+            lambda: services.order_payment_capture(
+                payment=self.payment, amount=amount, by=self.manager
+            )
         ):
             self._collect_pending()
 
@@ -143,14 +140,16 @@ class OrderLife(RuleBasedStateMachine):
     def refund(self, amount):
         self._reload()
         if self._try(
-            lambda: services.payment_refund(payment=self.payment, amount=amount, by=self.manager)
+            lambda: services.order_payment_refund(
+                payment=self.payment, amount=amount, by=self.manager
+            )
         ):
             self._collect_pending()
 
     @rule()
     def void(self):
         self._reload()
-        if self._try(lambda: services.payment_void(payment=self.payment, by=self.manager)):
+        if self._try(lambda: services.order_payment_release(payment=self.payment, by=self.manager)):
             self._collect_pending()
 
     def _collect_pending(self):

@@ -9,10 +9,12 @@ from decimal import Decimal
 import pytest
 from django.db.models import Sum
 
-from orders import events, services
-from orders.gateway import SimulatedGateway
-from orders.models import Payment, PaymentTransaction, SimulatedGatewayRecord, SystemState
-from orders.services.payments import payment_operation_run
+from billing import events, ledger
+from billing.gateway import SimulatedGateway
+from billing.models import Payment, PaymentTransaction, SimulatedGatewayRecord
+from billing.services import payment_operation_run
+from orders import services
+from orders.models import SystemState
 from tests.factories import OrderFactory, PaymentFactory
 
 pytestmark = pytest.mark.django_db
@@ -68,8 +70,8 @@ def test_a_worker_killed_anywhere_moves_money_exactly_once(manager, retailer, mo
     faults = dict.fromkeys(WHERE, 0)
     for run in range(RUNS):
         payment = Payment.objects.get(pk=payment.pk)
-        refund = run % 3 == 2 and payment.refundable >= 1
-        request = services.payment_refund if refund else services.payment_capture
+        refund = run % 3 == 2 and ledger.refundable(payment) >= 1
+        request = services.order_payment_refund if refund else services.order_payment_capture
         operation = request(payment=payment, amount=Decimal("1.00"), by=manager)
 
         where = rng.choice(WHERE)

@@ -15,6 +15,7 @@ from tests.factories import (
     OrderFactory,
     OrderLineFactory,
     ReturnFactory,
+    ship,
 )
 
 pytestmark = pytest.mark.django_db
@@ -75,7 +76,7 @@ def api(agent):
 def order(retailer):
     order = OrderFactory(retailer=retailer, ref="201607191462")
     OrderLineFactory(order=order, sku="1022096-578-2-3-se", quantity=2, unit_price=Decimal("24.19"))
-    return order
+    return ship(order)  # a customer sends back what was shipped
 
 
 def example(order, **changes):
@@ -365,6 +366,7 @@ def test_a_multi_retailer_user_creates_in_the_retailer_named(api, agent, other_r
     MembershipFactory(user=agent, retailer=other_retailer)
     order = OrderFactory(retailer=other_retailer, ref="201607191462")
     OrderLineFactory(order=order, sku="1022096-578-2-3-se", quantity=2)
+    ship(order)
     response = post(api, example(order))
     assert response.status_code == 200, response.content
     assert Return.objects.get(pk=response.json()["id"]).retailer == other_retailer

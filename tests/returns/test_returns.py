@@ -7,13 +7,13 @@ import pytest
 from django.urls import reverse
 
 from billing import services as billing
-from billing.models import Invoice
+from billing.models import Invoice, PaymentTransaction
 from oms.models import Activity
 from orders import services as order_services
-from orders.models import PaymentTransaction, ShipmentStatus, SystemState
+from orders.models import ShipmentStatus, SystemState
 from returns import services
 from returns.models import Return, ReturnFulfilment, ReturnStatus, ReturnType
-from tests.factories import OrderFactory, OrderLineFactory, PaymentFactory, ReturnFactory
+from tests.factories import OrderFactory, OrderLineFactory, PaymentFactory, ReturnFactory, ship
 
 pytestmark = pytest.mark.django_db
 
@@ -28,6 +28,7 @@ def paid_order(retailer, manager):
     from tests.factories import recalculate_totals
 
     recalculate_totals(order)
+    ship(order)  # completed: everything shipped
     PaymentFactory(
         order=order, authorised=order.total, captured=order.total, provider_reference="psp_7001"
     )
@@ -345,6 +346,7 @@ def test_a_returned_unit_is_never_refunded_above_what_it_cost(manager, retailer)
     from tests.factories import recalculate_totals
 
     recalculate_totals(order)
+    ship(order)
 
     # when both are returned
     ret = services.return_create(

@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, models, transaction
 
+from billing.models import Payment, PaymentTransaction
 from customers.models import Address, Customer
 from fulfilments.models import (
     Carrier,
@@ -42,8 +43,6 @@ from orders.models import (
     Order,
     OrderLine,
     OrderStatus,
-    Payment,
-    PaymentTransaction,
     Shipment,
     ShipmentEvent,
     SystemState,
@@ -889,7 +888,7 @@ class RetailerData:
             }
             self._activity(
                 f"orders.payment.{past[kind]}",
-                "orders.paymenttransaction",
+                "billing.paymenttransaction",
                 tx,
                 oid,
                 at,

@@ -7,6 +7,7 @@ orders that are missing.
 
 from __future__ import annotations
 
+import json
 import random
 from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -16,23 +17,29 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
-from billing.models import BillingAccount, DebitMemo
+from billing.models import (
+    BillingAccount,
+    DebitMemo,
+    Payment,
+    PaymentStatus,
+    PaymentTransaction,
+    SimulatedGatewayRecord,
+)
 from billing.services import invoices_on_paid
 from customers.models import Customer
+from fulfilments import services as sourcing
 from fulfilments.models import Carrier, Fulfilment, FulfilmentItem, Location, StockPosition
 from oms import activity, rls
 from oms.models import Activity
 from oms.roles import Role
+from orders.intake.models import IntakeChannel, IntakeMessage
+from orders.intake.processing import intake_process
 from orders.models import (
     Channel,
     Order,
     OrderType,
-    Payment,
-    PaymentStatus,
-    PaymentTransaction,
     Shipment,
     ShipmentStatus,
-    SimulatedGatewayRecord,
     SystemState,
     Task,
     Ticket,
@@ -144,20 +151,10 @@ class Command(BaseCommand):
             "--orders", type=int, default=150, help="Orders per retailer (default 150)."
         )
 
-    @transaction.atomic
     def handle(self, *args, **options):
         rls.use_all_retailers()  # a command works across retailers
-        retailers = {spec["ref"]: RetailerFactory(**spec) for spec in RETAILERS}
-        users = {}
-        for username, first, last, memberships in USERS:
-            users[username] = UserFactory(
-                username=username,
-                first_name=first,
-                last_name=last,
-                email=f"{username}@oms.localhost",
-            )
-            for ref, role in memberships:
-                MembershipFactory(user=users[username], retailer=retailers[ref], role=role)
+        with transaction.atomic():
+            retailers, users = self._people()
         created = 0
         for retailer in retailers.values():
             staff = [u for name, u in users.items() if name in ("agent", "manager", "globex.agent")]
@@ -171,6 +168,20 @@ class Command(BaseCommand):
             )
         )
 
+    def _people(self):
+        retailers = {spec["ref"]: RetailerFactory(**spec) for spec in RETAILERS}
+        users = {}
+        for username, first, last, memberships in USERS:
+            users[username] = UserFactory(
+                username=username,
+                first_name=first,
+                last_name=last,
+                email=f"{username}@oms.localhost",
+            )
+            for ref, role in memberships:
+                MembershipFactory(user=users[username], retailer=retailers[ref], role=role)
+        return retailers, users
+
 
 class DemoOrders:
     """Orders of one retailer in every state, with the history an agent would find."""
@@ -182,18 +193,22 @@ class DemoOrders:
         self.prefix = retailer.ref.upper()[:3]
 
     def seed(self, count: int) -> int:
-        self._network()
-        self._intake()
+        """The retailer's demo orders, each in a transaction of its own (as its changes would
+        be made), after the network, channels, customers and accounts."""
+        self._intake()  # each message is processed in a transaction of its own
+        with transaction.atomic():
+            self._network()
+            customers = self._customers(max(10, count // 3))
+            self._accounts(customers)
         existing = set(Order.objects.filter(retailer=self.retailer).values_list("ref", flat=True))
-        customers = self._customers(max(10, count // 3))
-        self._accounts(customers)
         created = 0
         for number in range(1, count + 1):
             ref = f"{self.prefix}-{100000 + number}"
             if ref in existing:
                 continue
             rng = random.Random(f"{self.retailer.ref}:{number}")
-            self._order(ref, number, rng, customers[rng.randrange(len(customers))])
+            with transaction.atomic():
+                self._order(ref, number, rng, customers[rng.randrange(len(customers))])
             created += 1
         return created
 
@@ -293,11 +308,11 @@ class DemoOrders:
                 "currency": order.currency,
             },
         )
+        self._fulfilment(order, rng, state)  # stock first: it is locked before invoice numbers
         self._payment(order, rng, state)
         self._shipment(order, rng, state, carrier)
         self._notes(order, rng)
         self._return(order, rng, state)
-        self._fulfilment(order, rng, state)
         self._ticket(order, rng)
         if state != SystemState.NEW:
             at = placed_at + timedelta(hours=rng.randrange(1, 30))
@@ -317,7 +332,7 @@ class DemoOrders:
         shipment_status = {
             SystemState.COMPLETED: ShipmentStatus.DELIVERED,
             SystemState.CANCELLED: ShipmentStatus.CANCELLED,
-            SystemState.PROCESSING: rng.choice([ShipmentStatus.PICKED, ShipmentStatus.SHIPPED]),
+            SystemState.PROCESSING: rng.choice([ShipmentStatus.PENDING, ShipmentStatus.PICKED]),
         }.get(state, ShipmentStatus.PENDING)
         for position, (sku, name, price) in enumerate(
             rng.sample(catalogue, rng.randrange(1, min(4, len(catalogue)) + 1))
@@ -339,6 +354,7 @@ class DemoOrders:
                 discount=discount,
                 tax_rate=rng.choice(TAX_RATES[self.retailer.ref]),
                 shipment_status=shipment_status,
+                cancelled=quantity if shipment_status == ShipmentStatus.CANCELLED else 0,
                 shipping_method=order.delivery_method,
             )
         shipping = Decimal("0.00") if order.type == OrderType.CLICK_AND_COLLECT else Decimal("4.95")
@@ -592,7 +608,11 @@ class DemoOrders:
         elif state == SystemState.PROCESSING and rng.random() < 0.08:
             lines = list(order.lines.all())[-1:]
             lines[0].shipment_status = ShipmentStatus.CANCELLED
-            lines[0].save(update_fields=["shipment_status"])
+            lines[0].cancelled = lines[0].quantity
+            lines[0].save(update_fields=["shipment_status", "cancelled"])
+            sourcing.fulfilments_release(  # its fulfilment gives the cancelled units up
+                order=order, units={lines[0].pk: lines[0].quantity}, by=None
+            )
             self._make_return(
                 order, rng, "CANNOT_FULFIL", rng.choice(["CREATED", "COMPLETE"]), lines
             )
@@ -774,8 +794,6 @@ class DemoOrders:
             )
 
     def _fulfilment(self, order: Order, rng: random.Random, state: str) -> None:
-        from fulfilments import services as sourcing
-
         if state == SystemState.PROCESSING:
             result = sourcing.order_source(order=order, by=None, refuse_when_nothing=False)
             if result.escalated is not None:  # escalated when the order was confirmed
@@ -796,7 +814,7 @@ class DemoOrders:
                     ]
                 )
                 for step in steps:
-                    sourcing._set(fulfilment, step, by=None)
+                    sourcing._move(fulfilment, step, by=None)
         elif state == SystemState.COMPLETED:
             location = Location.objects.filter(retailer=self.retailer).order_by("ref").first()
             done = "DELIVERED" if order.type == "HD" else "COLLECTED"
@@ -894,11 +912,6 @@ class DemoOrders:
     # -- intake ------------------------------------------------------------------------------
     def _intake(self) -> None:
         """Channels of each kind and a stream of accepted, rejected and dead messages."""
-        import json
-
-        from orders.intake.models import IntakeChannel, IntakeMessage
-        from orders.intake.processing import intake_process
-
         web, _ = IntakeChannel.objects.get_or_create(
             retailer=self.retailer, code="web", defaults={"name": "Web store", "kind": "webstore"}
         )

@@ -1,0 +1,116 @@
+"""Billing accounts: their statuses, custom attributes, debit memos and emailed invoices."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from billing import events
+from billing.models import BillingAccount, DebitMemo, Invoice
+from billing.services.invoices import document_number
+from oms import activity, locking, state
+from oms.emails import email_queue
+from oms.models import OutboundEmail
+from oms.roles import Role, require_role
+
+CENT = Decimal("0.01")
+
+ACCOUNT = state.Machine(
+    transitions=lambda account: BillingAccount.TRANSITIONS,
+    record=events.billing_account_status_changed,
+    name=lambda account: f"Account {account.name}",
+    labels=dict(BillingAccount.Status.choices),
+)
+
+
+@transaction.atomic
+def billing_account_set_status(*, account: BillingAccount, by, status: str) -> BillingAccount:
+    """Move a billing account through its statuses (managers)."""
+    require_role(by, account.retailer_id, Role.MANAGER)
+    state.transition(ACCOUNT, account, status, by=by)
+    return account
+
+
+@transaction.atomic
+def billing_account_set_attribute(
+    *, account: BillingAccount, by, key: str, value: str | None
+) -> BillingAccount:
+    """Set (or, with value None, remove) a custom attribute (admins)."""
+    require_role(by, account.retailer_id, Role.ADMIN)
+    key = key.strip()
+    if not key or len(key) > 64:
+        raise ValidationError({"key": "Give the attribute a name of at most 64 characters."})
+    account = locking.lock(account)
+    attributes = dict(account.custom_attributes)
+    before = attributes.get(key)
+    if value is None:
+        attributes.pop(key, None)
+    else:
+        attributes[key] = value.strip()[:500]
+    account.custom_attributes = attributes
+    account.save(update_fields=["custom_attributes"])
+    activity.record(
+        action="billing.billingaccount.attribute_set",
+        target=account,
+        by=by,
+        data={"key": key, "before": before, "after": attributes.get(key)},
+    )
+    return account
+
+
+@transaction.atomic
+def debit_memo_create(*, account: BillingAccount, by, amount, reason: str, order=None) -> DebitMemo:
+    require_role(by, account.retailer_id, Role.MANAGER)
+    try:
+        amount = Decimal(str(amount)).quantize(CENT)
+    except (InvalidOperation, ValueError) as exc:
+        raise ValidationError({"amount": "Enter an amount such as 12.50."}) from exc
+    if amount <= 0:
+        raise ValidationError({"amount": "Enter an amount above zero."})
+    if not reason.strip():
+        raise ValidationError({"reason": "Say what the charge is for."})
+    if order is not None and order.retailer_id != account.retailer_id:
+        raise ValidationError({"order": "That order belongs to another retailer."})
+    _number_seq, number = document_number(account.retailer_id, "debit_memo", "DM-")
+    memo = DebitMemo.objects.create(
+        retailer_id=account.retailer_id,
+        account=account,
+        order=order,
+        number=number,
+        amount=amount,
+        currency=account.retailer.currency,
+        reason=reason.strip()[:200],
+    )
+    activity.record(
+        action="billing.debitmemo.created",
+        target=memo,
+        root=account,
+        by=by,
+        data={"number": number, "amount": str(amount), "reason": memo.reason},
+    )
+    return memo
+
+
+@transaction.atomic
+def invoice_email_to_account(*, invoice: Invoice, account: BillingAccount, by) -> OutboundEmail:
+    """Email an invoice to the billing account's contact."""
+    require_role(by, invoice.retailer_id, Role.AGENT)
+    if account.retailer_id != invoice.retailer_id:
+        raise ValidationError("That invoice belongs to another retailer.")
+    if not account.contact_email:
+        raise ValidationError("The billing account has no contact email.")
+    label = invoice.get_kind_display()
+    email = email_queue(
+        retailer=account.retailer,
+        to=account.contact_email,
+        subject=f"{label} {invoice.number}",
+        body=f"Dear {account.name},\n\nPlease find attached {label.lower()} {invoice.number}.\n\n"
+        f"Kind regards,\n{account.retailer.name}\n",
+        about=invoice.order,
+        by=by,
+        attachment=f"billing.invoice:{invoice.pk}",
+    )
+    events.invoice_sent(invoice, to=account.contact_email, by=by)
+    return email
