@@ -23,7 +23,7 @@ help:
 	@echo "make run   - install, migrate the embedded SQLite database, load demo data, serve on :8000"
 	@echo "make test  - install and run lint, migration check and the whole test suite on Postgres and Redis"
 	@echo "make bench - a fresh database of BENCH_ORDERS orders and the benchmarks (bench/README.md)"
-	@echo "make reliability - the long runs of docs/reliability.md (1,000 worker faults, 300 state machines)"
+	@echo "make reliability - the long runs of docs/reliability.md (1,000 worker faults, 2,000 order lives)"
 
 $(STAMP): requirements.lock
 	@if [ -z "$(PYTHON)" ]; then \
@@ -64,6 +64,7 @@ run: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 
 format: install
 	$(BIN)/ruff format .
@@ -76,6 +77,7 @@ test: export DATABASE_URL = $(TEST_DATABASE_URL)
 test: export TEST_REDIS_URL := $(TEST_REDIS_URL)
 test: export DEBUG = false
 test: export SECRET_KEY = test-only-secret-key-not-for-production-use-0123456789
+test: export LOCK_ORDER_CHECK = raise
 test: install lint
 	DATABASE_URL=sqlite:///:memory: $(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -105,9 +107,12 @@ reliability: export HOSTILE_ALL = 1
 reliability: export RESTART_DOWN_SECONDS = 10
 reliability: export RESTART_AFTER_SECONDS = 15
 reliability: export API_FUZZ_EXAMPLES = 250
+reliability: export LIFE_EXAMPLES = 2000
+reliability: export SOAK_SECONDS = 60
+reliability: export LOCK_ORDER_CHECK = raise
 reliability: install
 	$(BIN)/python -m pytest -q tests/orders/test_worker_faults.py tests/orders/test_state_machine.py \
 		tests/orders/test_concurrent_managers.py tests/oms/test_row_level_security.py \
 		tests/test_isolation_sweep.py tests/test_url_safety_net.py tests/test_hostile_input.py \
 		tests/test_database_restart.py tests/returns/test_api_fuzz.py tests/fulfilments/test_state_machine.py \
-		tests/returns/test_state_machine.py
+		tests/returns/test_state_machine.py tests/test_order_life.py tests/test_concurrency_soak.py
