@@ -73,13 +73,6 @@ class Machine:
         if self.guard is not None:
             self.guard(obj, to)
 
-    def allows(self, obj: models.Model, to: Any) -> bool:
-        try:
-            self.check(obj, to)
-        except InvalidTransition:
-            return False
-        return True
-
 
 def transition(
     machine: Machine,

@@ -19,7 +19,6 @@ from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -449,7 +448,3 @@ def payment_operations_relay(*, older_than_minutes: int = 10) -> int:
     for operation_id, retailer_id in ids:
         run_payment_operation.delay(operation_id, retailer_id=retailer_id)
     return len(ids)
-
-
-def max_attempts() -> int:
-    return settings.PAYMENT_OPERATION_ATTEMPTS

@@ -8,7 +8,7 @@ calls back up.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -34,7 +34,7 @@ from orders.models import (
     SystemState,
 )
 from orders.services.mail import queue_order_email
-from orders.services.payments import cancel_plan, order_payment_status_refresh
+from orders.services.payments import order_payment_status_refresh
 from returns import services as returns
 
 HOLD_FLAGS = {
@@ -188,7 +188,6 @@ class OrderInput:
     promised_date: date | None = None
     collection_location: str = ""
     payment: PaymentInput | None = None
-    extra: dict = field(default_factory=dict)
 
 
 def _address(retailer_id: int, customer: Customer | None, given: AddressInput) -> Address:
@@ -729,6 +728,3 @@ def order_invoice_number_set(*, order: Order, by, invoice_number: str) -> Order:
     order.save(update_fields=["invoice_number", "updated_at"])
     events.order_invoice_number_set(order, before=before, by=by)
     return order
-
-
-__all__ = ["cancel_plan"]

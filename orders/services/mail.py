@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.template.loader import render_to_string
 
+from billing import ledger
 from oms.emails import email_queue
 from oms.models import OutboundEmail
 from oms.roles import Role, require_role
@@ -67,7 +68,7 @@ def order_payment_reminder(*, order: Order, by) -> OutboundEmail:
     require_role(by, order.retailer_id, Role.AGENT)
     if order.payment_status not in AWAITING_PAYMENT:
         raise ValidationError(f"Order {order.ref} is {order.get_payment_status_display().lower()}.")
-    outstanding = order.total - sum(p.captured - p.refunded for p in order.payments.all())
+    outstanding = ledger.owed(order)
     email = queue_order_email(
         order, "payment_reminder", by=by, context={"outstanding": outstanding}
     )

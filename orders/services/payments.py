@@ -8,7 +8,6 @@ is asked here.
 from __future__ import annotations
 
 import logging
-from decimal import Decimal
 
 from django.db import transaction
 from django.utils import timezone
@@ -132,8 +131,3 @@ def cancel_plan(order: Order) -> ledger.Settlement:
     """What cancelling the order refunds and releases now: the cancel dialog shows it, the
     cancellation moves it."""
     return ledger.settlement(order.payments.order_by("pk"))
-
-
-def paid_for(order: Order) -> Decimal:
-    """What the customer has paid and not had back on the order."""
-    return ledger.paid(order.payments.all())
