@@ -17,6 +17,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
+from billing.ledger import share
 from billing.models import (
     BillingAccount,
     DebitMemo,
@@ -670,6 +671,7 @@ class DemoOrders:
                 tax_type="VAT",
                 currency=order.currency,
                 quantity=units,
+                amount=share(line.total, line.quantity, 0, units),
                 reason=reason,
                 reason_text=reason.code if reason else type_,
                 condition=rng.choice(conditions) if reason else None,
