@@ -295,13 +295,17 @@ def return_create(*, data: ReturnInput, by) -> Return:
             retailer_id=data.retailer_id, pk=int(customer_id)
         ).first()
     choice = data.fulfilment_choice
+    parcels = bool(data.fulfilments) or bool(
+        choice and choice.get("fulfilmentType") in FulfilmentType.values
+    )
     shipping = _shipping(data.order, data.type, data.items, _offered(choice))
     now = timezone.now()
     ret = Return(
         retailer_id=data.retailer_id,
         order=data.order,
         type=data.type,
-        status=data.status or ReturnStatus.CREATED,
+        # a return with a parcel on its way starts booked
+        status=data.status or (ReturnStatus.BOOKED if parcels else ReturnStatus.CREATED),
         customer=customer,
         customer_ref=data.customer.customer_ref or (customer.ref if customer else ""),
         customer_email=data.customer.email,
@@ -374,9 +378,6 @@ def return_create(*, data: ReturnInput, by) -> Return:
             from_location=each.from_location,
             to_location=each.to_location,
         )
-    if not data.status and fulfilments:
-        ret.status = ReturnStatus.BOOKED
-        ret.save(update_fields=["status"])
     _record(ret, "returns.return.created", by, summary=_summary(items, ret))
     if (
         ret.action is not None

@@ -223,6 +223,7 @@ class ReturnCreateView(TenantScopedMixin, TemplateView):
             {
                 "line": line,
                 "left": units[line.pk].returnable,
+                "shipped": units[line.pk].shipped,
                 "choices": range(0, units[line.pk].returnable + 1),
             }
             for line in order.lines.all()
