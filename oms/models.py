@@ -5,9 +5,11 @@ import zoneinfo
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
+from oms import bounds
 from oms.roles import Role
 from oms.tenancy import TenantOwned
 
@@ -41,6 +43,15 @@ class Retailer(models.Model):
     languages = models.JSONField(default=_default_languages, help_text="ISO 639-1 codes")
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=timezone.now)
+    dates_from = models.DateField(
+        default=bounds.DATES_FROM,
+        help_text="The earliest date an order, return or payment of this retailer may carry",
+    )
+    dates_ahead_days = models.PositiveIntegerField(
+        default=bounds.DATES_AHEAD_DAYS,
+        validators=[MinValueValidator(1), MaxValueValidator(bounds.MOST_DAYS_AHEAD)],
+        help_text="How many days ahead of today a date may lie (a promised date, a delivery)",
+    )
 
     class Meta:
         ordering = ["name"]
