@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import uuid
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from customers.models import Customer
+from oms import bounds
 from oms.search import search_key
 
 
@@ -14,7 +16,23 @@ from oms.search import search_key
 def customer_for_order(
     *, retailer_id: int, email: str, first_name: str = "", last_name: str = "", phone: str = ""
 ) -> Customer:
-    """The retailer's customer with this email address, added when there is none yet."""
+    """The retailer's customer with this email address, added when there is none yet.
+
+    The address is one the customer can be emailed at, the phone a phone number and the names
+    fit their columns: anything else is refused with the field it concerns."""
+    faults = {}
+    try:
+        email = bounds.check_email(email)
+    except ValidationError as error:
+        faults["email"] = " ".join(error.messages)
+    if phone:
+        try:
+            phone = bounds.check_phone(phone)
+        except ValidationError as error:
+            faults["phone"] = " ".join(error.messages)
+    faults.update(bounds.check_fits({"first_name": first_name, "last_name": last_name}, Customer))
+    if faults:
+        raise ValidationError(faults)
     customer = Customer.objects.filter(retailer_id=retailer_id, email_key=search_key(email)).first()
     if customer is not None:
         return customer

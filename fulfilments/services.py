@@ -40,7 +40,7 @@ from fulfilments.models import (
     StockPosition,
 )
 from fulfilments.tasks import retry_escalated_fulfilments
-from oms import locking, state
+from oms import bounds, locking, state
 from oms.roles import Role, require_role
 from oms.tasks import enqueue_on_commit
 
@@ -627,6 +627,31 @@ def fulfilments_release(
             )
 
 
+def _stock_row(row: dict, locations: dict) -> tuple | str:
+    """(location, sku, on_hand, threshold or None) of one CSV row, or why it cannot be taken."""
+    if None in row:  # more cells than the header has columns
+        return "more cells than the header names."
+    ref = (row.get("location_ref") or "").strip()
+    location = locations.get(ref)
+    if location is None:
+        return f"no location {ref[:40]!r}."
+    sku = (row.get("sku") or "").strip()
+    on_hand = (row.get("on_hand") or "").strip()
+    threshold = (row.get("safety_threshold") or "").strip()
+    if not sku:
+        return "give a SKU."
+    try:
+        bounds.check_text(sku, StockPosition, "sku")
+    except ValidationError as error:
+        return f"sku: {' '.join(error.messages)}"
+    try:
+        count = bounds.check_quantity(on_hand, most=STOCK_UNITS_MAX)
+        least = bounds.check_quantity(threshold, most=STOCK_UNITS_MAX) if threshold else None
+    except ValidationError as error:
+        return f"on_hand and safety_threshold are whole numbers: {' '.join(error.messages)}"
+    return location, sku, count, least
+
+
 def retry_all_escalated(*, limit: int = 200) -> int:
     """Beat: try every escalated fulfilment again; returns how many were (partly) sourced."""
     sourced = 0
@@ -647,29 +672,49 @@ class StockImport:
     updated: int = 0
 
 
+# what one stock upload may hold: its size, its rows, the units of one position
+STOCK_FILE_MAX_BYTES = 2 * 1024 * 1024
+STOCK_ROWS_MAX = 10_000
+STOCK_UNITS_MAX = 1_000_000_000
+STOCK_FAULTS_SHOWN = 20
+
+
 @transaction.atomic
 def stock_import(*, retailer_id: int, csv_text: str, by) -> StockImport:
     """Set stock from a CSV of location_ref, sku, on_hand[, safety_threshold]. All or nothing:
-    a bad row refuses the whole file, naming the row."""
+    a bad row refuses the whole file, and every bad row is named with its reason."""
     require_role(by, retailer_id, Role.MANAGER)
+    if len(csv_text) > STOCK_FILE_MAX_BYTES:
+        raise ValidationError(
+            f"The file is too large: at most {STOCK_FILE_MAX_BYTES // (1024 * 1024)} MB."
+        )
+    if "\x00" in csv_text:
+        raise ValidationError("The file holds NUL characters: it is not a CSV text file.")
     reader = csv.DictReader(io.StringIO(csv_text.lstrip("\ufeff")))
-    missing = {"location_ref", "sku", "on_hand"} - set(reader.fieldnames or [])
+    try:
+        missing = {"location_ref", "sku", "on_hand"} - set(reader.fieldnames or [])
+    except csv.Error as error:
+        raise ValidationError(f"Row 1: not a CSV row ({error}).") from None
     if missing:
         raise ValidationError(f"The file needs the columns {', '.join(sorted(missing))}.")
     locations = {loc.ref: loc for loc in Location.objects.filter(retailer_id=retailer_id)}
-    rows = []
-    for number, row in enumerate(reader, start=2):
-        location = locations.get((row.get("location_ref") or "").strip())
-        if location is None:
-            raise ValidationError(f"Row {number}: no location {row.get('location_ref')!r}.")
-        sku = (row.get("sku") or "").strip()
-        on_hand = (row.get("on_hand") or "").strip()
-        threshold = (row.get("safety_threshold") or "").strip()
-        if not sku or not on_hand.isdigit() or (threshold and not threshold.isdigit()):
-            raise ValidationError(
-                f"Row {number}: give a SKU and whole numbers for on_hand and safety_threshold."
-            )
-        rows.append((number, location, sku, int(on_hand), int(threshold) if threshold else None))
+    rows, faults = [], []
+    number = 1
+    try:
+        for number, row in enumerate(reader, start=2):
+            if number - 1 > STOCK_ROWS_MAX:
+                raise ValidationError(f"The file has more than {STOCK_ROWS_MAX} rows: split it.")
+            parsed = _stock_row(row, locations)
+            if isinstance(parsed, str):
+                faults.append(f"Row {number}: {parsed}")
+            else:
+                rows.append((number, *parsed))
+    except csv.Error as error:
+        faults.append(f"Row {number + 1}: not a CSV row ({error}).")
+    if faults:
+        more = len(faults) - STOCK_FAULTS_SHOWN
+        shown = faults[:STOCK_FAULTS_SHOWN] + ([f"and {more} more rows."] if more > 0 else [])
+        raise ValidationError(["Nothing was imported.", *shown])
     positions = _positions([loc.pk for loc in locations.values()], {row[2] for row in rows})
     result = StockImport()
     for number, location, sku, on_hand, threshold in rows:

@@ -19,6 +19,7 @@ from django_tables2 import SingleTableMixin
 
 from fulfilments import services
 from fulfilments.models import Fulfilment, FulfilmentStatus, Location, StockPosition
+from oms import bounds
 from oms.models import Activity, Retailer
 from oms.roles import Role, has_role
 from oms.search import search_key
@@ -144,9 +145,7 @@ class FulfilmentDetailView(TenantDetailView):
     context_object_name = "fulfilment"
 
     def scope_queryset(self, queryset):
-        return queryset.select_related("order", "order__customer", "location").prefetch_related(
-            "items__order_line"
-        )
+        return queryset.select_related("order", "order__customer", "location")
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
@@ -160,7 +159,8 @@ class FulfilmentDetailView(TenantDetailView):
                 if s not in (FulfilmentStatus.ASSIGNED, FulfilmentStatus.ESCALATED)
             ]
         context.update(
-            items=list(fulfilment.items.all()),
+            # the page shows the first items and counts the rest (`capped` in the template)
+            items=fulfilment.items.select_related("order_line"),
             steps=[
                 (FulfilmentStatus(s).label, parse_datetime(fulfilment.history[s]))
                 for s in services.LIFECYCLE
@@ -222,7 +222,7 @@ class FulfilmentAssignView(_FulfilmentAction):
     def perform(self, fulfilment):
         location = get_object_or_404(
             Location.objects.filter(retailer_id=fulfilment.retailer_id),
-            pk=self.request.POST.get("location") or 0,
+            pk=bounds.parse_int(self.request.POST.get("location")) or 0,
         )
         services.fulfilment_assign(fulfilment=fulfilment, location=location, by=self.request.user)
         return f"Assigned to {location.name}; the stock is reserved."
@@ -257,15 +257,19 @@ class StockView(TenantScopedMixin, TemplateView):
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         upload = request.FILES.get("file")
-        retailer_id = request.POST.get("retailer", "")
-        if upload is None or not retailer_id.isdigit():
+        retailer_id = bounds.parse_int(request.POST.get("retailer", ""))
+        if upload is None or retailer_id is None:
             messages.error(request, "Choose the retailer and a CSV file.")
+            return redirect("fulfilments:stock")
+        if upload.size > services.STOCK_FILE_MAX_BYTES:
+            limit = services.STOCK_FILE_MAX_BYTES // (1024 * 1024)
+            messages.error(
+                request, f"The file is too large: at most {limit} MB. Nothing was imported."
+            )
             return redirect("fulfilments:stock")
         try:
             text = upload.read().decode("utf-8")
-            result = services.stock_import(
-                retailer_id=int(retailer_id), csv_text=text, by=request.user
-            )
+            result = services.stock_import(retailer_id=retailer_id, csv_text=text, by=request.user)
         except UnicodeDecodeError:
             messages.error(request, "The file is not UTF-8 text.")
         except ValidationError as error:

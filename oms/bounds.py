@@ -173,6 +173,21 @@ def check_text(value: Any, model: type[models.Model], field_name: str) -> str:
     return text
 
 
+# A message, comment or memo a person writes: long enough for any letter, bounded so that one
+# request cannot store megabytes that every page showing it then carries.
+MESSAGE_MAX = 20_000
+
+
+def check_message(value: Any) -> str:
+    """A written message (a comment, a memo, a ticket message): at most MESSAGE_MAX characters."""
+    text = "" if value is None else str(value)
+    if "\x00" in text:
+        raise ValidationError("A text may not contain NUL characters.")
+    if len(text) > MESSAGE_MAX:
+        raise ValidationError(f"At most {MESSAGE_MAX:,} characters (this has {len(text):,}).")
+    return text
+
+
 def check_fits(values: dict[str, Any], model: type[models.Model]) -> dict[str, str]:
     """For each named text, the reason it does not fit the model's column (empty when all do)."""
     errors = {}

@@ -7,11 +7,12 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.mail import EmailMessage
 from django.db import models, transaction
 from django.utils import timezone
 
-from oms import activity, locking
+from oms import activity, bounds, locking
 from oms.models import OutboundEmail, Retailer
 from oms.tasks import enqueue_on_commit, send_email
 
@@ -39,7 +40,21 @@ def email_queue(
     by=None,
     attachment: str = "",
 ) -> OutboundEmail:
-    """Queue an email in the caller's transaction; it is handed to a worker once that commits."""
+    """Queue an email in the caller's transaction; it is handed to a worker once that commits.
+
+    The address and the subject go into mail headers: one that could never be sent (a line
+    break, not an address) is refused here, so nobody is told "sent" for an email that fails
+    later in the worker."""
+    try:
+        to = bounds.check_email(to)
+    except ValidationError as error:
+        raise ValidationError(
+            {"to": f"Cannot email {to[:60]!r}: {' '.join(error.messages)}"}
+        ) from None
+    try:
+        subject = bounds.check_text(bounds.check_header(subject), OutboundEmail, "subject")
+    except ValidationError as error:
+        raise ValidationError({"subject": f"Email subject: {' '.join(error.messages)}"}) from None
     email = OutboundEmail.objects.create(
         retailer=retailer,
         to=to,

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.http import StreamingHttpResponse
+from django.utils.http import content_disposition_header
 
 # A cell a spreadsheet would run as a formula when the file is opened (CSV injection).
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -20,6 +21,24 @@ def cell(value: Any) -> Any:
     if isinstance(value, str) and value.startswith(FORMULA_START) and not NUMBER.fullmatch(value):
         return "'" + value
     return value
+
+
+# What may not stand in a file name: control characters (CR/LF end a header), quotes, slashes
+# and the invisible marks that turn text right to left (".pdf" shown as "fdp.").
+UNSAFE_IN_NAME = re.compile(r'[\x00-\x1f\x7f"\\/\u200e\u200f\u202a-\u202e\u2066-\u2069]+')
+NAME_LENGTH = 120
+
+
+def disposition(filename: str, *, inline: bool = False) -> str:
+    """The Content-Disposition header of a file named after a record (an order ref, an invoice
+    number): what cannot stand in a header or a file name becomes "-", a long name is cut before
+    its extension, and non-ASCII letters are kept (RFC 6266 `filename*`)."""
+    stem, dot, extension = filename.rpartition(".")
+    if not dot:
+        stem, extension = filename, ""
+    stem = UNSAFE_IN_NAME.sub("-", stem)[:NAME_LENGTH] or "download"
+    extension = UNSAFE_IN_NAME.sub("-", extension)[:10]
+    return content_disposition_header(not inline, f"{stem}{dot}{extension}")
 
 
 class _Echo:
@@ -42,7 +61,7 @@ def csv_response(
     return StreamingHttpResponse(
         lines(),
         content_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        headers={"Content-Disposition": disposition(filename)},
     )
 
 

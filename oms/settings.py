@@ -113,6 +113,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "oms.context_processors.navigation",
             ],
+            # `date` and `time` that survive moments at the ends of the calendar
+            "builtins": ["oms.templatetags.dates"],
         },
     },
 ]

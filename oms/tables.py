@@ -21,6 +21,7 @@ from django.utils.safestring import mark_safe
 from django_tables2.rows import BoundRow
 from django_tables2.utils import A, signature
 
+from oms.templatetags.dates import local
 from oms.templatetags.money import format_money
 
 
@@ -134,7 +135,7 @@ class DateTimeColumn(tables.Column):
 
     def render(self, value):
         if isinstance(value, datetime) and timezone.is_aware(value):
-            value = timezone.localtime(value)
+            value = local(value)
         return format_date(value, self.format)
 
 

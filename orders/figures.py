@@ -40,7 +40,10 @@ def lead_figures(user) -> Figures:
     today = timezone.localdate()
     first = today - timedelta(days=CHART_DAYS - 1)
     since = timezone.make_aware(datetime.combine(first, datetime.min.time()))
-    recent = orders.filter(placed_at__gte=since)
+    until = timezone.make_aware(datetime.combine(today + timedelta(days=1), datetime.min.time()))
+    # the chart's days only: a date far outside them (year 9999) would leave the calendar when
+    # the database moves it into the time zone to find its day
+    recent = orders.filter(placed_at__gte=since, placed_at__lt=until)
     per_day = dict(
         recent.annotate(day=TruncDate("placed_at"))
         .values("day")
@@ -62,13 +65,14 @@ def lead_figures(user) -> Figures:
         .order_by("-shipped_at")
         .values_list("order__placed_at", "shipped_at")[:SHIPPED_SAMPLE]
     )
-    waits = [shipped_at - placed_at for placed_at, shipped_at in first_shipments]
+    # in seconds: the sum of waits between the ends of the calendar leaves what a timedelta holds
+    waits = [(shipped_at - placed_at).total_seconds() for placed_at, shipped_at in first_shipments]
     return Figures(
         open_by_status=open_by_status,
         bars=bars(days, counts),
         chart_max=max(counts, default=0),
         placed_30_days=sum(counts),
         placed_today=counts[-1],
-        to_ship=sum(waits, timedelta()) / len(waits) if waits else None,
+        to_ship=timedelta(seconds=sum(waits) / len(waits)) if waits else None,
         shipped_orders=len(waits),
     )

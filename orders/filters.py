@@ -8,6 +8,7 @@ from django.utils import timezone
 from django.utils.functional import cached_property
 
 from customers.models import Customer
+from oms.bounds import parse_int
 from oms.models import Retailer
 from oms.search import could_be_a_name, name_words, search_key
 from oms.tenancy import retailer_ids_for
@@ -81,10 +82,10 @@ class OrderFilter(django_filters.FilterSet):
     @cached_property
     def customer_shown(self) -> Customer | None:
         """The customer the list is narrowed to (from a customer's page), if one of the user's."""
-        value = str(self.data.get("customer", ""))
-        if not value.isdigit():
+        number = parse_int(self.data.get("customer", ""))
+        if number is None:
             return None
-        return Customer.objects.for_user(self.request.user).filter(pk=int(value)).first()
+        return Customer.objects.for_user(self.request.user).filter(pk=number).first()
 
     @property
     def has_retailer_filter(self) -> bool:

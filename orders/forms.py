@@ -1,9 +1,14 @@
+from datetime import timedelta
 from decimal import Decimal
 
 from django import forms
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 
 from billing.models import INVOICE_LANGUAGES, Invoice
+from oms import bounds
+from oms.bounds import MoneyField
+from oms.models import Retailer
 from orders.models import ShipmentStatus, Task
 from orders.selectors import retailer_staff, status_choices
 
@@ -54,6 +59,25 @@ class TaskForm(_StaffChoiceMixin, forms.Form):
     )
     status = forms.ChoiceField(choices=Task.Status.choices, initial=Task.Status.OPEN)
 
+    def __init__(self, *args, retailer_id: int, **kwargs):
+        super().__init__(*args, retailer_id=retailer_id, **kwargs)
+        self.retailer_id = retailer_id
+
+    def clean_due_at(self):
+        """From the retailer's first date to ten years ahead: a reminder may lie further out
+        than the dates an order carries."""
+        due_at = self.cleaned_data.get("due_at")
+        if due_at is None:
+            return None
+        first, _ = bounds.date_window(Retailer.objects.filter(pk=self.retailer_id).first())
+        last = timezone.now() + timedelta(days=bounds.MOST_DAYS_AHEAD)
+        if not first <= due_at <= last:
+            raise forms.ValidationError(
+                f"{due_at:%Y-%m-%d} is outside the dates a task may be due "
+                f"({first:%Y-%m-%d} to {last:%Y-%m-%d})."
+            )
+        return due_at
+
 
 class TaskStatusForm(forms.Form):
     status = forms.ChoiceField(choices=Task.Status.choices)
@@ -96,7 +120,7 @@ class InvoiceNumberForm(forms.Form):
 
 
 class AmountForm(ConfirmForm):
-    amount = forms.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0.01"))
+    amount = MoneyField(min_value=Decimal("0.01"))
 
 
 class ShipmentUpdateForm(forms.Form):
@@ -143,7 +167,7 @@ class LinesCancelForm(ConfirmForm):
 
 
 class QuantityForm(forms.Form):
-    quantity = forms.IntegerField(min_value=1)
+    quantity = forms.IntegerField(min_value=1, max_value=bounds.MAX_QUANTITY)
 
 
 class TicketReplyForm(forms.Form):

@@ -6,8 +6,9 @@ from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet
 
+from fulfilments.models import Fulfilment, FulfilmentItem
 from oms.models import Activity, Membership
 from orders.models import (
     Order,
@@ -36,7 +37,24 @@ def order_header_queryset(queryset: QuerySet[Order]) -> QuerySet[Order]:
     """The order with everything its page header and sections show, in one query."""
     return queryset.select_related(
         "retailer", "customer", "status", "billing_address", "shipping_address"
-    ).prefetch_related("memos__author", "memos__recipient", "lines", "payments")
+    ).prefetch_related("memos__author", "memos__recipient", "payments")
+
+
+LIVE_ITEMS = 20  # the items named under each fulfilment on the order page
+
+
+def order_fulfilments(order: Order) -> list[Fulfilment]:
+    """The order's fulfilments, each with its first LIVE_ITEMS items (`first_items`) and how
+    many more it holds (`more_items`): two queries, whatever the number of lines."""
+    items = FulfilmentItem.objects.select_related("order_line").order_by("fulfilment_id", "pk")
+    fulfilments = list(
+        order.fulfilments.select_related("location")
+        .annotate(item_count=Count("items"))
+        .prefetch_related(Prefetch("items", queryset=items[:LIVE_ITEMS], to_attr="first_items"))
+    )
+    for fulfilment in fulfilments:
+        fulfilment.more_items = fulfilment.item_count - len(fulfilment.first_items)
+    return fulfilments
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 import django_filters
 from django.db.models import Q
 
+from oms.bounds import parse_int
 from oms.models import Retailer
 from oms.search import name_words, search_key
 from oms.tenancy import retailer_ids_for
@@ -48,8 +49,8 @@ class ReturnFilter(django_filters.FilterSet):
         )
         if order_ids:
             match |= Q(order_id__in=order_ids)
-        if value.isdigit():
-            match |= Q(pk=int(value))
+        if parse_int(value) is not None:
+            match |= Q(pk=parse_int(value))
         return queryset.filter(
             match | name_words(value, "customer_first_name", "customer_last_name")
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db.models import Q
 from django.http import HttpRequest
 
+from oms.bounds import parse_int
 from oms.global_search import Group, Hit, exact_first, group_of
 from oms.search import search_key
 from returns.models import Return
@@ -14,12 +15,13 @@ def search_returns(request: HttpRequest, text: str, per_group: int) -> Group:
     """Returns whose ref starts with `text`; the ref or the id typed in full is an exact match."""
     key = search_key(text)
     match = Q(return_ref_key__key_prefix=key)
-    if text.isdigit() and len(text) < 19:
-        match |= Q(pk=int(text))
+    number = parse_int(text)
+    if number is not None:
+        match |= Q(pk=number)
     scoped = Return.objects.for_user(request.user).select_related("order")
     exact = Q(return_ref_key=key)
-    if text.isdigit() and len(text) < 19:
-        exact |= Q(pk=int(text))
+    if number is not None:
+        exact |= Q(pk=number)
     returns = exact_first(
         scoped.filter(exact).order_by("-created_at"),
         scoped.filter(match).order_by("-created_at", "-pk"),

@@ -26,7 +26,7 @@ from billing import ledger
 from billing import services as billing
 from billing.models import BillingSettings, PaymentTransaction
 from customers.models import Customer
-from oms import activity, locking, state
+from oms import activity, bounds, locking, state
 from oms.roles import Role, has_role, require_role
 from returns.models import (
     MONEY,
@@ -210,10 +210,14 @@ def _offered(choice: dict | None) -> Decimal | None:
     """The shipping a caller puts on a return (fulfilmentPrice and its tax), if any."""
     if not choice or all(choice.get(key) in (None, "") for key in SHIPPING_KEYS):
         return None
-    return sum(
-        (Decimal(str(choice[key])) for key in SHIPPING_KEYS if choice.get(key) not in (None, "")),
-        Decimal(0),
-    ).quantize(CENT)
+    amounts = []
+    for key in SHIPPING_KEYS:
+        if choice.get(key) not in (None, ""):
+            try:
+                amounts.append(bounds.check_money(str(choice[key])))
+            except ValidationError as error:
+                raise ValidationError({key: " ".join(error.messages)}) from None
+    return sum(amounts, Decimal(0)).quantize(CENT)
 
 
 SHIPPING_KEYS = ("fulfilmentPrice", "fulfilmentTaxPrice")
@@ -263,11 +267,25 @@ def return_create(*, data: ReturnInput, by) -> Return:
         raise ValidationError({"customer.email": "The customer's email is compulsory."})
     if not data.items:
         raise ValidationError({"items": "A return needs at least one item."})
+    if len(data.items) > bounds.MAX_QUANTITY:
+        raise ValidationError({"items": f"A return holds at most {bounds.MAX_QUANTITY} items."})
     for index, item in enumerate(data.items):
         if not item.sku_ref:
             raise ValidationError({f"items[{index}].skuRef": "skuRef is compulsory."})
         if item.quantity < 1:
             raise ValidationError({f"items[{index}].returnQty": "returnQty must be at least 1."})
+        if item.quantity > bounds.MAX_QUANTITY:
+            raise ValidationError(
+                {f"items[{index}].returnQty": f"returnQty is at most {bounds.MAX_QUANTITY}."}
+            )
+        for name, price in (("skuPrice", item.sku_price), ("skuTaxPrice", item.sku_tax_price)):
+            if price is not None:
+                try:
+                    bounds.check_money(price)
+                except ValidationError as error:
+                    raise ValidationError(
+                        {f"items[{index}].{name}": " ".join(error.messages)}
+                    ) from None
         if data.type == ReturnType.CUSTOMER_RETURN and item.quantity != 1:
             raise ValidationError(
                 {f"items[{index}].returnQty": "returnQty can only be 1 for CUSTOMER_RETURN."}

@@ -8,16 +8,17 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect
-from django.utils import timezone
 from django.views import View
 from django.views.generic import TemplateView
 from django_filters.views import FilterView
 from django_tables2 import SingleTableMixin
 
+from oms import bounds
 from oms.exports import csv_response
 from oms.models import Activity
 from oms.roles import Role, has_role
 from oms.state import InvalidTransition
+from oms.templatetags.dates import local
 from oms.tenancy import retailer_ids_for
 from oms.views import HtmxResultsMixin, TenantDetailView, TenantObjectActionView, TenantScopedMixin
 from orders.models import Order
@@ -28,6 +29,7 @@ from returns.models import (
     Return,
     ReturnCondition,
     ReturnFulfilment,
+    ReturnItem,
     ReturnReason,
     ReturnType,
 )
@@ -45,7 +47,7 @@ CSV_COLUMNS = [
     ("Total", lambda r: r.total_return_price),
     ("Currency", lambda r: r.currency),
     ("Drop-off", lambda r: r.preferred_location_ref or ""),
-    ("Created", lambda r: timezone.localtime(r.created_at).strftime("%Y-%m-%d %H:%M")),
+    ("Created", lambda r: local(r.created_at).strftime("%Y-%m-%d %H:%M")),
 ]
 
 
@@ -224,7 +226,6 @@ class ReturnCreateView(TenantScopedMixin, TemplateView):
                 "line": line,
                 "left": units[line.pk].returnable,
                 "shipped": units[line.pk].shipped,
-                "choices": range(0, units[line.pk].returnable + 1),
             }
             for line in order.lines.all()
         ]
@@ -243,23 +244,9 @@ class ReturnCreateView(TenantScopedMixin, TemplateView):
         form = ReturnChoiceForm(request.POST, retailer_id=order.retailer_id)
         if not form.is_valid():
             return self.render_to_response(self.get_context_data(form=form), status=400)
-        items = []
-        for line in order.lines.all():
-            raw = request.POST.get(f"qty_{line.pk}", "0") or "0"
-            if not (raw.isascii() and raw.isdigit()) or int(raw) > line.quantity:
-                messages.error(request, f"{line.sku}: choose how many come back.")
-                return self.render_to_response(self.get_context_data(form=form), status=400)
-            # a customer return holds one unit per item, as the Returns API has it
-            items += [
-                services.ItemInput(
-                    sku_ref=line.sku,
-                    order_line=line,
-                    reason=request.POST.get(f"reason_{line.pk}", ""),
-                    condition=request.POST.get(f"condition_{line.pk}", ""),
-                    action=form.cleaned_data["action"],
-                )
-                for _ in range(int(raw))
-            ]
+        items = self.items(order, form)
+        if items is None:
+            return self.render_to_response(self.get_context_data(form=form), status=400)
         choice = None
         if form.cleaned_data["fulfilment_type"]:
             choice = {
@@ -293,3 +280,46 @@ class ReturnCreateView(TenantScopedMixin, TemplateView):
             return self.render_to_response(self.get_context_data(form=form), status=400)
         messages.success(request, f"Return {ret.return_ref} created ({ret.get_status_display()}).")
         return redirect(ret)
+
+    def items(self, order: Order, form: ReturnChoiceForm) -> list[services.ItemInput] | None:
+        """The units coming back, one item each as the Returns API has it; None (with the
+        reasons on the page) when a line asks for more than it can return. Every count is
+        checked against what its line allows before a single item is built."""
+        units = order.line_units
+        lines = list(order.lines.all())
+        wanted, errors = {}, []
+        for line in lines:
+            raw = self.request.POST.get(f"qty_{line.pk}", "") or "0"
+            left = units[line.pk].returnable
+            count = bounds.parse_int(raw)
+            if count is not None and count > left:
+                errors.append(
+                    f"{line.sku}: {count} returned but only {left} of {line.quantity} ordered "
+                    f"can still be returned ({units[line.pk].shipped} shipped)."
+                )
+                continue
+            try:
+                wanted[line.pk] = bounds.check_quantity(raw, most=left)
+                for name in ("reason", "condition"):
+                    bounds.check_text(
+                        self.request.POST.get(f"{name}_{line.pk}", ""), ReturnItem, f"{name}_text"
+                    )
+            except ValidationError as error:
+                errors.append(f"{line.sku}: {' '.join(error.messages)}")
+        if errors:
+            messages.error(self.request, " ".join(errors))
+            return None
+        items = []
+        for line in lines:
+            # a customer return holds one unit per item; the count is bounded by the line above
+            items += [
+                services.ItemInput(
+                    sku_ref=line.sku,
+                    order_line=line,
+                    reason=self.request.POST.get(f"reason_{line.pk}", ""),
+                    condition=self.request.POST.get(f"condition_{line.pk}", ""),
+                    action=form.cleaned_data["action"],
+                )
+                for _ in range(wanted[line.pk])
+            ]
+        return items

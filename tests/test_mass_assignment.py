@@ -657,6 +657,11 @@ def _b_status_list(world):
     return {}, {**STATUS_DATA, "code": "packed-waiting", "retailer": world.own.pk}, None
 
 
+def _b_date_window(world):
+    data = {"retailer": world.own.pk, "dates_from": "2010-03-01", "dates_ahead_days": "365"}
+    return {}, data, world.own
+
+
 def _b_status(data: dict):
     def build(world):
         status = StatusFactory(retailer=world.own)
@@ -934,6 +939,7 @@ ENDPOINTS: dict[str, Endpoint | list[Endpoint]] = {
     "billing:account_invoice_email": Endpoint(_b_account_invoice_email),
     "order_statuses:list": Endpoint(_b_status_list),
     "order_statuses:edit": Endpoint(_b_status(STATUS_DATA)),
+    "order_statuses:dates": Endpoint(_b_date_window),
     "order_statuses:move": Endpoint(_b_status({"direction": "up"})),
     "order_statuses:delete": Endpoint(_b_status({})),
     "billing_settings:edit": Endpoint(_b_billing_settings),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -10,12 +10,13 @@ from django.db import transaction
 from billing import events
 from billing.models import BillingAccount, DebitMemo, Invoice
 from billing.services.invoices import document_number
-from oms import activity, locking, state
+from oms import activity, bounds, locking, state
 from oms.emails import email_queue
 from oms.models import OutboundEmail
 from oms.roles import Role, require_role
 
 CENT = Decimal("0.01")
+ATTRIBUTE_MAX = 500
 
 ACCOUNT = state.Machine(
     transitions=lambda account: BillingAccount.TRANSITIONS,
@@ -48,7 +49,11 @@ def billing_account_set_attribute(
     if value is None:
         attributes.pop(key, None)
     else:
-        attributes[key] = value.strip()[:500]
+        if len(value.strip()) > ATTRIBUTE_MAX or "\x00" in value:
+            raise ValidationError(
+                {"value": f"An attribute holds at most {ATTRIBUTE_MAX} characters of text."}
+            )
+        attributes[key] = value.strip()
     account.custom_attributes = attributes
     account.save(update_fields=["custom_attributes"])
     activity.record(
@@ -63,14 +68,20 @@ def billing_account_set_attribute(
 @transaction.atomic
 def debit_memo_create(*, account: BillingAccount, by, amount, reason: str, order=None) -> DebitMemo:
     require_role(by, account.retailer_id, Role.MANAGER)
+    if amount is None or not str(amount).strip():
+        raise ValidationError({"amount": "Enter an amount such as 12.50."})
     try:
-        amount = Decimal(str(amount)).quantize(CENT)
-    except (InvalidOperation, ValueError) as exc:
-        raise ValidationError({"amount": "Enter an amount such as 12.50."}) from exc
+        amount = bounds.check_money(amount if isinstance(amount, Decimal) else str(amount))
+    except ValidationError as error:
+        raise ValidationError({"amount": " ".join(error.messages)}) from None
     if amount <= 0:
         raise ValidationError({"amount": "Enter an amount above zero."})
     if not reason.strip():
         raise ValidationError({"reason": "Say what the charge is for."})
+    try:
+        bounds.check_text(reason.strip(), DebitMemo, "reason")
+    except ValidationError as error:
+        raise ValidationError({"reason": " ".join(error.messages)}) from None
     if order is not None and order.retailer_id != account.retailer_id:
         raise ValidationError({"order": "That order belongs to another retailer."})
     _number_seq, number = document_number(account.retailer_id, "debit_memo", "DM-")
@@ -81,7 +92,7 @@ def debit_memo_create(*, account: BillingAccount, by, amount, reason: str, order
         number=number,
         amount=amount,
         currency=account.retailer.currency,
-        reason=reason.strip()[:200],
+        reason=reason.strip(),
     )
     activity.record(
         action="billing.debitmemo.created",

@@ -60,6 +60,7 @@ from orders.services.statuses import (
     order_status_delete,
     order_status_move,
     order_status_update,
+    retailer_date_window_update,
 )
 from orders.services.tickets import ticket_close, ticket_customer_message, ticket_reply
 
@@ -108,6 +109,7 @@ __all__ = [
     "order_statuses_ensure_defaults",
     "order_suspend",
     "payment_settled",
+    "retailer_date_window_update",
     "task_add",
     "task_set_status",
     "ticket_close",

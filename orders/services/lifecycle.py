@@ -20,7 +20,7 @@ from billing import ledger
 from billing import services as billing
 from customers.models import Address, Customer
 from fulfilments import services as fulfilments
-from oms import locking, state
+from oms import bounds, locking, state
 from oms.roles import Role, require_role
 from orders import events, pricing
 from orders.models import (
@@ -191,6 +191,19 @@ class OrderInput:
 
 
 def _address(retailer_id: int, customer: Customer | None, given: AddressInput) -> Address:
+    """The address as given, its country as an ISO code (an English name becomes its code; an
+    unknown country is refused, never cut to two letters)."""
+    faults = bounds.check_fits(
+        {n: getattr(given, n) for n in ("name", "line1", "line2", "postcode", "city", "phone")},
+        Address,
+    )
+    country = given.country
+    try:
+        country = bounds.country_code(given.country) if given.country else ""
+    except ValidationError as error:
+        faults["country"] = " ".join(error.messages)
+    if faults:
+        raise ValidationError({f"address.{name}": reason for name, reason in faults.items()})
     return Address.objects.create(
         retailer_id=retailer_id,
         customer=customer,
@@ -199,7 +212,7 @@ def _address(retailer_id: int, customer: Customer | None, given: AddressInput) -
         line2=given.line2,
         postcode=given.postcode,
         city=given.city,
-        country=given.country,
+        country=country,
         phone=given.phone,
     )
 
@@ -235,6 +248,14 @@ def _write_lines(order: Order, lines: list[LineInput]) -> list[OrderLine]:
     return OrderLine.objects.bulk_create(rows)
 
 
+def _check_shipping(shipping: Decimal) -> None:
+    """Shipping is what the customer paid for delivery: an amount, never negative."""
+    try:
+        bounds.check_money(shipping)
+    except ValidationError as error:
+        raise ValidationError({"shipping": f"Shipping cost: {' '.join(error.messages)}"}) from None
+
+
 def _total_up(order: Order, lines, shipping: Decimal) -> None:
     totals = pricing.order_totals(lines, shipping)
     for name, value in totals.as_fields().items():
@@ -251,6 +272,7 @@ def order_place(*, data: OrderInput, by) -> Order:
         require_role(by, data.retailer_id, Role.MANAGER)
     if not data.lines:
         raise ValidationError({"lines": "An order needs at least one line."})
+    _check_shipping(data.shipping)
     shipping_address = (
         _address(data.retailer_id, data.customer, data.shipping_address)
         if data.shipping_address
@@ -311,6 +333,7 @@ def order_lines_replace(*, order: Order, lines: list[LineInput], shipping: Decim
         )
     if not lines:
         raise ValidationError({"lines": "An order needs at least one line."})
+    _check_shipping(shipping)
     if any(units.shipped or units.cancelled for units in order.lines.units().values()):
         raise state.InvalidTransition(f"Items of order {order.ref} shipped or were cancelled.")
     locking.lock_all(order.lines.all())

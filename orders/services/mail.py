@@ -7,6 +7,7 @@ from django.db import transaction
 from django.template.loader import render_to_string
 
 from billing import ledger
+from oms import bounds
 from oms.emails import email_queue
 from oms.models import OutboundEmail
 from oms.roles import Role, require_role
@@ -37,6 +38,15 @@ def queue_order_email(
     if order.customer is None or not order.customer.email:
         if required:
             raise ValidationError("This order has no customer email address to write to.")
+        events.email_skipped(order, template=template, by=by)
+        return None
+    try:
+        bounds.check_email(order.customer.email)
+    except ValidationError as error:
+        if required:
+            raise ValidationError(
+                f"The customer's email address cannot be written to: {' '.join(error.messages)}"
+            ) from None
         events.email_skipped(order, template=template, by=by)
         return None
     subject, body = render_order_email(order, template, context)

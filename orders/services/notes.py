@@ -7,7 +7,7 @@ from datetime import datetime
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from oms import locking
+from oms import bounds, locking
 from oms.models import Membership, Retailer
 from oms.roles import Role, require_role
 from orders import events
@@ -43,6 +43,10 @@ def comment_add(*, order: Order, by, body: str) -> Comment:
     body = body.strip()
     if not body:
         raise ValidationError({"body": "Write a comment first."})
+    try:
+        bounds.check_message(body)
+    except ValidationError as error:
+        raise ValidationError({"body": error.messages}) from None
     comment = Comment.objects.create(
         retailer_id=order.retailer_id, order=order, author=by, body=body
     )
@@ -57,6 +61,10 @@ def memo_add(*, order: Order, by, body: str, recipient=None) -> Memo:
     body = body.strip()
     if not body:
         raise ValidationError({"body": "Write the memo first."})
+    try:
+        bounds.check_message(body)
+    except ValidationError as error:
+        raise ValidationError({"body": error.messages}) from None
     if recipient is not None and not _is_member(recipient.pk, order.retailer_id):
         raise ValidationError({"recipient": "The recipient does not work for this retailer."})
     memo = Memo.objects.create(

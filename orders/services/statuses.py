@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils.text import slugify
 
-from oms import activity, locking
+from oms import activity, bounds, locking
+from oms.models import Retailer
 from oms.roles import Role, require_role
 from orders.models import Order, OrderStatus, StatusColour, SystemState
 
@@ -165,3 +168,52 @@ def _keep_one_per_state(status: OrderStatus) -> None:
             f"“{status.label}” is the only status for {status.get_system_state_display()}; "
             "every system state needs one."
         )
+
+
+activity.describe_as(
+    "oms.retailer.date_window_changed",
+    "Dates accepted: from {after_from}, up to {after_days} days ahead",
+)
+
+# the earliest a retailer's window may start: before it no order of this system was taken
+DATES_FROM_EARLIEST = date(1990, 1, 1)
+
+
+@transaction.atomic
+def retailer_date_window_update(
+    *, retailer_id: int, by, dates_from: date, dates_ahead_days: int
+) -> Retailer:
+    """Set the dates a retailer's records may carry: from `dates_from` to `dates_ahead_days`
+    ahead of today (admins). Orders, returns and payments dated outside are refused."""
+    require_role(by, retailer_id, Role.ADMIN)
+    retailer = Retailer.objects.get(pk=retailer_id)
+    if not isinstance(dates_from, date) or not DATES_FROM_EARLIEST <= dates_from <= date.today():
+        raise ValidationError(
+            {"dates_from": f"The first date lies between {DATES_FROM_EARLIEST} and today."}
+        )
+    if (
+        isinstance(dates_ahead_days, bool)
+        or not isinstance(dates_ahead_days, int)
+        or not 1 <= dates_ahead_days <= bounds.MOST_DAYS_AHEAD
+    ):
+        raise ValidationError(
+            {"dates_ahead_days": f"Days ahead: from 1 to {bounds.MOST_DAYS_AHEAD}."}
+        )
+    before = {"dates_from": str(retailer.dates_from), "dates_ahead_days": retailer.dates_ahead_days}
+    # one row, written in one statement: the retailer row is not taken under a lock
+    Retailer.objects.filter(pk=retailer_id).update(
+        dates_from=dates_from, dates_ahead_days=dates_ahead_days
+    )
+    retailer.dates_from, retailer.dates_ahead_days = dates_from, dates_ahead_days
+    activity.record(
+        action="oms.retailer.date_window_changed",
+        target=retailer,
+        by=by,
+        data={
+            "before": before,
+            "after": {"dates_from": str(dates_from), "dates_ahead_days": dates_ahead_days},
+            "after_from": str(dates_from),
+            "after_days": dates_ahead_days,
+        },
+    )
+    return retailer

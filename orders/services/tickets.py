@@ -6,7 +6,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from oms import locking
+from oms import bounds, locking
 from oms.activity import RecordRef, describe_as, record
 from oms.emails import email_queue
 from oms.roles import Role, require_role
@@ -36,6 +36,10 @@ def ticket_customer_message(
     body = body.strip()
     if not body:
         raise ValidationError({"message": "The message is empty."})
+    try:
+        bounds.check_message(body)
+    except ValidationError as error:
+        raise ValidationError({"message": error.messages}) from None
     now = timezone.now()
     if ticket_id is not None:
         found = locking.lock_all(Ticket.objects.filter(order=order, pk=ticket_id))
@@ -47,9 +51,11 @@ def ticket_customer_message(
         ticket.save(update_fields=["status", "updated_at"])
     else:
         subject = subject.strip() or f"Question about order {order.ref}"
-        ticket = Ticket.objects.create(
-            retailer_id=order.retailer_id, order=order, subject=subject[:200]
-        )
+        try:  # the subject heads the answers emailed back: one line that fits
+            bounds.check_text(bounds.check_header(subject), Ticket, "subject")
+        except ValidationError as error:
+            raise ValidationError({"subject": " ".join(error.messages)}) from None
+        ticket = Ticket.objects.create(retailer_id=order.retailer_id, order=order, subject=subject)
     message = TicketMessage.objects.create(
         retailer_id=order.retailer_id,
         ticket=ticket,
@@ -68,6 +74,10 @@ def ticket_reply(*, ticket: Ticket, by, body: str) -> TicketMessage:
     body = body.strip()
     if not body:
         raise ValidationError({"body": "Write the answer first."})
+    try:
+        bounds.check_message(body)
+    except ValidationError as error:
+        raise ValidationError({"body": error.messages}) from None
     ticket = locking.lock(ticket, related=("order__customer", "order__retailer"))
     if ticket.status == Ticket.Status.CLOSED:
         raise ValidationError("This ticket is closed.")
@@ -87,7 +97,8 @@ def ticket_reply(*, ticket: Ticket, by, body: str) -> TicketMessage:
         email_queue(
             retailer=order.retailer,
             to=order.customer.email,
-            subject=f"Re: {ticket.subject} (order {order.ref})",
+            # the customer's subject, on one line as a mail header has it
+            subject=f"Re: {' '.join(ticket.subject.split())} (order {order.ref})",
             body=f"Dear {order.customer.first_name or 'customer'},\n\n{body}\n\n"
             f"Kind regards,\n{order.retailer.name}\n",
             about=order,

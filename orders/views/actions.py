@@ -21,13 +21,15 @@ from weasyprint import HTML
 from billing import services as billing
 from billing.documents import invoices_pdf
 from billing.models import Invoice
+from oms import bounds
+from oms.exports import disposition
 from oms.state import InvalidTransition
 from oms.templatetags.money import format_money
 from oms.views import TenantScopedMixin
 from orders import forms as order_forms
 from orders import services
 from orders.models import Order
-from orders.selectors import order_header_queryset, order_shipments
+from orders.selectors import order_fulfilments, order_header_queryset, order_shipments
 from orders.views.browse import _OrderActionView
 
 __all__ = [
@@ -425,12 +427,15 @@ class InvoiceResendView(_InvoiceAction):
 class CreditNoteView(_InvoiceAction):
     def perform(self, order, data):
         invoice = self.invoice(order)
-        quantities = {}
+        quantities, errors = {}, []
         for line in invoice.lines:
             raw = self.request.POST.get(f"qty_{line['line_id']}", "0").strip() or "0"
-            if not raw.isdigit():
-                raise ValidationError(f"{line['sku']}: enter a whole number.")
-            quantities[line["line_id"]] = int(raw)
+            count = bounds.parse_int(raw)  # how many may still be credited, the service says
+            if count is None:
+                errors.append(f"{line['sku']}: enter a whole number.")
+            quantities[line["line_id"]] = count or 0
+        if errors:
+            raise ValidationError(errors)
         note = billing.credit_note_create(
             invoice=invoice,
             by=self.request.user,
@@ -459,7 +464,7 @@ class _OrderDocumentView(TenantScopedMixin, View):
         return HttpResponse(
             content,
             content_type="application/pdf",
-            headers={"Content-Disposition": f'inline; filename="{filename}"'},
+            headers={"Content-Disposition": disposition(filename, inline=True)},
         )
 
 
@@ -496,9 +501,7 @@ class OrderLiveView(_OrderDocumentView):
 
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         order = self.order()
-        fulfilments = list(
-            order.fulfilments.select_related("location").prefetch_related("items__order_line")
-        )
+        fulfilments = order_fulfilments(order)
         with timezone.override(order.retailer.time_zone):
             html = render_to_string(
                 "orders/_live.html",

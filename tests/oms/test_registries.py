@@ -112,6 +112,8 @@ def test_a_retailer_added_in_the_admin_gets_every_apps_defaults(client_for, djan
             "is_active": "on",
             "created_at_0": "2025-01-01",
             "created_at_1": "10:00:00",
+            "dates_from": "2000-01-01",
+            "dates_ahead_days": "730",
         },
     )
 
