@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from oms.registry import Registry
 from oms.roles import Role, has_role_anywhere
+from oms.tenancy import least_role
 
 CHART_WIDTH = 600
 CHART_HEIGHT = 120
@@ -67,7 +68,7 @@ class Figures:
 @dataclass(frozen=True)
 class QueueSource:
     queue: Callable[[Any], Queue]  # the queue as it stands for the user
-    role: Role  # the least role, held in any of the user's retailers, that sees the queue
+    role: Role  # the least role that sees the queue; it counts the retailers where it is held
 
 
 _QUEUES: Registry[QueueSource] = Registry("home queue")
@@ -89,8 +90,15 @@ def register_figures(figures: Callable[[Any], Figures]) -> None:
 
 
 def work_queues(user) -> list[Queue]:
-    """What waits for someone, most pressing first."""
-    return [source.queue(user) for source in _QUEUES if has_role_anywhere(user, source.role)]
+    """What waits for someone, most pressing first. A queue behind a role is shown to a user
+    holding it in any retailer, and counts the rows of the retailers where they hold it only:
+    the list its link opens shows no more."""
+    queues = []
+    for source in _QUEUES:
+        if has_role_anywhere(user, source.role):
+            with least_role(source.role):
+                queues.append(source.queue(user))
+    return queues
 
 
 def lead_figures(user) -> Figures | None:

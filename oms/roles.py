@@ -60,7 +60,10 @@ def has_role(user: AbstractBaseUser | AnonymousUser, retailer_id: int, role: Rol
 
 
 def has_role_anywhere(user: AbstractBaseUser | AnonymousUser, role: Role) -> bool:
-    """True when the user holds `role` (or a higher one) in at least one retailer."""
+    """True when the user holds `role` (or a higher one) in at least one retailer.
+
+    Enough to show a link or open a page; never to act on or read a record, whose retailer is
+    asked with `has_role` (and a list's rows with `for_user(user, role=...)`)."""
     return any(held.includes(role) for held in roles_of(user).values())
 
 

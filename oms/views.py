@@ -3,6 +3,11 @@
 Every list, detail, export and API view gets its queryset from `TenantScopedMixin`, which applies
 `for_user` before anything else. A subclass narrows the rows in `scope_queryset`; overriding
 `get_queryset` is refused when the class is defined, so the scoping cannot be skipped by accident.
+
+Roles are held per retailer. A page's `required_role` is asked of the user's retailers twice: the
+page opens when they hold it in at least one, and its rows are those of the retailers where they
+hold it. A record of a retailer where they are a member without the role is refused (403, naming
+the role); a record of a retailer they are not a member of stays a 404.
 """
 
 from __future__ import annotations
@@ -28,25 +33,36 @@ from oms.inbox import lead_figures, work_queues
 from oms.models import Retailer, SavedView
 from oms.pagination import FastPaginator
 from oms.roles import Role, has_role_anywhere, roles_of
+from oms.tenancy import retailer_ids_for
+
+
+def role_refusal(role: Role) -> PermissionDenied:
+    return PermissionDenied(f"This page needs the {Role(role).label} role.")
 
 
 class RoleRequiredMixin:
     """Refuse the page (403) to a user who holds `required_role` in none of their retailers.
 
     Most pages need only `Role.AGENT`: roles gate actions, not pages. Configuration pages need
-    `Role.ADMIN`. Per-record checks belong to the service that performs the action.
+    `Role.ADMIN`. Holding the role in one retailer opens the page, not the other retailers'
+    records: `TenantScopedMixin` keeps to the retailers where the role is held, and per-record
+    checks belong to the service that performs the action.
     """
 
     required_role: ClassVar[Role] = Role.AGENT
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if not has_role_anywhere(request.user, self.required_role):
-            raise PermissionDenied(f"This page needs the {self.required_role.label} role.")
+            raise role_refusal(self.required_role)
         return super().dispatch(request, *args, **kwargs)
 
 
 class TenantScopedMixin(RoleRequiredMixin):
-    """Rows of the user's retailers only; a record of another retailer is a 404."""
+    """Rows of the retailers where the user holds `required_role` only; a record of another
+    retailer is a 404, one of a retailer where the user lacks the role a 403.
+
+    Look records up with `get_object()` (detail and action views) or `find(queryset, **lookup)`
+    so that the refusal says which role is missing."""
 
     model: ClassVar[type | None] = None
 
@@ -66,8 +82,50 @@ class TenantScopedMixin(RoleRequiredMixin):
     def get_queryset(self) -> QuerySet:
         if self.model is None:
             raise ImproperlyConfigured(f"{type(self).__qualname__} needs a model.")
-        scoped = self.model._default_manager.for_user(self.request.user)
+        scoped = self.model._default_manager.for_user(self.request.user, role=self.required_role)
         return self.scope_queryset(scoped)
+
+    def refuse_if_role_missing(self, **lookup: Any) -> None:
+        """403 when the record the lookup names is of a retailer where the user is a member
+        without `required_role`; a record the user may not know of is left to the 404."""
+        if not lookup or self.model is None:
+            return
+        user = self.request.user
+        lacking = set(retailer_ids_for(user, Role.AGENT)) - set(
+            retailer_ids_for(user, self.required_role)
+        )
+        try:
+            held = (
+                lacking
+                and self.model._default_manager.filter(retailer_id__in=lacking, **lookup).exists()
+            )
+        except (ValueError, TypeError, ValidationError):
+            return
+        if held:
+            raise role_refusal(self.required_role)
+
+    def find(self, queryset: QuerySet | None = None, **lookup: Any) -> Any:
+        """The one record of `queryset` (the scoped rows by default) the lookup names: 404 when
+        there is none, 403 when it is of a retailer where the user lacks the role."""
+        queryset = self.get_queryset() if queryset is None else queryset
+        try:
+            found = queryset.filter(**lookup).first()
+        except (ValueError, TypeError, ValidationError):
+            found = None
+        if found is None:
+            self.refuse_if_role_missing(**lookup)
+            raise Http404(f"No {queryset.model._meta.verbose_name} found matching the query.")
+        return found
+
+    def get_object(self, queryset: QuerySet | None = None) -> Any:
+        """A detail or action view's record (`SingleObjectMixin`), with the role refusal."""
+        try:
+            return super().get_object(queryset)
+        except Http404:
+            pk = self.kwargs.get(getattr(self, "pk_url_kwarg", "pk"))
+            if pk is not None:
+                self.refuse_if_role_missing(pk=pk)
+            raise
 
 
 # columns that are tools rather than facts: never offered in the column chooser
@@ -307,6 +365,8 @@ class AdminRetailerMixin(RoleRequiredMixin):
         for retailer in self.retailers:
             if str(retailer.pk) == wanted:
                 return retailer
+        if wanted in {str(pk) for pk in roles_of(self.request.user)}:
+            raise role_refusal(self.required_role)
         raise Http404("No such retailer among those you administer.")
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:

@@ -64,7 +64,12 @@ class OrderTable(BaseTable):
         )
         order_by = "-placed_at"
 
+    # the retailers where the user may run bulk actions; the rows of others offer no checkbox
+    managed_retailers: frozenset[int] | None = None
+
     def render_select(self, record):
+        if self.managed_retailers is not None and record.retailer_id not in self.managed_retailers:
+            return ""
         return format_html(
             '<input type="checkbox" class="form-check-input oms-select" name="ids" value="{}" '
             'form="bulk-form" aria-label="Select {}">',

@@ -6,7 +6,8 @@ from typing import Any, ClassVar
 
 from django import forms
 from django.contrib import messages
-from django.shortcuts import get_object_or_404, redirect
+from django.http import Http404
+from django.shortcuts import redirect
 from django.urls import reverse
 from django.views.generic import TemplateView
 
@@ -81,6 +82,8 @@ class _EntryMixin(TenantScopedMixin):
 
     def setup(self, request, *args, **kwargs):
         super().setup(request, *args, **kwargs)
+        if kwargs.get("kind") not in KINDS:  # /settings/return-<anything>/...: no such page
+            raise Http404("No such settings page.")
         self.model, self.fields, self.title = KINDS[kwargs["kind"]]
 
 
@@ -88,14 +91,14 @@ class ConfigEditView(_EntryMixin, TemplateView):
     template_name = "returns/settings/config_edit.html"
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        entry = get_object_or_404(self.get_queryset(), pk=self.kwargs["pk"])
+        entry = self.find(pk=self.kwargs["pk"])
         form = kwargs.pop("form", None) or _form(self.model, self.fields)(
             instance=entry, retailer_id=entry.retailer_id
         )
         return super().get_context_data(entry=entry, form=form, title=self.title, **kwargs)
 
     def post(self, request, *args, **kwargs):
-        entry = get_object_or_404(self.get_queryset(), pk=kwargs["pk"])
+        entry = self.find(pk=kwargs["pk"])
         form = _form(self.model, self.fields)(
             request.POST, instance=entry, retailer_id=entry.retailer_id
         )

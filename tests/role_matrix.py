@@ -574,6 +574,11 @@ def _status_edit(retailer, user):
     return Prepared({"pk": status.pk}, data, status, shows=(label, status.label, "orange"))
 
 
+def _date_window(retailer, user):
+    data = {"retailer": retailer.pk, "dates_from": "2010-03-01", "dates_ahead_days": "365"}
+    return Prepared({}, data, retailer, shows=("2010-03-01", "365"))
+
+
 def _status_move(retailer, user):
     status = StatusFactory(retailer=retailer)
     return Prepared({"pk": status.pk}, {"direction": "up"}, status, shows=(status.label,))
@@ -726,6 +731,7 @@ CASES: list[Case] = [
     Case("billing_settings:edit", AD, _billing_settings),
     Case("order_statuses:list", AD, _status_create, "add"),
     Case("order_statuses:edit", AD, _status_edit),
+    Case("order_statuses:dates", AD, _date_window),
     Case("order_statuses:move", AD, _status_move),
     Case("order_statuses:delete", AD, _status_delete),
     Case("return_config:reasons", AD, _config_create("reasons"), "add"),

@@ -24,13 +24,23 @@ from django.db import connection
 from django.db.models import Max
 from django.urls import reverse
 
+from billing.services import billing_settings
 from oms import activity
 from oms.activity import RecordRef
 from oms.models import Activity
 from oms.roles import Role
 from oms.tenancy import TenantOwned
+from orders.intake.models import IntakeChannel, IntakeMessage
 from orders.models import BulkJob, Order, OrderStatus, SystemState
-from tests.factories import OrderFactory, StatusFactory, status_for
+from returns.models import ReturnAction, ReturnCondition, ReturnReason
+from tests.factories import (
+    MembershipFactory,
+    OrderFactory,
+    StatusFactory,
+    UserFactory,
+    status_for,
+)
+from tests.object_urls import OBJECT_URLS
 from tests.role_matrix import CASES, Case, Prepared
 from tests.urlwalk import walk
 
@@ -330,3 +340,175 @@ def test_moving_a_status_in_no_direction_is_a_message_and_changes_nothing(
     assert "Move a status up or down." in client.get(response["Location"]).content.decode()
     assert OrderStatus.objects.get(pk=status.pk).position == status.position
     assert Activity.objects.count() == before
+
+
+# -- roles per retailer: users holding different roles in two retailers ----------------------
+#
+# Roles are held per retailer. Each case of the matrix is posted again by users who hold one
+# role in Acme and another in Globex, on records built in each retailer: where the user's role
+# in the record's retailer is below the case's least role the POST is refused and nothing
+# changes, whatever they hold in the other retailer; where it is enough the change is done and
+# recorded. Every page behind a role (`required_role` above agent) is read by the same users:
+# its lists hold no row of the retailer where the role is missing, and a record of that retailer
+# is refused.
+
+SPLIT_USERS = [
+    # (role in Acme, role in Globex)
+    (Role.MANAGER, Role.AGENT),
+    (Role.ADMIN, Role.AGENT),
+    (Role.AGENT, Role.MANAGER),
+]
+
+
+def _split_id(roles: tuple[Role, Role]) -> str:
+    return f"{roles[0]}-of-acme+{roles[1]}-of-globex"
+
+
+def _split_user(roles: tuple[Role, Role], retailer, other_retailer):
+    user = UserFactory(username=f"split-{_split_id(roles)}")
+    MembershipFactory(user=user, retailer=retailer, role=roles[0])
+    MembershipFactory(user=user, retailer=other_retailer, role=roles[1])
+    return user
+
+
+@pytest.mark.parametrize("roles", SPLIT_USERS, ids=_split_id)
+@pytest.mark.parametrize("case", CASES, ids=str)
+def test_each_post_asks_for_the_role_in_the_records_retailer(
+    client_for, retailer, other_retailer, case, roles
+):
+    user = _split_user(roles, retailer, other_retailer)
+    client = client_for(user)
+    problems = []
+    for where, role in ((retailer, roles[0]), (other_retailer, roles[1])):
+        # given records of one of the user's retailers and a valid form for this action
+        prepared = case.build(where, user)
+        before = _snapshot(prepared)
+
+        # when the user, holding `role` in that retailer, posts it
+        response = _post(client, case, prepared)
+
+        if not role.includes(case.least):
+            # then it is refused as for a user holding no more anywhere, and nothing changed
+            found = _refusal_problems(client, case, response)
+            found += _differences(before, _snapshot(prepared))
+        else:
+            # then it is done and recorded
+            found = []
+            if response.status_code not in (200, 201, 302):
+                found.append(f"answered {response.status_code}")
+            found += [f"showed the error {text!r}" for text in _error_messages(response)]
+            after = _snapshot(prepared)
+            if case.changes:
+                if not _differences(before, after, ignore={Activity._meta.db_table}):
+                    found.append("changed nothing")
+                found += _audit_problems(user, prepared, before)
+            else:
+                found += _differences(before, after)
+        problems += [f"{role.label} of {where.ref}: {problem}" for problem in found]
+    assert not problems, problems
+
+
+def _role_gated_pages() -> list:
+    """Every page (GET) behind a role above agent."""
+    return [
+        route
+        for route in ROUTES
+        if not route.is_state_changing
+        and not route.is_public
+        and getattr(route.view_class, "required_role", Role.AGENT) != Role.AGENT
+    ]
+
+
+GATED_PAGES = _role_gated_pages()
+MARKERS = {"acme": "Zanzibarian", "globex": "Quetzalcoatl"}
+
+
+def _mark(retailer) -> None:
+    """Records of every configuration and intake list, their texts carrying the marker."""
+    marker = MARKERS[retailer.ref]
+    StatusFactory(retailer=retailer, label=f"{marker} status")
+    ReturnReason.objects.create(retailer=retailer, code=f"{marker}_R", label=f"{marker} reason")
+    ReturnAction.objects.create(retailer=retailer, code=f"{marker}_A", label=f"{marker} action")
+    ReturnCondition.objects.create(
+        retailer=retailer, code=f"{marker}_C", label=f"{marker} condition"
+    )
+    config = billing_settings(retailer.pk)
+    config.invoice_prefix = f"{marker}-"
+    config.save(update_fields=["invoice_prefix"])
+    channel = IntakeChannel.objects.create(
+        retailer=retailer, code=f"{marker.lower()}", name=f"{marker} shop", kind="webstore"
+    )
+    IntakeMessage.objects.create(
+        retailer=retailer,
+        channel=channel,
+        body="{}",
+        external_id=f"EXT-{marker}",
+        status=IntakeMessage.Status.REJECTED,
+        reasons=[f"no lines for {marker}"],
+    )
+
+
+def test_the_role_gated_pages_are_found():
+    names = {route.name for route in GATED_PAGES}
+    assert {"intake:desk", "intake:message", "order_statuses:edit", "settings"} <= names
+
+
+@pytest.mark.parametrize("roles", SPLIT_USERS, ids=_split_id)
+@pytest.mark.parametrize("route", GATED_PAGES, ids=str)
+def test_each_page_behind_a_role_shows_only_the_retailers_where_the_role_is_held(
+    client_for, retailer, other_retailer, roles, route
+):
+    # given marked records in both retailers
+    _mark(retailer)
+    _mark(other_retailer)
+    user = _split_user(roles, retailer, other_retailer)
+    client = client_for(user)
+    least = route.view_class.required_role
+    held = {retailer.ref: roles[0].includes(least), other_retailer.ref: roles[1].includes(least)}
+    problems = []
+    for where in (retailer, other_retailer):
+        if route.kwarg_names:
+            # when the user opens a record of each retailer
+            url = reverse(route.name, kwargs=OBJECT_URLS[route.name](where))
+            response = client.get(url)
+            page = response.content.decode()
+            if held[where.ref]:
+                # then it opens where the role is held
+                if response.status_code != 200:
+                    problems.append(f"{where.ref}: answered {response.status_code}")
+            elif response.status_code != 403 or f"{least.label} role" not in page:
+                # and is refused, naming the role, where it is not
+                problems.append(f"{where.ref}: answered {response.status_code}, not a 403")
+            continue
+        # when the user opens the page, and the page for one retailer
+        for query in ("", f"?retailer={where.pk}"):
+            response = client.get(reverse(route.name) + query)
+            page = response.content.decode()
+            if not any(held.values()):
+                if response.status_code != 403 or f"{least.label} role" not in page:
+                    problems.append(f"{query}: answered {response.status_code}, not a 403")
+                continue
+            if query and not held[where.ref] and response.status_code == 403:
+                # a page of one retailer refuses the retailer where the role is missing
+                if f"{least.label} role" not in page:
+                    problems.append(f"{query}: the 403 page does not name the {least} role")
+                continue
+            if response.status_code not in (200, 302):  # a form's address may lead to its page
+                problems.append(f"{query or 'the page'}: answered {response.status_code}")
+            # then no row of a retailer where the role is missing shows
+            for ref, marker in MARKERS.items():
+                if not held[ref] and marker in page:
+                    problems.append(f"{query or 'the page'} shows {ref}'s {marker!r} records")
+    assert not problems, problems
+
+
+def test_the_marker_check_finds_the_records_where_the_role_is_held(
+    client_for, retailer, other_retailer
+):
+    _mark(retailer)
+    _mark(other_retailer)
+    user = _split_user((Role.ADMIN, Role.AGENT), retailer, other_retailer)
+    page = client_for(user).get(reverse("intake:desk")).content.decode()
+    assert MARKERS["acme"] in page and MARKERS["globex"] not in page
+    page = client_for(user).get(reverse("order_statuses:list")).content.decode()
+    assert MARKERS["acme"] in page

@@ -11,8 +11,10 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views import View
 
+from oms.bounds import parse_int
 from oms.roles import Role
-from oms.views import RoleRequiredMixin, TenantDetailView, TenantScopedMixin
+from oms.tenancy import retailer_ids_for
+from oms.views import RoleRequiredMixin, TenantDetailView, TenantScopedMixin, role_refusal
 from orders.filters import OrderFilter
 from orders.models import BulkJob, BulkJobItem, Order
 from orders.services import bulk
@@ -24,14 +26,15 @@ PARAM_FIELDS = ("reason", "notify", "status", "message")
 
 class _BulkSelection(RoleRequiredMixin, View):
     """The orders a bulk form names: the ticked ids, or every order matching the list's
-    filters ("all"), among the user's retailers."""
+    filters ("all"), among the retailers where the user is a manager. Ticking an order of a
+    retailer where they are not is refused (403) before anything is previewed."""
 
     http_method_names = ["post"]
     required_role = Role.MANAGER
 
     def selected(self) -> list[Order]:
         request = self.request
-        scoped = Order.objects.for_user(request.user).select_related(
+        scoped = Order.objects.for_user(request.user, role=self.required_role).select_related(
             "status", "suspended_from", "customer"
         )
         if request.POST.get("all") == "on":
@@ -41,7 +44,14 @@ class _BulkSelection(RoleRequiredMixin, View):
                 raise ValidationError("The list's filters are not valid any more.")
             orders = found.qs.order_by("-placed_at", "-pk")
         else:
-            ids = [int(i) for i in request.POST.getlist("ids") if i.isdigit() and len(i) < 19]
+            ids = [i for i in map(parse_int, request.POST.getlist("ids")) if i is not None]
+            not_managed = (
+                Order.objects.for_user(request.user)
+                .filter(pk__in=ids)
+                .exclude(retailer_id__in=retailer_ids_for(request.user, self.required_role))
+            )
+            if not_managed.exists():
+                raise role_refusal(self.required_role)
             orders = scoped.filter(pk__in=ids).order_by("-placed_at", "-pk")
         return list(orders[: bulk.BULK_LIMIT + 1])
 
@@ -51,9 +61,14 @@ class _BulkSelection(RoleRequiredMixin, View):
     def call(self, service):
         """The service on the selected orders, or None with the reason shown when refused."""
         try:
+            orders = self.selected()
+        except ValidationError as error:
+            messages.error(self.request, " ".join(error.messages))
+            return None
+        try:
             return service(
                 by=self.request.user,
-                orders=self.selected(),
+                orders=orders,
                 action_name=self.request.POST.get("action", ""),
                 data=self.data(),
             )

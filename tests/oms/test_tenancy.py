@@ -6,6 +6,8 @@ from django.core.exceptions import ImproperlyConfigured
 
 from oms import activity
 from oms.models import Activity
+from oms.roles import Role
+from oms.tenancy import least_role, retailer_ids_for
 from oms.views import TenantScopedMixin
 from tests.factories import MembershipFactory, UserFactory
 
@@ -92,3 +94,39 @@ def test_another_retailers_record_looks_exactly_like_a_missing_one(
         return PER_RESPONSE.sub("", client.get(url).content.decode())
 
     assert page(f"/activity/{theirs.pk}/") == page("/activity/999999/")
+
+
+# -- roles per retailer ----------------------------------------------------------------------
+
+
+def _manager_and_agent(retailer, other_retailer):
+    user = UserFactory()
+    MembershipFactory(user=user, retailer=retailer, role=Role.MANAGER)
+    MembershipFactory(user=user, retailer=other_retailer, role=Role.AGENT)
+    return user
+
+
+def test_for_user_with_a_role_keeps_the_retailers_where_the_user_holds_it(retailer, other_retailer):
+    # given a manager of one retailer and agent of another, with activity in both
+    user = _manager_and_agent(retailer, other_retailer)
+    managed, other = _activity_in(retailer), _activity_in(other_retailer)
+
+    # then asking for a role keeps the retailers where it (or a higher one) is held
+    assert set(Activity.objects.for_user(user)) == {managed, other}
+    assert set(Activity.objects.for_user(user, role=Role.AGENT)) == {managed, other}
+    assert list(Activity.objects.for_user(user, role=Role.MANAGER)) == [managed]
+    assert not Activity.objects.for_user(user, role=Role.ADMIN).exists()
+    assert retailer_ids_for(user, Role.MANAGER) == [retailer.pk]
+    assert retailer_ids_for(user) == sorted([retailer.pk, other_retailer.pk])
+
+
+def test_within_least_role_every_read_asks_for_that_role(retailer, other_retailer):
+    user = _manager_and_agent(retailer, other_retailer)
+    managed = _activity_in(retailer)
+    _activity_in(other_retailer)
+
+    with least_role(Role.MANAGER):
+        assert list(Activity.objects.for_user(user)) == [managed]
+        assert retailer_ids_for(user) == [retailer.pk]
+    # and the block leaves nothing behind
+    assert len(retailer_ids_for(user)) == 2
