@@ -216,6 +216,21 @@ def ensure_locked(obj: models.Model, *fields: str) -> tuple:
     return found[obj.pk]
 
 
+def lock_name(*parts: Any, using: str = "default") -> None:
+    """Lock a name rather than a row, until the transaction ends: for what has no row yet (the
+    order a channel is about to send, named by the channel and its order id). Take it after the
+    record that leads there (an intake message) and before any order, like a root's row.
+    SQLite has no such locks (and runs one writer at a time)."""
+    connection = connections[using]
+    if connection.vendor != "postgresql":
+        return
+    if not connection.in_atomic_block:
+        raise LockOrderError("lock_name outside a transaction would be released at once.")
+    with connection.cursor() as cursor:
+        name = ":".join(str(part) for part in parts)
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [name])
+
+
 def claim[M: models.Model](queryset: models.QuerySet[M]) -> M | None:
     """The first row of `queryset` no other transaction holds, locked; None when there is none
     (work another worker is doing already)."""

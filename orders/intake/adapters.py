@@ -4,15 +4,25 @@ money and address shapes; nothing after it knows which channel an order came fro
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from django.core.exceptions import ValidationError
+from django.db import models
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-MAX_AMOUNT = Decimal("1000000000")  # money fields hold 12 digits, two after the point
+from billing.models import Payment
+from customers.models import Address, Customer
+from oms import bounds
+from orders.models import Order, OrderLine
+
 MAX_ID_LENGTH = 50
+MAX_LINES = 10_000
+# a channel's clock may run a little ahead; a message "sent" later than that would make every
+# real update after it look stale
+SENT_AHEAD = timedelta(days=1)
 
 
 def _check_id(value: Any, where: str, errors: list[str]) -> None:
@@ -26,11 +36,14 @@ def _check_id(value: Any, where: str, errors: list[str]) -> None:
 
 
 class MappingError(Exception):
-    """The message cannot be read as an order; `reasons` say which fields and why."""
+    """The message cannot be read as an order; `reasons` say which fields and why, in the
+    channel's own names. `order` is what could be read (for the checks that do not depend on
+    the faulty fields), or None."""
 
-    def __init__(self, reasons: list[str]):
+    def __init__(self, reasons: list[str], order: CanonicalOrder | None = None):
         super().__init__("; ".join(reasons))
         self.reasons = reasons
+        self.order = order
 
 
 @dataclass
@@ -68,168 +81,354 @@ class CanonicalOrder:
     total: Decimal | None = None
     payment_method: str = ""
     placed_at: datetime | None = None
+    sent_at: datetime | None = None  # when the channel sent this version of the order
 
 
-def _money(value: Any, where: str, errors: list[str], *, cents: bool = False) -> Decimal:
+def _reason(where: str, error: ValidationError) -> str:
+    text = " ".join(error.messages).rstrip(".")
+    return f"{where}: {text[:1].lower()}{text[1:]}"
+
+
+def _cents(value: Any) -> Decimal:
+    """An amount given in cents (a whole number), as money."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise ValidationError("Not an amount in cents.")
     try:
-        amount = Decimal(str(value))
-    except (InvalidOperation, TypeError):
-        amount = None
-    if amount is None or isinstance(value, bool | list | dict) or not amount.is_finite():
-        errors.append(f"{where}: not an amount ({str(value)[:40]!r})")
-        return Decimal("0.00")
-    amount = amount / 100 if cents else amount
-    if abs(amount) >= MAX_AMOUNT:
-        errors.append(f"{where}: {amount:.2f} is more than any order holds")
-        return Decimal("0.00")
-    return amount.quantize(Decimal("0.01"))
+        cents = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise ValidationError(f"Not an amount in cents ({str(value)[:40]!r}).") from None
+    if not cents.is_finite() or cents != cents.to_integral_value():
+        raise ValidationError(f"Not a whole number of cents ({str(value)[:40]!r}).")
+    return bounds.check_money(cents.scaleb(-2))
 
 
-def _int(value: Any, where: str, errors: list[str]) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).isdigit():
-        errors.append(f"{where}: not a whole number ({value!r})")
-        return 0
-    return int(value)
+def _quantity(value: Any) -> int:
+    return bounds.check_quantity(value, most=bounds.MAX_QUANTITY, least=1)
 
 
-def _when(value: Any, where: str = "", errors: list[str] | None = None) -> datetime | None:
-    try:
-        parsed = parse_datetime(str(value)) if value else None
-    except ValueError:
+class _Reader:
+    """Reads one message, collecting every fault under the channel's own field names; each
+    value is held to the bounds of `oms.bounds` and of the column it will land in."""
+
+    def __init__(self, retailer: Any = None):
+        self.retailer = retailer
+        self.faults: list[str] = []
+
+    def fault(self, where: str, reason: str) -> None:
+        self.faults.append(f"{where}: {reason}")
+
+    def check(self, where: str, check, value: Any, default: Any) -> Any:
+        try:
+            return check(value)
+        except ValidationError as error:
+            self.faults.append(_reason(where, error))
+            return default
+
+    def done(self, order: CanonicalOrder) -> CanonicalOrder:
+        if self.faults:
+            raise MappingError(self.faults, order)
+        return order
+
+    def object(self, value: Any, where: str) -> dict:
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            self.fault(where, "must be an object")
+            return {}
+        return value
+
+    def array(self, value: Any, where: str) -> list:
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            self.fault(where, "must be a list")
+            return []
+        return value
+
+    def text(
+        self,
+        value: Any,
+        where: str,
+        model: type[models.Model] | None = None,
+        name: str = "",
+        *,
+        required: bool = False,
+    ) -> str:
+        if value is None or value == "":
+            if required:
+                self.fault(where, "missing")
+            return ""
+        if isinstance(value, bool) or not isinstance(value, str | int):
+            self.fault(where, "must be a text")
+            return ""
+        text = str(value)
+        if required and not text.strip():
+            self.fault(where, "missing")
+            return ""
+        if model is not None:
+            text = self.check(where, lambda v: bounds.check_text(v, model, name), text, "")
+        return text
+
+    def email(self, value: Any, where: str) -> str:
+        text = self.text(value, where, required=True)
+        return self.check(where, bounds.check_email, text, "") if text else ""
+
+    def phone(self, value: Any, where: str) -> str:
+        text = self.text(value, where)
+        return self.check(where, bounds.check_phone, text, "") if text.strip() else ""
+
+    def country(self, value: Any, where: str) -> str:
+        text = self.text(value, where, required=True)
+        return self.check(where, bounds.country_code, text, "") if text else ""
+
+    def money(self, value: Any, where: str, *, cents: bool = False) -> Decimal:
+        return self.check(where, _cents if cents else bounds.check_money, value, Decimal("0.00"))
+
+    def quantity(self, value: Any, where: str) -> int:
+        return self.check(where, _quantity, value, 0)
+
+    def moment(self, value: Any, where: str) -> datetime | None:
+        """A date and time within the retailer's window; None when not given."""
+        if value in (None, ""):
+            return None
         parsed = None
-    if value and parsed is None and errors is not None:
-        errors.append(f"{where}: not a date and time ({str(value)[:40]!r})")
-    if parsed is not None and timezone.is_naive(parsed):
-        parsed = timezone.make_aware(parsed, timezone.get_fixed_timezone(0))
-    return parsed
+        if isinstance(value, str):
+            try:
+                parsed = parse_datetime(value.strip())
+            except ValueError:
+                parsed = None
+        if parsed is None:
+            self.fault(where, f"not a date and time ({str(value)[:40]!r})")
+            return None
+        if timezone.is_naive(parsed):
+            parsed = timezone.make_aware(parsed, timezone.get_fixed_timezone(0))
+        return self.check(where, lambda v: bounds.check_moment(v, self.retailer), parsed, None)
+
+    def sent(self, value: Any, where: str, fallback: datetime | None) -> datetime | None:
+        """When the channel sent this version: its own stamp, else the order date."""
+        if value in (None, ""):
+            return fallback
+        moment = self.moment(value, where)
+        if moment is not None and moment > timezone.now() + SENT_AHEAD:
+            self.fault(where, f"{moment:%Y-%m-%d %H:%M} is in the future")
+            return None
+        return moment
+
+    def fits(self, value: str, where: str, model: type[models.Model], name: str) -> str:
+        return self.check(where, lambda v: bounds.check_text(v, model, name), value, "")
+
+    def payment_method(self, value: Any, where: str) -> str:
+        method = self.text(value, where) or "card"
+        if method not in Payment.Method.values:
+            self.fault(where, f"{method[:40]!r} is not one of {', '.join(Payment.Method.values)}")
+        return method
+
+    def lines_total(self, order: CanonicalOrder, where: str) -> None:
+        """The lines and shipping together must fit an amount."""
+        total = sum((ln.unit_price * ln.quantity for ln in order.lines), order.shipping)
+        if total > bounds.MONEY_MAX:
+            self.fault(where, f"the order comes to {total:.2E}, more than an amount may be")
 
 
 class WebstoreAdapter:
-    """{"id", "event", "created_at", "currency", "customer": {email, first_name, last_name,
-    phone}, "shipping_address": {name, street, street2, zip, city, country}, "billing_address",
-    "lines": [{sku, title, qty, price}], "shipping_cost", "total", "payment": {method}}"""
+    """{"id", "event", "created_at", "updated_at", "currency", "customer": {email, first_name,
+    last_name, phone}, "shipping_address": {name, street, street2, zip, city, country},
+    "billing_address", "lines": [{sku, title, qty, price}], "shipping_cost", "total",
+    "payment": {method}}"""
+
+    # canonical names, as this channel calls them (for the checks made after mapping)
+    NAMES = {
+        "id": "id",
+        "phone": "customer.phone",
+        "currency": "currency",
+        "total": "total",
+        "sku": "lines[{index}].sku",
+    }
 
     def external_id(self, data: dict) -> str:
         return str(data.get("id") or "")
 
-    def read(self, data: dict) -> CanonicalOrder:
-        errors: list[str] = []
-        _check_id(data.get("id"), "id", errors)
+    def read(self, data: dict, retailer: Any = None) -> CanonicalOrder:
+        r = _Reader(retailer)
+        _check_id(data.get("id"), "id", r.faults)
         order = CanonicalOrder(external_id=self.external_id(data))
-        order.event = {"cancelled": "cancel", "updated": "update"}.get(data.get("event"), "create")
+        order.event = {"cancelled": "cancel", "updated": "update"}.get(
+            str(data.get("event") or ""), "create"
+        )
+        order.placed_at = r.moment(data.get("created_at"), "created_at")
+        order.sent_at = r.sent(data.get("updated_at"), "updated_at", order.placed_at)
         if order.event == "cancel":
-            return order
-        customer = data.get("customer") or {}
-        order.currency = str(data.get("currency") or "").upper()
-        order.email = str(customer.get("email") or "")
-        order.first_name = str(customer.get("first_name") or "")
-        order.last_name = str(customer.get("last_name") or "")
-        order.phone = str(customer.get("phone") or "")
-        order.shipping_address = self._address(data.get("shipping_address") or {}, order)
+            return r.done(order)
+        customer = r.object(data.get("customer"), "customer")
+        order.currency = r.text(data.get("currency"), "currency", Order, "currency").upper()
+        order.email = r.email(customer.get("email"), "customer.email")
+        order.first_name = r.text(
+            customer.get("first_name"), "customer.first_name", Customer, "first_name"
+        )
+        order.last_name = r.text(
+            customer.get("last_name"), "customer.last_name", Customer, "last_name"
+        )
+        order.phone = r.phone(customer.get("phone"), "customer.phone")
+        order.shipping_address = self._address(
+            r, r.object(data.get("shipping_address"), "shipping_address"), "shipping_address", order
+        )
         if data.get("billing_address"):
-            order.billing_address = self._address(data["billing_address"], order)
-        for index, line in enumerate(data.get("lines") or []):
+            raw = r.object(data["billing_address"], "billing_address")
+            order.billing_address = self._address(r, raw, "billing_address", order)
+        lines = r.array(data.get("lines"), "lines")
+        if not lines:
+            r.fault("lines", "an order needs at least one line")
+        elif len(lines) > MAX_LINES:
+            r.fault("lines", f"{len(lines)} lines, more than the {MAX_LINES} an order may have")
+            lines = []
+        for index, line in enumerate(lines):
             where = f"lines[{index}]"
+            if not isinstance(line, dict):
+                r.fault(where, "must be an object")
+                order.lines.append(CanonicalLine("", "", 0, Decimal("0.00")))  # keeps indexes
+                continue
             order.lines.append(
                 CanonicalLine(
-                    sku=str(line.get("sku") or ""),
-                    name=str(line.get("title") or ""),
-                    quantity=_int(line.get("qty"), f"{where}.qty", errors),
-                    unit_price=_money(line.get("price"), f"{where}.price", errors),
+                    sku=r.text(line.get("sku"), f"{where}.sku", OrderLine, "sku", required=True),
+                    name=r.text(line.get("title"), f"{where}.title", OrderLine, "name"),
+                    quantity=r.quantity(line.get("qty"), f"{where}.qty"),
+                    unit_price=r.money(line.get("price"), f"{where}.price"),
                 )
             )
-        order.shipping = _money(data.get("shipping_cost") or 0, "shipping_cost", errors)
+        order.shipping = r.money(data.get("shipping_cost") or 0, "shipping_cost")
+        r.lines_total(order, "lines")
         if data.get("total") is not None:
-            order.total = _money(data["total"], "total", errors)
-        order.payment_method = str((data.get("payment") or {}).get("method") or "card")
-        order.placed_at = _when(data.get("created_at"), "created_at", errors)
-        if errors:
-            raise MappingError(errors)
-        return order
+            order.total = r.money(data["total"], "total")
+        payment = r.object(data.get("payment"), "payment")
+        order.payment_method = r.payment_method(payment.get("method"), "payment.method")
+        return r.done(order)
 
     @staticmethod
-    def _address(raw: dict, order: CanonicalOrder) -> CanonicalAddress:
+    def _address(r: _Reader, raw: dict, where: str, order: CanonicalOrder) -> CanonicalAddress:
+        if raw.get("name"):
+            name = r.text(raw["name"], f"{where}.name", Address, "name")
+        else:
+            name = f"{order.first_name} {order.last_name}".strip()
+            name = r.fits(name, "customer.first_name and customer.last_name", Address, "name")
         return CanonicalAddress(
-            name=str(raw.get("name") or f"{order.first_name} {order.last_name}".strip()),
-            line1=str(raw.get("street") or ""),
-            line2=str(raw.get("street2") or ""),
-            postcode=str(raw.get("zip") or ""),
-            city=str(raw.get("city") or ""),
-            country=str(raw.get("country") or "").upper(),
+            name=name,
+            line1=r.text(raw.get("street"), f"{where}.street", Address, "line1", required=True),
+            line2=r.text(raw.get("street2"), f"{where}.street2", Address, "line2"),
+            postcode=r.text(raw.get("zip"), f"{where}.zip", Address, "postcode", required=True),
+            city=r.text(raw.get("city"), f"{where}.city", Address, "city", required=True),
+            country=r.country(raw.get("country"), f"{where}.country"),
             phone=order.phone,
         )
 
 
 class MarketplaceAdapter:
-    """{"orderNumber", "status", "orderDate", "buyer": {"name": {given, family}, "contact":
-    {mail, phoneNumber}}, "delivery": {"address": {addressLines[], postalCode, town,
-    countryCode}, "fee": {amount (cents), currency}}, "items": [{"offer": {sku, label},
-    quantity, "unitPrice": {amount (cents), currency}}], "totals": {"grandTotal": {amount,
-    currency}}}"""
+    """{"orderNumber", "status", "orderDate", "lastModified", "buyer": {"name": {given,
+    family}, "contact": {mail, phoneNumber}}, "delivery": {"address": {addressLines[],
+    postalCode, town, countryCode}, "fee": {amount (cents), currency}}, "items": [{"offer":
+    {sku, label}, quantity, "unitPrice": {amount (cents), currency}}], "totals": {"grandTotal":
+    {amount, currency}}}"""
+
+    NAMES = {
+        "id": "orderNumber",
+        "phone": "buyer.contact.phoneNumber",
+        "currency": "items[].unitPrice.currency",
+        "total": "totals.grandTotal.amount",
+        "sku": "items[{index}].offer.sku",
+    }
 
     def external_id(self, data: dict) -> str:
         return str(data.get("orderNumber") or "")
 
-    def read(self, data: dict) -> CanonicalOrder:
-        errors: list[str] = []
-        _check_id(data.get("orderNumber"), "orderNumber", errors)
+    def read(self, data: dict, retailer: Any = None) -> CanonicalOrder:
+        r = _Reader(retailer)
+        _check_id(data.get("orderNumber"), "orderNumber", r.faults)
         order = CanonicalOrder(external_id=self.external_id(data))
         status = str(data.get("status") or "NEW").upper()
         order.event = {"CANCELLED": "cancel", "AMENDED": "update"}.get(status, "create")
+        order.placed_at = r.moment(data.get("orderDate"), "orderDate")
+        order.sent_at = r.sent(data.get("lastModified"), "lastModified", order.placed_at)
         if order.event == "cancel":
-            return order
-        buyer = data.get("buyer") or {}
-        name, contact = buyer.get("name") or {}, buyer.get("contact") or {}
-        order.first_name, order.last_name = (
-            str(name.get("given") or ""),
-            str(name.get("family") or ""),
-        )
-        order.email, order.phone = (
-            str(contact.get("mail") or ""),
-            str(contact.get("phoneNumber") or ""),
-        )
-        delivery = data.get("delivery") or {}
-        address = delivery.get("address") or {}
-        lines = list(address.get("addressLines") or [])
+            return r.done(order)
+        buyer = r.object(data.get("buyer"), "buyer")
+        name = r.object(buyer.get("name"), "buyer.name")
+        contact = r.object(buyer.get("contact"), "buyer.contact")
+        order.first_name = r.text(name.get("given"), "buyer.name.given", Customer, "first_name")
+        order.last_name = r.text(name.get("family"), "buyer.name.family", Customer, "last_name")
+        order.email = r.email(contact.get("mail"), "buyer.contact.mail")
+        order.phone = r.phone(contact.get("phoneNumber"), "buyer.contact.phoneNumber")
+        delivery = r.object(data.get("delivery"), "delivery")
+        address = r.object(delivery.get("address"), "delivery.address")
+        where = "delivery.address.addressLines"
+        lines = r.array(address.get("addressLines"), where)
+        rest = [r.text(x, f"{where}[{i}]") for i, x in enumerate(lines[1:], start=1)]
+        full_name = f"{order.first_name} {order.last_name}".strip()
         order.shipping_address = CanonicalAddress(
-            name=f"{order.first_name} {order.last_name}".strip(),
-            line1=str(lines[0]) if lines else "",
-            line2=" ".join(str(x) for x in lines[1:]),
-            postcode=str(address.get("postalCode") or ""),
-            city=str(address.get("town") or ""),
-            country=str(address.get("countryCode") or "").upper(),
+            name=r.fits(full_name, "buyer.name", Address, "name"),
+            line1=r.text(
+                lines[0] if lines else None, f"{where}[0]", Address, "line1", required=True
+            ),
+            line2=r.fits(" ".join(x for x in rest if x), f"{where}[1:]", Address, "line2"),
+            postcode=r.text(
+                address.get("postalCode"),
+                "delivery.address.postalCode",
+                Address,
+                "postcode",
+                required=True,
+            ),
+            city=r.text(
+                address.get("town"), "delivery.address.town", Address, "city", required=True
+            ),
+            country=r.country(address.get("countryCode"), "delivery.address.countryCode"),
             phone=order.phone,
         )
         currencies = set()
-        for index, item in enumerate(data.get("items") or []):
+        items = r.array(data.get("items"), "items")
+        if not items:
+            r.fault("items", "an order needs at least one item")
+        elif len(items) > MAX_LINES:
+            r.fault("items", f"{len(items)} items, more than the {MAX_LINES} an order may have")
+            items = []
+        for index, item in enumerate(items):
             where = f"items[{index}]"
-            offer, price = item.get("offer") or {}, item.get("unitPrice") or {}
-            currencies.add(str(price.get("currency") or "").upper())
+            if not isinstance(item, dict):
+                r.fault(where, "must be an object")
+                order.lines.append(CanonicalLine("", "", 0, Decimal("0.00")))  # keeps indexes
+                continue
+            offer = r.object(item.get("offer"), f"{where}.offer")
+            price = r.object(item.get("unitPrice"), f"{where}.unitPrice")
+            currency = r.text(
+                price.get("currency"), f"{where}.unitPrice.currency", Order, "currency"
+            )
+            currencies.add(currency.upper())
             order.lines.append(
                 CanonicalLine(
-                    sku=str(offer.get("sku") or ""),
-                    name=str(offer.get("label") or ""),
-                    quantity=_int(item.get("quantity"), f"{where}.quantity", errors),
-                    unit_price=_money(
-                        price.get("amount"), f"{where}.unitPrice.amount", errors, cents=True
+                    sku=r.text(
+                        offer.get("sku"), f"{where}.offer.sku", OrderLine, "sku", required=True
+                    ),
+                    name=r.text(offer.get("label"), f"{where}.offer.label", OrderLine, "name"),
+                    quantity=r.quantity(item.get("quantity"), f"{where}.quantity"),
+                    unit_price=r.money(
+                        price.get("amount"), f"{where}.unitPrice.amount", cents=True
                     ),
                 )
             )
-        fee = delivery.get("fee") or {}
-        order.shipping = _money(fee.get("amount") or 0, "delivery.fee.amount", errors, cents=True)
-        grand = (data.get("totals") or {}).get("grandTotal") or {}
+        fee = r.object(delivery.get("fee"), "delivery.fee")
+        order.shipping = r.money(fee.get("amount") or 0, "delivery.fee.amount", cents=True)
+        r.lines_total(order, "items")
+        totals = r.object(data.get("totals"), "totals")
+        grand = r.object(totals.get("grandTotal"), "totals.grandTotal")
         if grand.get("amount") is not None:
-            order.total = _money(grand["amount"], "totals.grandTotal.amount", errors, cents=True)
-            currencies.add(str(grand.get("currency") or "").upper())
+            order.total = r.money(grand["amount"], "totals.grandTotal.amount", cents=True)
+            currency = r.text(
+                grand.get("currency"), "totals.grandTotal.currency", Order, "currency"
+            )
+            currencies.add(currency.upper())
         currencies.discard("")
         if len(currencies) > 1:
-            errors.append(f"items: more than one currency ({', '.join(sorted(currencies))})")
+            r.fault("items", f"more than one currency ({', '.join(sorted(currencies))})")
         order.currency = next(iter(currencies), "")
         order.payment_method = "paypal"
-        order.placed_at = _when(data.get("orderDate"), "orderDate", errors)
-        if errors:
-            raise MappingError(errors)
-        return order
+        return r.done(order)
 
 
 class BatchAdapter(WebstoreAdapter):

@@ -53,6 +53,8 @@ class IntakeMessage(TenantOwned):
         REJECTED = "REJECTED", "Rejected"
         DEAD = "DEAD", "Dead"
         DISCARDED = "DISCARDED", "Discarded"
+        DUPLICATE = "DUPLICATE", "Duplicate"  # the same body as a message already accepted
+        STALE = "STALE", "Stale"  # sent before the last message applied to the same order
 
     channel = models.ForeignKey(IntakeChannel, on_delete=models.PROTECT, related_name="messages")
     body = models.TextField(help_text="The raw message, exactly as received")
@@ -60,6 +62,14 @@ class IntakeMessage(TenantOwned):
     event = models.CharField(max_length=16, blank=True, help_text="create, update or cancel")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.RECEIVED)
     reasons = models.JSONField(default=list, blank=True)
+    body_hash = models.CharField(
+        max_length=64, blank=True, help_text="SHA-256 of the body: identical deliveries share it"
+    )
+    sent_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the channel sent this version of the order (its own stamp)",
+    )
     attempts = models.PositiveSmallIntegerField(default=0)
     order = models.ForeignKey(
         "orders.Order", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -79,6 +89,7 @@ class IntakeMessage(TenantOwned):
         indexes = [
             models.Index(fields=["retailer", "status", "-received_at"], name="intake_by_status"),
             models.Index(fields=["channel", "external_id"], name="intake_by_external_id"),
+            models.Index(fields=["channel", "body_hash"], name="intake_by_body_hash"),
         ]
 
     def __str__(self) -> str:

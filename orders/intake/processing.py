@@ -4,6 +4,11 @@ A message is stored as it arrived before anything else happens to it. A worker t
 its channel's adapter, validates it (completeness, references, state), and creates or changes the
 order through the order services, all in one transaction: a message ends ACCEPTED, REJECTED with
 its reasons, or DEAD after its last retry; nothing is half-created and nothing is lost.
+
+Messages for one order of a channel are worked on one at a time (a lock on the channel and its
+order id), so deliveries that arrive together are judged as if one came after the other: a copy
+of a message already accepted ends DUPLICATE, and a version sent before the one applied last
+ends STALE; neither changes the order.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from django.utils import timezone
 from customers.services import customer_for_order
 from fulfilments.models import StockPosition
 from oms import activity, locking
+from oms.bounds import text_limit
 from oms.roles import Role, require_role
 from oms.state import InvalidTransition
 from oms.tasks import enqueue_on_commit
@@ -36,6 +42,9 @@ M = IntakeMessage.Status
 activity.describe_as("orders.intakemessage.accepted", "Received from {channel}: {event}")
 activity.describe_as("orders.intakemessage.replayed", "Intake message {id} replayed")
 activity.describe_as("orders.intakemessage.discarded", "Intake message {id} discarded: {reason}")
+activity.describe_as("orders.intakemessage.stale", "Stale message from {channel} refused: {reason}")
+
+DISCARDABLE = (M.REJECTED, M.DEAD)
 
 
 def signature(secret: str, body: bytes) -> str:
@@ -46,31 +55,47 @@ def signature_ok(channel: IntakeChannel, body: bytes, given: str) -> bool:
     return hmac.compare_digest(signature(channel.secret, body), given or "")
 
 
+def body_hash(body: str) -> str:
+    return hashlib.sha256(body.encode("utf-8", "surrogatepass")).hexdigest()
+
+
 @transaction.atomic
 def intake_receive(*, channel: IntakeChannel, body: str) -> IntakeMessage:
     """Keep the raw message, then hand it to a worker once that is committed."""
     message = IntakeMessage.objects.create(
-        retailer_id=channel.retailer_id, channel=channel, body=body
+        retailer_id=channel.retailer_id, channel=channel, body=body, body_hash=body_hash(body)
     )
     enqueue_on_commit(process_intake_message, message.pk, retailer_id=message.retailer_id)
     return message
 
 
+# what working on a message may change
+PROCESSED = (
+    "status",
+    "reasons",
+    "processed_at",
+    "external_id",
+    "event",
+    "value",
+    "attempts",
+    "body_hash",
+    "sent_at",
+)
+
+
 def _reject(message: IntakeMessage, reasons: list[str]) -> str:
-    message.status = M.REJECTED
+    return _end(message, M.REJECTED, reasons)
+
+
+def _end(
+    message: IntakeMessage, status: str, reasons: list[str], order: Order | None = None
+) -> str:
+    message.status = status
     message.reasons = reasons
     message.processed_at = timezone.now()
-    message.save(
-        update_fields=[
-            "status",
-            "reasons",
-            "processed_at",
-            "external_id",
-            "event",
-            "value",
-            "attempts",
-        ]
-    )
+    if order is not None:
+        message.order = order
+    message.save(update_fields=[*PROCESSED, *(["order"] if order is not None else [])])
     return message.status
 
 
@@ -100,6 +125,7 @@ def intake_process(*, message_id: int, last_attempt: bool = True) -> str:
 
 def _apply(message: IntakeMessage) -> str:
     channel = message.channel
+    message.body_hash = body_hash(message.body)
     try:
         data = json.loads(message.body)
     except ValueError as error:
@@ -111,11 +137,31 @@ def _apply(message: IntakeMessage) -> str:
     if "\\u0000" in message.body:
         return _reject(message, ["body: text may not contain NUL characters"])
     adapter = ADAPTERS[channel.kind]
+    message.external_id = str(adapter.external_id(data))[:100]
+    if message.external_id:
+        # one message per order of a channel at a time: deliveries arriving together wait here
+        # for each other instead of racing to create the same order
+        locking.lock_name("intake", channel.pk, message.external_id)
+        twin = (
+            IntakeMessage.objects.filter(
+                channel=channel, body_hash=message.body_hash, status=M.ACCEPTED
+            )
+            .exclude(pk=message.pk)
+            .order_by("pk")
+            .first()
+        )
+        if twin is not None:
+            return _end(message, M.DUPLICATE, [f"duplicate of message {twin.pk}"], twin.order)
     try:
-        message.external_id = str(adapter.external_id(data))[:100]
-        canonical = adapter.read(data)
+        canonical = adapter.read(data, channel.retailer)
     except MappingError as error:
-        return _reject(message, error.reasons)
+        reasons = list(error.reasons)
+        if error.order is not None and error.order.event != "cancel":
+            # what else is wrong, without naming a field twice
+            named = {reason.split(": ")[0] for reason in reasons}
+            more = validate(error.order, channel, complete=False)
+            reasons += [reason for reason in more if reason.split(": ")[0] not in named]
+        return _reject(message, reasons)
     except (AttributeError, KeyError, TypeError, ValueError, ArithmeticError) as error:
         # a field of the wrong type: the payload is not in the channel's shape
         return _reject(
@@ -124,9 +170,22 @@ def _apply(message: IntakeMessage) -> str:
         )
     message.event = canonical.event
     message.value = canonical.total
+    message.sent_at = canonical.sent_at
+    names = adapter.NAMES
     if not canonical.external_id:
-        return _reject(message, ["id: the channel's order id is missing"])
-    ref = f"{channel.code.upper()}-{canonical.external_id}"[:64]
+        return _reject(message, [f"{names['id']}: the channel's order id is missing"])
+    ref = f"{channel.code.upper()}-{canonical.external_id}"
+    if len(ref) > text_limit(Order, "ref"):
+        return _reject(
+            message,
+            [
+                f"{names['id']}: too long for an order ref of this channel (at most "
+                f"{text_limit(Order, 'ref') - len(channel.code) - 1} characters)"
+            ],
+        )
+    later = _applied_after(message)
+    if later is not None:
+        return _stale(message, later)
     existing = Order.objects.filter(retailer_id=channel.retailer_id, ref=ref).first()
     if existing is not None:
         existing = locking.lock(existing, related=ORDER_CHECKS)
@@ -141,39 +200,62 @@ def _apply(message: IntakeMessage) -> str:
     return _accept(message, order, "order created")
 
 
-def validate(order: CanonicalOrder, channel: IntakeChannel) -> list[str]:
-    """Field-level reasons the order cannot be taken, under the channel's rules."""
+def _applied_after(message: IntakeMessage) -> IntakeMessage | None:
+    """The message applied last to the same order, when it was sent after this one."""
+    if message.sent_at is None:
+        return None
+    return (
+        IntakeMessage.objects.filter(
+            channel_id=message.channel_id,
+            external_id=message.external_id,
+            status=M.ACCEPTED,
+            sent_at__gt=message.sent_at,
+        )
+        .exclude(pk=message.pk)
+        .order_by("-sent_at", "-pk")
+        .first()
+    )
+
+
+def _stale(message: IntakeMessage, later: IntakeMessage) -> str:
+    reason = (
+        f"stale: sent {message.sent_at:%Y-%m-%d %H:%M:%S %Z}, before message {later.pk} "
+        f"(sent {later.sent_at:%Y-%m-%d %H:%M:%S %Z}) was applied to this order"
+    )
+    _end(message, M.STALE, [reason])
+    activity.record(
+        action="orders.intakemessage.stale",
+        target=message,
+        root=later.order,
+        by=None,
+        data={"channel": message.channel.name, "reason": reason},
+    )
+    return message.status
+
+
+def validate(order: CanonicalOrder, channel: IntakeChannel, *, complete: bool = True) -> list[str]:
+    """Reasons the order cannot be taken under the retailer's and the channel's rules, named
+    as the channel names its fields (each adapter has checked its own fields already).
+    `complete=False` for an order its adapter could read only in part: what depends on every
+    field (the total) is left out."""
     reasons = []
     retailer = channel.retailer
-    if not order.email or "@" not in order.email:
-        reasons.append("customer.email: missing or not an email address")
+    names = ADAPTERS[channel.kind].NAMES
     if channel.rule("require_phone", False) and not order.phone:
-        reasons.append("customer.phone: required by this channel")
-    address = order.shipping_address
-    for name in ("line1", "postcode", "city", "country"):
-        if not getattr(address, name):
-            reasons.append(f"shipping address.{name}: missing")
-    if not order.lines:
-        reasons.append("lines: an order needs at least one line")
-    for index, line in enumerate(order.lines):
-        if not line.sku:
-            reasons.append(f"lines[{index}].sku: missing")
-        if line.quantity < 1:
-            reasons.append(f"lines[{index}].quantity: must be at least 1")
-        if line.unit_price < 0:
-            reasons.append(f"lines[{index}].price: must not be negative")
+        reasons.append(f"{names['phone']}: required by this channel")
     if order.currency != retailer.currency:
         reasons.append(
-            f"currency: {order.currency or 'missing'}, but {retailer.name} sells in "
+            f"{names['currency']}: {order.currency or 'missing'}, but {retailer.name} sells in "
             f"{retailer.currency}"
         )
-    if order.total is not None:
+    if order.total is not None and complete:
         expected = sum((line.unit_price * line.quantity for line in order.lines), Decimal(0))
         expected += order.shipping
         tolerance = Decimal(str(channel.rule("total_tolerance", "0.01")))
         if abs(expected - order.total) > tolerance:
             reasons.append(
-                f"total: {order.total} does not add up to the lines and shipping ({expected})"
+                f"{names['total']}: {order.total} does not add up to the lines and shipping "
+                f"({expected})"
             )
     if channel.rule("require_known_sku", False):
         known = set(
@@ -181,7 +263,8 @@ def validate(order: CanonicalOrder, channel: IntakeChannel) -> list[str]:
         )
         for index, line in enumerate(order.lines):
             if line.sku and line.sku not in known:
-                reasons.append(f"lines[{index}].sku: {line.sku} is not in the catalogue")
+                where = names["sku"].format(index=index)
+                reasons.append(f"{where}: {line.sku} is not in the catalogue")
     return reasons
 
 
@@ -269,22 +352,7 @@ def _cancel(message: IntakeMessage, order: Order | None) -> str:
 
 
 def _accept(message: IntakeMessage, order: Order, what: str) -> str:
-    message.status = M.ACCEPTED
-    message.order = order
-    message.reasons = [what]
-    message.processed_at = timezone.now()
-    message.save(
-        update_fields=[
-            "status",
-            "order",
-            "reasons",
-            "processed_at",
-            "external_id",
-            "event",
-            "value",
-            "attempts",
-        ]
-    )
+    _end(message, M.ACCEPTED, [what], order)
     activity.record(
         action="orders.intakemessage.accepted",
         target=message,
@@ -304,9 +372,10 @@ def intake_replay(*, message: IntakeMessage, by, body: str | None = None) -> Int
         raise InvalidTransition("Only a rejected or dead message can be replayed.")
     if body is not None:
         message.body = body
+        message.body_hash = body_hash(body)
     message.status = M.RECEIVED
     message.reasons = []
-    message.save(update_fields=["body", "status", "reasons"])
+    message.save(update_fields=["body", "body_hash", "status", "reasons"])
     activity.record(
         action="orders.intakemessage.replayed",
         target=message,
@@ -319,10 +388,16 @@ def intake_replay(*, message: IntakeMessage, by, body: str | None = None) -> Int
 
 @transaction.atomic
 def intake_discard(*, message: IntakeMessage, by, reason: str) -> IntakeMessage:
+    """Set a rejected or dead message aside for good, saying why (admins)."""
     require_role(by, message.retailer_id, Role.ADMIN)
     if not reason.strip():
         raise ValidationError({"reason": "Say why the message is discarded."})
     message = locking.lock(message)
+    if message.status not in DISCARDABLE:
+        raise InvalidTransition(
+            f"Only a rejected or dead message can be discarded; this one is "
+            f"{message.get_status_display().lower()}."
+        )
     message.status = M.DISCARDED
     message.reasons = [*message.reasons, f"discarded: {reason.strip()}"]
     message.save(update_fields=["status", "reasons"])

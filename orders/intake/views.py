@@ -8,7 +8,7 @@ from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Max, Q
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import redirect
 from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.views import View
@@ -61,7 +61,7 @@ class DeskView(TenantScopedMixin, TemplateView):
         messages_qs = self.get_queryset()
         day = timezone.now() - timedelta(days=1)
         channels = list(
-            IntakeChannel.objects.for_user(self.request.user)
+            IntakeChannel.objects.for_user(self.request.user, role=self.required_role)
             .select_related("retailer")
             .annotate(
                 accepted=Count(
@@ -81,8 +81,12 @@ class DeskView(TenantScopedMixin, TemplateView):
         for channel in channels:
             total = channel.accepted + channel.failed
             channel.failure_rate = round(100 * channel.failed / total) if total else 0
+        # ?status= lists the messages of one status (a duplicate, a stale one); by default the
+        # rejected and dead ones
+        status = self.request.GET.get("status", "")
+        shown = [status] if status in M.values else [M.REJECTED, M.DEAD]
         failed = (
-            messages_qs.filter(status__in=[M.REJECTED, M.DEAD])
+            messages_qs.filter(status__in=shown)
             .select_related("channel", "retailer")
             .order_by("-value", "received_at")[:200]
         )
@@ -90,6 +94,8 @@ class DeskView(TenantScopedMixin, TemplateView):
         return super().get_context_data(
             channels=channels,
             failed=list(failed),
+            status=status if status in M.values else "",
+            status_label=M(status).label if status in M.values else "",
             counts=counts,
             is_admin=any(has_role(self.request.user, c.retailer_id, Role.ADMIN) for c in channels),
             **kwargs,
@@ -102,7 +108,7 @@ class MessageView(TenantScopedMixin, TemplateView):
     template_name = "orders/intake/message.html"
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        message = get_object_or_404(
+        message = self.find(
             self.get_queryset().select_related("channel", "order"), pk=self.kwargs["pk"]
         )
         return super().get_context_data(
