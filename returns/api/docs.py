@@ -8,338 +8,113 @@ from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.generic import TemplateView
 
-from returns.models import (
-    FulfilmentType,
-    Return,
-    ReturnFulfilment,
-    ReturnItem,
-    ReturnStatus,
-    ReturnType,
-    TaxType,
+from returns.api import openapi
+from returns.api.serializers import (
+    CreatedResponse,
+    ErrorResponse,
+    OrderAt,
+    OrderReturnsResponse,
+    ReturnAt,
+    ReturnRequest,
+    ReturnResponse,
+    ReturnSearch,
+    SearchResponse,
 )
 
-S = {"type": "string"}
-# optional fields are null when not set, as in the documentation's examples
-NS = {"type": "string", "nullable": True}
-N = {"type": "number", "nullable": True}
+# The prose of the document is written here; every body and parameter schema is generated from
+# the serializers the views read requests with and the ones declaring their answers.
 
+INFO = {
+    "title": "Returns API",
+    "version": "4.1",
+    "description": "Create and look up returns. Send `Authorization: Bearer <token>`; "
+    "`python manage.py api_token <username>` prints a user's token.",
+}
+FAILURES = [(400, "Bad Request"), (401, "Unauthorised"), (403, "Forbidden"), (404, "Not Found")]
 
-def _enum(values, *, nullable: bool = False):
-    if nullable:
-        return {"type": "string", "enum": [*values, None], "nullable": True}
-    return {"type": "string", "enum": list(values)}
-
-
-ADDRESS = {
-    "type": "object",
-    "nullable": True,
-    "properties": dict.fromkeys(
-        ("locationRef", "companyName", "name", "street", "city", "postcode", "state", "country"), NS
+# path, method, summary, request body, parameters (query or path), 200's description and body,
+# failures
+OPERATIONS = [
+    (
+        "/api/v4.1/return",
+        "post",
+        "Create a return",
+        ReturnRequest,
+        None,
+        ("The new return's id", CreatedResponse),
+        FAILURES,
     ),
-}
-CUSTOMER = {
-    "type": "object",
-    "required": ["email"],
-    "properties": {
-        "customerId": NS,
-        "customerRef": NS,
-        "email": S,
-        "firstName": NS,
-        "lastName": NS,
-        "mobile": NS,
-    },
-}
-ITEM = {
-    "type": "object",
-    "required": ["skuRef"],
-    "properties": {
-        "skuId": NS,
-        "skuRef": S,
-        "skuPrice": N,
-        "skuTaxPrice": N,
-        "taxType": _enum(TaxType.values, nullable=True),
-        "currency": NS,
-        "returnQty": {"type": "integer", "description": "Only 1 for CUSTOMER_RETURN."},
-        "returnReason": NS,
-        "returnCondition": NS,
-    },
-}
-FULFILMENT_CHOICE = {
-    "type": "object",
-    "nullable": True,
-    "properties": {
-        "preferredLocationRef": NS,
-        "fulfilmentType": _enum(FulfilmentType.values, nullable=True),
-        "fulfilmentPrice": N,
-        "fulfilmentTaxPrice": N,
-        "currency": NS,
-        "address": ADDRESS,
-    },
-}
-FULFILMENT = {
-    "type": "object",
-    "properties": {
-        "fulfilmentId": S,
-        "fulfilmentRef": NS,
-        "fulfilmentType": _enum(FulfilmentType.values),
-        "status": _enum(ReturnFulfilment.Status.values),
-    },
-}
-RETURN_FIELDS = {
-    "orderRef": NS,
-    "orderId": NS,
-    "returnRef": S,
-    "retailerId": S,
-    "type": _enum(ReturnType.values),
-    "status": _enum(ReturnStatus.values),
-    "customer": CUSTOMER,
-    "items": {"type": "array", "items": ITEM},
-    "fulfilmentChoice": FULFILMENT_CHOICE,
-    "fulfilments": {"type": "array", "items": FULFILMENT},
-}
+    (
+        "/api/v4.1/return",
+        "get",
+        "Search returns of a retailer, newest first",
+        None,
+        (ReturnSearch, "query"),
+        ("A page of results", SearchResponse),
+        FAILURES,
+    ),
+    (
+        "/api/v4.1/return/{returnId}",
+        "get",
+        "Get a return by its id",
+        None,
+        (ReturnAt, "path"),
+        ("The return", ReturnResponse),
+        FAILURES[1:],
+    ),
+    (
+        "/api/v4.1/order/{orderId}/return",
+        "get",
+        "Get the returns of an order",
+        None,
+        (OrderAt, "path"),
+        ("The order's returns", OrderReturnsResponse),
+        FAILURES[1:],
+    ),
+]
 
 
-# A request's fields are held to what the database keeps: the columns' lengths and ranges.
-def _longest(schema: dict, model, field: str) -> dict:
-    return {**schema, "maxLength": model._meta.get_field(field).max_length}
+def _json(schema: dict) -> dict:
+    return {"application/json": {"schema": schema}}
 
 
-def _with(schema: dict, **properties) -> dict:
-    return {**schema, "properties": {**schema["properties"], **properties}}
-
-
-ID = {"type": "string", "pattern": "^[0-9]+$"}
-AMOUNT = {**N, "minimum": 0, "maximum": 9999999999.99}
-RETURN_REQUEST = {
-    "type": "object",
-    "required": ["customer", "items", "retailerId", "type"],
-    "properties": {
-        **RETURN_FIELDS,
-        "orderId": {**ID, "nullable": True},
-        "returnRef": _longest(NS, Return, "return_ref"),
-        "retailerId": ID,
-        "status": _enum([ReturnStatus.CREATED, ReturnStatus.BOOKED], nullable=True),
-        "customer": _with(
-            CUSTOMER,
-            email={**_longest(S, Return, "customer_email"), "pattern": "@"},
-            firstName=_longest(NS, Return, "customer_first_name"),
-            lastName=_longest(NS, Return, "customer_last_name"),
-            mobile=_longest(NS, Return, "customer_mobile"),
-            customerRef=_longest(NS, Return, "customer_ref"),
-        ),
-        "items": {
-            "type": "array",
-            "minItems": 1,
-            "items": _with(
-                ITEM,
-                skuId=_longest(NS, ReturnItem, "sku_id"),
-                skuRef={**_longest(S, ReturnItem, "sku_ref"), "pattern": "\\S"},
-                skuPrice=AMOUNT,
-                skuTaxPrice=AMOUNT,
-                returnQty={**ITEM["properties"]["returnQty"], "minimum": 1, "maximum": 2**31 - 1},
-                returnReason=_longest(NS, ReturnItem, "reason_text"),
-                returnCondition=_longest(NS, ReturnItem, "condition_text"),
-            ),
-        },
-        "fulfilmentChoice": _with(
-            FULFILMENT_CHOICE,
-            preferredLocationRef=_longest(NS, ReturnFulfilment, "to_location"),
-            fulfilmentPrice=AMOUNT,
-            fulfilmentTaxPrice=AMOUNT,
-        ),
-        "fulfilments": {
-            "type": "array",
-            "items": _with(FULFILMENT, fulfilmentRef=_longest(NS, ReturnFulfilment, "ref")),
-        },
-    },
-}
-RETURN_RESPONSE = {
-    "type": "object",
-    "properties": {**RETURN_FIELDS, "totalReturnPrice": N, "createdOn": S, "updatedOn": S},
-}
-ERROR = {
-    "type": "object",
-    "properties": {
-        "error": {
-            "type": "array",
-            "items": {"type": "object", "properties": {"code": S, "message": S}},
+def build_schema() -> dict:
+    """The OpenAPI document of the Returns API v4.1, from the API's serializers."""
+    request = openapi.object_schema(ReturnRequest())
+    error = openapi.object_schema(ErrorResponse())
+    paths: dict = {}
+    for path, method, summary, body, parameters, (said, answer), failures in OPERATIONS:
+        operation: dict = {"summary": summary}
+        if parameters is not None:
+            serializer, where = parameters
+            operation["parameters"] = openapi.parameters(serializer(), where)
+        if body is not None:
+            operation["requestBody"] = {"required": True, "content": _json(request)}
+        operation["responses"] = {
+            "200": {"description": said, "content": _json(openapi.object_schema(answer()))},
+            **{
+                str(code): {"description": text, "content": _json(error)} for code, text in failures
+            },
         }
-    },
-}
-SEARCH_RESULT = {
-    "type": "object",
-    "properties": dict.fromkeys(("createdOn", "type", "status", "returnId", "returnRef"), S)
-    | dict.fromkeys(
-        (
-            "orderId",
-            "orderRef",
-            "customerId",
-            "customerFirstName",
-            "customerLastName",
-            "currency",
-            "preferredLocationRef",
-        ),
-        NS,
-    )
-    | {"totalReturnPrice": N},
-}
-
-
-def _errors(*codes):
+        paths.setdefault(path, {})[method] = operation
     return {
-        str(code): {"description": text, "content": {"application/json": {"schema": ERROR}}}
-        for code, text in codes
+        "openapi": "3.0.3",
+        "info": INFO,
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": {
+                "returnRequest": request,
+                "returnResponse": openapi.object_schema(ReturnResponse()),
+                "error": error,
+            },
+        },
+        "security": [{"bearer": []}],
+        "paths": paths,
     }
 
 
-FAILURES = [(400, "Bad Request"), (401, "Unauthorised"), (403, "Forbidden"), (404, "Not Found")]
-
-SCHEMA = {
-    "openapi": "3.0.3",
-    "info": {
-        "title": "Returns API",
-        "version": "4.1",
-        "description": "Create and look up returns. Send `Authorization: Bearer <token>`; "
-        "`python manage.py api_token <username>` prints a user's token.",
-    },
-    "components": {
-        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-        "schemas": {
-            "returnRequest": RETURN_REQUEST,
-            "returnResponse": RETURN_RESPONSE,
-            "error": ERROR,
-        },
-    },
-    "security": [{"bearer": []}],
-    "paths": {
-        "/api/v4.1/return": {
-            "post": {
-                "summary": "Create a return",
-                "requestBody": {
-                    "required": True,
-                    "content": {"application/json": {"schema": RETURN_REQUEST}},
-                },
-                "responses": {
-                    "200": {
-                        "description": "The new return's id",
-                        "content": {
-                            "application/json": {
-                                "schema": {"type": "object", "properties": {"id": S}}
-                            }
-                        },
-                    },
-                    **_errors(*FAILURES),
-                },
-            },
-            "get": {
-                "summary": "Search returns of a retailer, newest first",
-                "parameters": [
-                    {"name": "retailerId", "in": "query", "required": True, "schema": ID},
-                    {
-                        "name": "start",
-                        "in": "query",
-                        "schema": {"type": "integer", "minimum": 1, "default": 1},
-                    },
-                    {
-                        "name": "count",
-                        "in": "query",
-                        "schema": {"type": "integer", "minimum": 1, "default": 10},
-                    },
-                    {"name": "sort", "in": "query", "schema": _enum(["createdOn DESC"])},
-                    {
-                        "name": "query",
-                        "in": "query",
-                        "schema": S,
-                        "description": "Return id, customer name or order ref",
-                    },
-                    {
-                        "name": "type",
-                        "in": "query",
-                        "schema": {"type": "array", "items": _enum(ReturnType.values)},
-                        "explode": True,
-                    },
-                    {
-                        "name": "status",
-                        "in": "query",
-                        "schema": {"type": "array", "items": _enum(ReturnStatus.values)},
-                        "explode": True,
-                    },
-                ],
-                "responses": {
-                    "200": {
-                        "description": "A page of results",
-                        "content": {
-                            "application/json": {
-                                "schema": {
-                                    "type": "object",
-                                    "properties": {
-                                        "start": {"type": "integer"},
-                                        "count": {"type": "integer"},
-                                        "total": {"type": "integer"},
-                                        "retailerId": S,
-                                        "results": {"type": "array", "items": SEARCH_RESULT},
-                                        "query": NS,
-                                        "sort": S,
-                                        "status": {"type": "array", "items": S},
-                                        "type": {"type": "array", "items": S},
-                                    },
-                                }
-                            }
-                        },
-                    },
-                    **_errors(*FAILURES),
-                },
-            },
-        },
-        "/api/v4.1/return/{returnId}": {
-            "get": {
-                "summary": "Get a return by its id",
-                "parameters": [{"name": "returnId", "in": "path", "required": True, "schema": S}],
-                "responses": {
-                    "200": {
-                        "description": "The return",
-                        "content": {"application/json": {"schema": RETURN_RESPONSE}},
-                    },
-                    **_errors(*FAILURES[1:]),
-                },
-            }
-        },
-        "/api/v4.1/order/{orderId}/return": {
-            "get": {
-                "summary": "Get the returns of an order",
-                "parameters": [{"name": "orderId", "in": "path", "required": True, "schema": S}],
-                "responses": {
-                    "200": {
-                        "description": "The order's returns",
-                        "content": {
-                            "application/json": {
-                                "schema": {
-                                    "type": "object",
-                                    "properties": {
-                                        "orderId": S,
-                                        "orderRef": S,
-                                        "retailerId": S,
-                                        "returns": {
-                                            "type": "array",
-                                            "items": {
-                                                "type": "object",
-                                                "properties": {
-                                                    "returnId": S,
-                                                    **RETURN_RESPONSE["properties"],
-                                                },
-                                            },
-                                        },
-                                    },
-                                }
-                            }
-                        },
-                    },
-                    **_errors(*FAILURES[1:]),
-                },
-            }
-        },
-    },
-}
+SCHEMA = build_schema()
+RETURN_REQUEST = SCHEMA["components"]["schemas"]["returnRequest"]
 
 
 @method_decorator(login_not_required, name="dispatch")
@@ -367,7 +142,10 @@ class DocsView(TemplateView):
             for path, methods in SCHEMA["paths"].items()
             for method, operation in methods.items()
         ]
-        fields = [(name, field.get("enum", [])) for name, field in RETURN_FIELDS.items()]
+        fields = [
+            (name, [value for value in field.get("enum", []) if value is not None])
+            for name, field in RETURN_REQUEST["properties"].items()
+        ]
         return super().get_context_data(
             schema=SCHEMA,
             operations=operations,

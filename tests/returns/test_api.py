@@ -370,3 +370,190 @@ def test_a_multi_retailer_user_creates_in_the_retailer_named(api, agent, other_r
     response = post(api, example(order))
     assert response.status_code == 200, response.content
     assert Return.objects.get(pk=response.json()["id"]).retailer == other_retailer
+
+
+# The field lists of the Returns API v4.1's documentation (seed 002), name -> JSON type.
+SEED_CUSTOMER = dict.fromkeys(
+    ("customerId", "customerRef", "email", "firstName", "lastName", "mobile"), "string"
+)
+SEED_ADDRESS = dict.fromkeys(
+    ("city", "companyName", "country", "locationRef", "name", "postcode", "state", "street"),
+    "string",
+)
+SEED_CHOICE = {
+    "address": "object",
+    "currency": "string",
+    "fulfilmentPrice": "number",
+    "fulfilmentTaxPrice": "number",
+    "fulfilmentType": "string",
+    "preferredLocationRef": "string",
+}
+SEED_FULFILMENT = dict.fromkeys(
+    ("fulfilmentId", "fulfilmentRef", "fulfilmentType", "status"), "string"
+)
+SEED_ITEM = {
+    "currency": "string",
+    "returnCondition": "string",
+    "returnQty": "integer",
+    "returnReason": "string",
+    "skuId": "string",
+    "skuPrice": "number",
+    "skuRef": "string",
+    "skuTaxPrice": "number",
+    "taxType": "string",
+}
+SEED_REQUEST = {
+    "customer": "object",
+    "fulfilmentChoice": "object",
+    "fulfilments": "array",
+    "items": "array",
+    "orderId": "string",
+    "orderRef": "string",
+    "retailerId": "string",
+    "returnRef": "string",
+    "status": "string",
+    "type": "string",
+}
+SEED_RETURN = {
+    **SEED_REQUEST,
+    "createdOn": "string",
+    "updatedOn": "string",
+    "totalReturnPrice": "number",
+}
+SEED_SEARCH_RESULT = {
+    **dict.fromkeys(
+        (
+            "orderId",
+            "orderRef",
+            "customerId",
+            "customerFirstName",
+            "customerLastName",
+            "currency",
+            "createdOn",
+            "type",
+            "status",
+            "preferredLocationRef",
+            "returnId",
+            "returnRef",
+        ),
+        "string",
+    ),
+    "totalReturnPrice": "number",
+}
+SEED_ENUMS = {
+    "type": ["CUSTOMER_RETURN", "CANNOT_FULFIL", "CANCELLATION"],
+    "taxType": ["GST", "VAT", "EXCLTAX"],
+    "fulfilmentType": ["R_RTDC", "R_RTS"],
+    "fulfilmentStatus": ["CREATED", "COMPLETE", "ARRIVED"],
+    "status": ["CREATED", "BOOKED", "LODGED", "PENDING_REFUND", "COMPLETE"],
+}
+
+
+def _shape(schema: dict) -> dict:
+    return {name: field["type"] for name, field in schema["properties"].items()}
+
+
+def _enum(field: dict) -> set:
+    return {value for value in field["enum"] if value is not None}
+
+
+def _body(operation: dict, code: str = "200") -> dict:
+    return operation["responses"][code]["content"]["application/json"]["schema"]
+
+
+def test_the_served_schema_is_generated_from_the_serializers(client):
+    from returns.api import docs, openapi, serializers
+
+    served = client.get("/api/schema/").json()
+    assert served == docs.build_schema()
+    request = served["paths"]["/api/v4.1/return"]["post"]["requestBody"]
+    assert request["content"]["application/json"]["schema"] == openapi.object_schema(
+        serializers.ReturnRequest()
+    )
+    one = served["paths"]["/api/v4.1/return/{returnId}"]["get"]
+    assert _body(one) == openapi.object_schema(serializers.ReturnResponse())
+
+
+def test_the_schema_matches_the_documentation_field_for_field(client):
+    schema = client.get("/api/schema/").json()
+    paths = schema["paths"]
+    assert {path: set(methods) for path, methods in paths.items()} == {
+        "/api/v4.1/return": {"post", "get"},
+        "/api/v4.1/return/{returnId}": {"get"},
+        "/api/v4.1/order/{orderId}/return": {"get"},
+    }
+
+    # the returnRequest: exactly the documented fields, of the documented types
+    request = paths["/api/v4.1/return"]["post"]["requestBody"]["content"]["application/json"]
+    request = request["schema"]
+    parts = request["properties"]
+    assert _shape(request) == SEED_REQUEST
+    assert _shape(parts["customer"]) == SEED_CUSTOMER
+    assert _shape(parts["items"]["items"]) == SEED_ITEM
+    assert _shape(parts["fulfilmentChoice"]) == SEED_CHOICE
+    assert _shape(parts["fulfilmentChoice"]["properties"]["address"]) == SEED_ADDRESS
+    assert _shape(parts["fulfilments"]["items"]) == SEED_FULFILMENT
+    # compulsory as documented (and items, without which no return is made)
+    assert set(request["required"]) == {"customer", "retailerId", "type", "items"}
+    assert parts["customer"]["required"] == ["email"]
+    assert parts["items"]["items"]["required"] == ["skuRef"]
+    assert _enum(parts["type"]) == set(SEED_ENUMS["type"])
+    assert _enum(parts["status"]) == {"CREATED", "BOOKED"}  # a new return; the rest follow
+    assert _enum(parts["items"]["items"]["properties"]["taxType"]) == set(SEED_ENUMS["taxType"])
+    fulfilment = parts["fulfilments"]["items"]["properties"]
+    assert _enum(fulfilment["fulfilmentType"]) == set(SEED_ENUMS["fulfilmentType"])
+    assert _enum(fulfilment["status"]) == set(SEED_ENUMS["fulfilmentStatus"])
+
+    # the Return object, as one return and as each of an order's returns
+    one = _body(paths["/api/v4.1/return/{returnId}"]["get"])
+    assert _shape(one) == SEED_RETURN
+    assert _shape(one["properties"]["customer"]) == SEED_CUSTOMER
+    assert _shape(one["properties"]["items"]["items"]) == SEED_ITEM
+    assert _shape(one["properties"]["fulfilmentChoice"]) == SEED_CHOICE
+    assert _shape(one["properties"]["fulfilments"]["items"]) == SEED_FULFILMENT
+    assert _enum(one["properties"]["status"]) == set(SEED_ENUMS["status"])
+    of_order = _body(paths["/api/v4.1/order/{orderId}/return"]["get"])
+    assert _shape(of_order) == {
+        "orderId": "string",
+        "orderRef": "string",
+        "retailerId": "string",
+        "returns": "array",
+    }
+    each = of_order["properties"]["returns"]["items"]
+    assert _shape(each) == {"returnId": "string"} | {
+        name: kind
+        for name, kind in SEED_RETURN.items()
+        if name not in ("orderId", "orderRef", "retailerId")
+    }
+
+    # search: its parameters and its page of results
+    search = paths["/api/v4.1/return"]["get"]
+    parameters = {p["name"]: p for p in search["parameters"]}
+    assert list(parameters) == ["retailerId", "start", "count", "sort", "query", "type", "status"]
+    assert parameters["retailerId"]["required"] is True
+    assert [parameters[name]["schema"]["type"] for name in ("start", "count")] == ["integer"] * 2
+    assert set(parameters["type"]["schema"]["items"]["enum"]) == set(SEED_ENUMS["type"])
+    assert set(parameters["status"]["schema"]["items"]["enum"]) == set(SEED_ENUMS["status"])
+    page = _body(search)
+    assert {"start", "count", "total", "retailerId", "results"} <= set(page["properties"])
+    assert _shape(page["properties"]["results"]["items"]) == SEED_SEARCH_RESULT
+
+    # every failure in the one error shape
+    for methods in paths.values():
+        for operation in methods.values():
+            for code in set(operation["responses"]) - {"200"}:
+                error = _body(operation, code)["properties"]["error"]["items"]
+                assert _shape(error) == {"code": "string", "message": "string"}
+
+
+def test_a_request_with_several_faults_is_refused_naming_each_field(api, order):
+    body = example(order)
+    body["customer"] = {**body["customer"], "email": "eorxy@parcel\r\npoint.com.au"}
+    body["items"][1] = {**body["items"][1], "skuPrice": "NaN", "returnQty": "²"}
+
+    message = error_of(post(api, body), 400)
+
+    assert "customer.email must be one line" in message
+    assert "items[1].skuPrice must be a number" in message
+    assert "items[1].returnQty must be a whole number" in message
+    assert not Return.objects.exists()
