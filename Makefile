@@ -115,4 +115,5 @@ reliability: install
 		tests/orders/test_concurrent_managers.py tests/oms/test_row_level_security.py \
 		tests/test_isolation_sweep.py tests/test_url_safety_net.py tests/test_hostile_input.py \
 		tests/test_database_restart.py tests/returns/test_api_fuzz.py tests/fulfilments/test_state_machine.py \
-		tests/returns/test_state_machine.py tests/test_order_life.py tests/test_concurrency_soak.py
+		tests/returns/test_state_machine.py tests/test_order_life.py tests/test_concurrency_soak.py \
+		tests/test_hostile_values.py
