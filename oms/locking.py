@@ -51,6 +51,7 @@ CHILDREN = (
 )
 SHARED = (
     "fulfilments.stockposition",
+    "returns.returnsequence",
     "billing.documentsequence",
     "billing.billingsettings",
     "orders.orderstatus",

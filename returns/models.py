@@ -129,6 +129,23 @@ def _new_ref() -> str:
     return str(uuid.uuid4())
 
 
+class ReturnSequence(TenantOwned):
+    """The next number of the returns a retailer's staff make (`ACM-R00001`): never reused.
+
+    Apart from the document numbers of billing so that making a return, which may issue a
+    credit note in the same transaction, takes its number first (see `oms.locking`)."""
+
+    next_number = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["retailer"], name="returnsequence_one_per_retailer"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Return #{self.next_number} of retailer {self.retailer_id}"
+
+
 class ReturnQuerySet(TenantQuerySet):
     def with_list_columns(self) -> ReturnQuerySet:
         return self.select_related("retailer", "order")

@@ -27,6 +27,7 @@ from billing import services as billing
 from billing.models import BillingSettings, PaymentTransaction
 from customers.models import Customer
 from oms import activity, bounds, locking, state
+from oms.models import Retailer
 from oms.roles import Role, has_role, require_role
 from returns.models import (
     MONEY,
@@ -38,6 +39,7 @@ from returns.models import (
     ReturnFulfilment,
     ReturnItem,
     ReturnReason,
+    ReturnSequence,
     ReturnStatus,
     ReturnType,
     TaxType,
@@ -255,6 +257,24 @@ def _shipping(order: Order | None, type_: str, items: list[ItemInput], offered) 
     return min(left, offered) if offered is not None else left
 
 
+def next_return_ref(retailer_id: int) -> str:
+    """The next ref of a return made in the app: the retailer's prefix and its next number
+    (`ACM-R00001`), one a person can read out; a number a return holds already (a ref an API
+    caller chose) is passed over."""
+    sequence, _ = ReturnSequence.objects.get_or_create(retailer_id=retailer_id)
+    sequence = locking.lock(sequence)
+    retailer_ref = Retailer.objects.values_list("ref", flat=True).get(pk=retailer_id)
+    prefix = "".join(char for char in retailer_ref.upper() if char.isalnum())[:3] or "RET"
+    number = sequence.next_number
+    while Return.objects.filter(
+        retailer_id=retailer_id, return_ref=f"{prefix}-R{number:05d}"
+    ).exists():
+        number += 1
+    sequence.next_number = number + 1
+    sequence.save(update_fields=["next_number"])
+    return f"{prefix}-R{number:05d}"
+
+
 @transaction.atomic
 def return_create(*, data: ReturnInput, by) -> Return:
     """Create a return, from the order page or the API."""
@@ -338,13 +358,13 @@ def return_create(*, data: ReturnInput, by) -> Return:
         created_at=now,
         updated_at=now,
     )
-    if data.return_ref:
-        ret.return_ref = data.return_ref
     ret.total_return_price = (sum((i.amount for i in data.items), Decimal(0)) + shipping).quantize(
         CENT
     )
     if ret.total_return_price >= MAX_TOTAL:
         raise ValidationError({"totalReturnPrice": f"The total must be less than {MAX_TOTAL}."})
+    # a ref the caller gives is kept; a return made without one is numbered
+    ret.return_ref = data.return_ref or next_return_ref(data.retailer_id)
     ret.save()
     items = [
         ReturnItem(
@@ -716,6 +736,7 @@ def _items_return(
     customer = order.customer
     ret = Return.objects.create(
         retailer_id=order.retailer_id,
+        return_ref=next_return_ref(order.retailer_id),
         order=order,
         type=type_,
         status=ReturnStatus.CREATED,

@@ -9,7 +9,7 @@ WIDE_ONLY = {"td": {"class": "d-none d-lg-table-cell"}, "th": {"class": "d-none 
 
 class ReturnTable(BaseTable):
     id = tables.Column("Return id", linkify=True, attrs={"a": {"hx-boost": "false"}})
-    return_ref = tables.Column("Return ref", attrs={"td": {"class": "small text-break"}})
+    return_ref = tables.Column("Return ref", attrs={"td": {"class": "small text-nowrap"}})
     retailer = tables.Column("Retailer", accessor="retailer__name", attrs=WIDE_ONLY)
     order = tables.Column("Order", accessor="order__ref", order_by="order__ref")
     customer = tables.Column(

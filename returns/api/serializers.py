@@ -12,6 +12,7 @@ faulty field of a request is listed.
 
 from __future__ import annotations
 
+import uuid
 from decimal import Decimal
 from typing import Any
 
@@ -416,7 +417,9 @@ class ReturnRequest(Object):
                 for item in data["items"]
             ],
             order=data["order"],
-            return_ref=data.get("returnRef") or "",
+            # the caller's own ref; without one a UUID, as the API has always answered (returns
+            # made in the app are numbered instead)
+            return_ref=data.get("returnRef") or str(uuid.uuid4()),
             fulfilment_choice=choice,
             fulfilments=[
                 FulfilmentInput(

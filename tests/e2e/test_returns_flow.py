@@ -16,6 +16,13 @@ from tests.factories import (
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
+# how many lines an element's text takes on the screen
+LINES = """el => {
+    const range = document.createRange();
+    range.selectNodeContents(el);
+    return new Set([...range.getClientRects()].map((rect) => Math.round(rect.top))).size;
+}"""
+
 
 def test_an_agent_creates_a_return_and_a_manager_completes_its_parcel_and_refund(
     page: Page, browser, live_server, agent, manager, retailer
@@ -44,6 +51,13 @@ def test_an_agent_creates_a_return_and_a_manager_completes_its_parcel_and_refund
     expect(page.get_by_test_id("return-status")).to_have_text("Booked")
     expect(page.get_by_test_id("return-items")).to_contain_text("JKT")
     return_url = page.url
+
+    # and it has a ref to read out on the phone, on one line on its page and in the list
+    ref = page.locator("dd", has_text="ACM-R00001")
+    expect(ref).to_have_text("ACM-R00001")
+    assert ref.evaluate(LINES) == 1
+    page.goto(f"{live_server.url}/returns/")
+    assert page.get_by_role("cell", name="ACM-R00001", exact=True).evaluate(LINES) == 1
 
     # when a manager receives the parcel and completes it
     manager_page = browser.new_context().new_page()

@@ -363,3 +363,55 @@ def test_a_returned_unit_is_never_refunded_above_what_it_cost(manager, retailer)
     # then each gives back the 10.00 it cost, not 8.27 + 1.74 = 10.01
     assert [item.refund_amount for item in ret.items.all()] == [Decimal("10.00")] * 2
     assert ret.total_return_price == Decimal("20.00")
+
+
+def _shipped_order(retailer, ref):
+    order = OrderFactory(retailer=retailer, ref=ref, state=SystemState.COMPLETED)
+    OrderLineFactory(order=order, sku="JKT", name="Jacket", quantity=2, unit_price=Decimal("121"))
+    OrderLineFactory(order=order, sku="CAP", name="Cap", quantity=1, unit_price=Decimal("24.20"))
+    ship(order)
+    return order
+
+
+def test_returns_made_on_the_page_get_refs_to_read_out(client_for, agent, paid_order):
+    client = client_for(agent)
+    first = client.get(_create_from_page(client, paid_order)["Location"], follow=True)
+    _create_from_page(client, paid_order)
+    refs = list(Return.objects.order_by("pk").values_list("return_ref", flat=True))
+    assert refs == ["ACM-R00001", "ACM-R00002"]
+    page = first.content.decode()
+    assert "Return ACM-R00001 created" in page
+    listing = client.get(reverse("returns:return_list")).content.decode()
+    assert "ACM-R00001" in listing and "ACM-R00002" in listing
+
+
+def test_each_retailer_numbers_its_own_returns(
+    client_for, agent, other_agent, paid_order, other_retailer
+):
+    _create_from_page(client_for(agent), paid_order)
+    _create_from_page(client_for(other_agent), _shipped_order(other_retailer, "GLO-1"))
+    _create_from_page(client_for(agent), paid_order)
+    assert sorted(Return.objects.values_list("return_ref", flat=True)) == [
+        "ACM-R00001",
+        "ACM-R00002",
+        "GLO-R00001",
+    ]
+
+
+def test_a_ref_taken_through_the_api_is_passed_over_and_kept(client_for, agent, paid_order):
+    ReturnFactory(retailer=paid_order.retailer, order=paid_order, return_ref="ACM-R00001")
+    _create_from_page(client_for(agent), paid_order)
+    assert set(Return.objects.values_list("return_ref", flat=True)) == {
+        "ACM-R00001",
+        "ACM-R00002",
+    }
+
+
+def test_returns_the_system_makes_are_numbered_too(
+    manager, retailer, django_capture_on_commit_callbacks
+):
+    order = OrderFactory(retailer=retailer, state=SystemState.PROCESSING, lines=2)
+    PaymentFactory(order=order, authorised=order.total, captured=order.total)
+    with django_capture_on_commit_callbacks(execute=True):
+        order_services.order_cancel(order=order, by=manager, notify=False)
+    assert Return.objects.get(order=order).return_ref == "ACM-R00001"
