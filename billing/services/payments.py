@@ -17,7 +17,7 @@ import logging
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -27,7 +27,7 @@ from billing import events, ledger
 from billing.gateway import GatewayError, gateway_for
 from billing.models import GATEWAY_OPERATIONS, Payment, PaymentTransaction
 from billing.tasks import run_payment_operation
-from oms import locking, state
+from oms import bounds, locking, state
 from oms.roles import Role, require_role
 from oms.tasks import enqueue_on_commit
 
@@ -36,8 +36,6 @@ logger = logging.getLogger(__name__)
 Kind = PaymentTransaction.Kind
 Status = PaymentTransaction.Status
 CENT = Decimal("0.01")
-# the largest amount a money column holds
-MAX_AMOUNT = Decimal("9999999999.99")
 
 FollowUp = Callable[[PaymentTransaction], None]
 _follow_ups: list[tuple[FollowUp, bool]] = []
@@ -66,15 +64,12 @@ def _settled(operation: PaymentTransaction) -> None:
 def amount_of(value) -> Decimal:
     """An amount of money as a person typed it: positive, at most two decimals."""
     try:
-        amount = Decimal(str(value).strip())
-    except (InvalidOperation, ValueError) as exc:
-        raise ValidationError({"amount": "Enter an amount such as 12.50."}) from exc
-    if not amount.is_finite() or amount != amount.quantize(CENT):
-        raise ValidationError({"amount": "Enter an amount such as 12.50."})
+        amount = bounds.check_money(value)
+    except ValidationError as exc:
+        reason = " ".join(exc.messages)
+        raise ValidationError({"amount": f"Enter an amount such as 12.50. {reason}"}) from exc
     if amount <= 0:
         raise ValidationError({"amount": "Enter an amount above zero."})
-    if amount > MAX_AMOUNT:
-        raise ValidationError({"amount": f"Enter an amount of at most {MAX_AMOUNT}."})
     return amount
 
 
