@@ -30,18 +30,25 @@ DATES_AHEAD_DAYS = 730
 MOST_DAYS_AHEAD = 3650
 
 
-def date_window(retailer: Any = None) -> tuple[datetime, datetime]:
-    """The first and last moment a date of this retailer's records may hold."""
+def date_window(retailer: Any = None, ahead_days: int | None = None) -> tuple[datetime, datetime]:
+    """The first and last moment a date of this retailer's records may hold (`ahead_days`
+    instead of the retailer's own for what may lie further out, such as a task's reminder)."""
     start = getattr(retailer, "dates_from", None) or DATES_FROM
-    ahead = getattr(retailer, "dates_ahead_days", None) or DATES_AHEAD_DAYS
+    ahead = ahead_days or getattr(retailer, "dates_ahead_days", None) or DATES_AHEAD_DAYS
     return datetime.combine(start, time.min, tzinfo=UTC), timezone.now() + timedelta(days=ahead)
 
 
-def check_moment(value: datetime | date | None, retailer: Any = None) -> datetime | date | None:
-    """The date or moment, when it falls within the retailer's window."""
+def check_moment(
+    value: datetime | date | None,
+    retailer: Any = None,
+    *,
+    ahead_days: int | None = None,
+    what: str = "the dates this retailer accepts",
+) -> datetime | date | None:
+    """The date or moment, when it falls within the retailer's window (`what` names it)."""
     if value is None:
         return None
-    first, last = date_window(retailer)
+    first, last = date_window(retailer, ahead_days)
     moment = value
     if not isinstance(value, datetime):
         moment = datetime.combine(value, time.min, tzinfo=UTC)
@@ -49,8 +56,7 @@ def check_moment(value: datetime | date | None, retailer: Any = None) -> datetim
         moment = timezone.make_aware(value, UTC)
     if not first <= moment <= last:
         raise ValidationError(
-            f"{value:%Y-%m-%d} is outside the dates this retailer accepts "
-            f"({first:%Y-%m-%d} to {last:%Y-%m-%d})."
+            f"{value:%Y-%m-%d} is outside {what} ({first:%Y-%m-%d} to {last:%Y-%m-%d})."
         )
     return value
 

@@ -1,9 +1,7 @@
-from datetime import timedelta
 from decimal import Decimal
 
 from django import forms
 from django.contrib.auth import get_user_model
-from django.utils import timezone
 
 from billing.models import INVOICE_LANGUAGES, Invoice
 from oms import bounds
@@ -66,17 +64,12 @@ class TaskForm(_StaffChoiceMixin, forms.Form):
     def clean_due_at(self):
         """From the retailer's first date to ten years ahead: a reminder may lie further out
         than the dates an order carries."""
-        due_at = self.cleaned_data.get("due_at")
-        if due_at is None:
-            return None
-        first, _ = bounds.date_window(Retailer.objects.filter(pk=self.retailer_id).first())
-        last = timezone.now() + timedelta(days=bounds.MOST_DAYS_AHEAD)
-        if not first <= due_at <= last:
-            raise forms.ValidationError(
-                f"{due_at:%Y-%m-%d} is outside the dates a task may be due "
-                f"({first:%Y-%m-%d} to {last:%Y-%m-%d})."
-            )
-        return due_at
+        return bounds.check_moment(
+            self.cleaned_data.get("due_at"),
+            Retailer.objects.filter(pk=self.retailer_id).first(),
+            ahead_days=bounds.MOST_DAYS_AHEAD,
+            what="the dates a task may be due",
+        )
 
 
 class TaskStatusForm(forms.Form):
