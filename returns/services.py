@@ -327,11 +327,9 @@ def return_create(*, data: ReturnInput, by) -> Return:
     )
     _value(data.items, data.order, currency)
     customer = data.order.customer if data.order is not None else None
-    customer_id = str(data.customer.customer_id or "")
-    if customer is None and customer_id.isascii() and customer_id.isdigit():
-        customer = Customer.objects.filter(
-            retailer_id=data.retailer_id, pk=int(customer_id)
-        ).first()
+    customer_pk = bounds.parse_int(data.customer.customer_id or "")
+    if customer is None and customer_pk is not None:
+        customer = Customer.objects.filter(retailer_id=data.retailer_id, pk=customer_pk).first()
     choice = data.fulfilment_choice
     parcels = bool(data.fulfilments) or bool(
         choice and choice.get("fulfilmentType") in FulfilmentType.values
