@@ -214,6 +214,24 @@ def _audit_problems(user, prepared: Prepared, before: Snapshot) -> list[str]:
 # -- the matrix ------------------------------------------------------------------------------
 
 
+def _judged(client, case, prepared, before, response, user, role: Role) -> list[str]:
+    """What is wrong with the answer to a case's POST by a user holding `role` there."""
+    if not role.includes(case.least):
+        return _refusal_problems(client, case, response) + _differences(before, _snapshot(prepared))
+    found = []
+    if response.status_code not in (200, 201, 302):
+        found.append(f"answered {response.status_code}")
+    found += [f"showed the error {text!r}" for text in _error_messages(response)]
+    after = _snapshot(prepared)
+    if case.changes:
+        if not _differences(before, after, ignore={Activity._meta.db_table}):
+            found.append("changed nothing")
+        found += _audit_problems(user, prepared, before)
+    else:
+        found += _differences(before, after)
+    return found
+
+
 @pytest.mark.parametrize("case", CASES, ids=str)
 def test_each_role_is_refused_or_succeeds_and_is_recorded_as_the_matrix_says(
     client_for, retailer, agent, manager, admin_user, case
@@ -228,23 +246,9 @@ def test_each_role_is_refused_or_succeeds_and_is_recorded_as_the_matrix_says(
         # when a user with this role posts it
         response = _post(client, case, prepared)
 
-        if not role.includes(case.least):
-            # then it is refused, saying why, and nothing changed at all
-            found = _refusal_problems(client, case, response)
-            found += _differences(before, _snapshot(prepared))
-        else:
-            # then it is done: no error shown, something changed, and the change is recorded
-            found = []
-            if response.status_code not in (200, 201, 302):
-                found.append(f"answered {response.status_code}")
-            found += [f"showed the error {text!r}" for text in _error_messages(response)]
-            after = _snapshot(prepared)
-            if case.changes:
-                if not _differences(before, after, ignore={Activity._meta.db_table}):
-                    found.append("changed nothing")
-                found += _audit_problems(user, prepared, before)
-            else:
-                found += _differences(before, after)
+        # then below the case's least role it is refused, saying why, and nothing changed at all;
+        # at or above it it is done: no error shown, something changed, the change recorded
+        found = _judged(client, case, prepared, before, response, user, role)
         problems += [f"{role.label}: {problem}" for problem in found]
     assert not problems, problems
 
@@ -387,23 +391,9 @@ def test_each_post_asks_for_the_role_in_the_records_retailer(
         # when the user, holding `role` in that retailer, posts it
         response = _post(client, case, prepared)
 
-        if not role.includes(case.least):
-            # then it is refused as for a user holding no more anywhere, and nothing changed
-            found = _refusal_problems(client, case, response)
-            found += _differences(before, _snapshot(prepared))
-        else:
-            # then it is done and recorded
-            found = []
-            if response.status_code not in (200, 201, 302):
-                found.append(f"answered {response.status_code}")
-            found += [f"showed the error {text!r}" for text in _error_messages(response)]
-            after = _snapshot(prepared)
-            if case.changes:
-                if not _differences(before, after, ignore={Activity._meta.db_table}):
-                    found.append("changed nothing")
-                found += _audit_problems(user, prepared, before)
-            else:
-                found += _differences(before, after)
+        # then it is refused as for a user holding no more anywhere, and nothing changed; or it
+        # is done and recorded
+        found = _judged(client, case, prepared, before, response, user, role)
         problems += [f"{role.label} of {where.ref}: {problem}" for problem in found]
     assert not problems, problems
 
