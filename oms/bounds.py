@@ -87,23 +87,29 @@ def check_money(
     """An amount as a Decimal with `decimal_places` places, or a ValidationError saying why not.
 
     Accepts a Decimal, an int or a text; a float is accepted only when it has no more places than
-    allowed. Booleans, lists, objects, NaN and Infinity are refused."""
+    allowed. Booleans, lists, objects, NaN and Infinity are refused. The refusal's code says
+    which bound it broke (invalid, max_value, max_decimal_places, min_value), for an edge that
+    words it in its own language."""
     if isinstance(value, bool) or not isinstance(value, str | int | float | Decimal):
-        raise ValidationError("Not an amount.")
+        raise ValidationError("Not an amount.", code="invalid")
     try:
         amount = Decimal(str(value).strip())
     except (InvalidOperation, ValueError):
-        raise ValidationError(f"Not an amount ({str(value)[:40]!r}).") from None
+        raise ValidationError(f"Not an amount ({str(value)[:40]!r}).", code="invalid") from None
     if not amount.is_finite():
-        raise ValidationError("Not an amount (it must be a finite number).")
+        raise ValidationError("Not an amount (it must be a finite number).", code="invalid")
     step = Decimal(1).scaleb(-decimal_places)
     limit = money_limit(max_digits, decimal_places)
     if abs(amount) > limit:
-        raise ValidationError(f"{amount:.2E} is more than an amount may be ({limit}).")
+        raise ValidationError(
+            f"{amount:.2E} is more than an amount may be ({limit}).", code="max_value"
+        )
     if amount != amount.quantize(step):
-        raise ValidationError(f"An amount has at most {decimal_places} decimals.")
+        raise ValidationError(
+            f"An amount has at most {decimal_places} decimals.", code="max_decimal_places"
+        )
     if amount < 0 and not negative:
-        raise ValidationError("An amount may not be negative here.")
+        raise ValidationError("An amount may not be negative here.", code="min_value")
     return amount.quantize(step)
 
 

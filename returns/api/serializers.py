@@ -172,22 +172,19 @@ class Amount(serializers.DecimalField):
             return None
         return super().run_validation(data)
 
+    # the API's words for each bound `bounds.check_money` refuses
+    REFUSALS = {
+        "invalid": "must be a number.",
+        "max_value": f"must be less than {AMOUNT_LIMIT:.0f}.",
+        "min_value": "must not be negative.",
+        "max_decimal_places": f"must have at most {bounds.MONEY_PLACES} decimals.",
+    }
+
     def to_internal_value(self, data: Any) -> Decimal:
         try:
             return bounds.check_money(data)
-        except DjangoValidationError:
-            pass
-        try:
-            amount = Decimal(str(data).strip())
-        except (ArithmeticError, ValueError):
-            amount = None
-        if isinstance(data, bool) or amount is None or not amount.is_finite():
-            raise refused("must be a number.")
-        if abs(amount) > bounds.MONEY_MAX:
-            raise refused(f"must be less than {AMOUNT_LIMIT:.0f}.")
-        if amount < 0:
-            raise refused("must not be negative.")
-        raise refused(f"must have at most {bounds.MONEY_PLACES} decimals.")
+        except DjangoValidationError as error:
+            raise refused(self.REFUSALS[error.error_list[0].code]) from None
 
 
 class Quantity(serializers.IntegerField):
