@@ -29,6 +29,13 @@ class Customer(TenantOwned):
     mobile = models.CharField(max_length=32, blank=True)
     segment = models.CharField(max_length=16, choices=Segment.choices, default=Segment.CONSUMER)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    language = models.CharField(
+        max_length=8,
+        blank=True,
+        default="",
+        db_default="",
+        help_text="ISO 639-1 code for documents and emails; empty: the retailer's language",
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
