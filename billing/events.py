@@ -3,17 +3,17 @@
 from oms.activity import RecordRef, describe_as, record
 from oms.models import Activity
 
-describe_as("billing.invoice.created", "{label} {number} created: {total} {currency}")
+describe_as("billing.invoice.created", "{label} {number} created: {total}")
 describe_as("billing.invoice.updated", "Invoice {number} updated: {changes}")
 describe_as("billing.invoice.sent", "{label} {number} emailed to {to}")
 # Money kept the names it had before billing held it: history and the activity filters read them.
-describe_as("orders.payment.authorised", "{method} payment of {amount} {currency} authorised")
-describe_as("orders.payment.captured", "{amount} {currency} captured")
-describe_as("orders.payment.refunded", "{amount} {currency} refunded")
-describe_as("orders.payment.refunded_by_hand", "{amount} {currency} refunded by hand")
-describe_as("orders.payment.requested", "{kind_label} of {amount} {currency} requested")
-describe_as("orders.payment.failed", "{kind_label} of {amount} {currency} failed: {message}")
-describe_as("orders.payment.voided", "{amount} {currency} of the authorisation released")
+describe_as("orders.payment.authorised", "{method} payment of {amount} authorised")
+describe_as("orders.payment.captured", "{amount} captured")
+describe_as("orders.payment.refunded", "{amount} refunded")
+describe_as("orders.payment.refunded_by_hand", "{amount} refunded by hand")
+describe_as("orders.payment.requested", "{kind_label} of {amount} requested")
+describe_as("orders.payment.failed", "{kind_label} of {amount} failed: {message}")
+describe_as("orders.payment.voided", "{amount} of the authorisation released")
 describe_as("orders.payment.synced", "Payments synced with the gateway: {summary}")
 describe_as("orders.order.payments_checked", "Payments checked with the gateway: no change")
 

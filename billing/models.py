@@ -8,12 +8,13 @@ from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 
+from oms.templatetags.money import format_money
 from oms.tenancy import TenantOwned
 
 MONEY = {"max_digits": 12, "decimal_places": 2, "default": Decimal("0.00")}
 
 # Languages invoices can be printed in (the templates are translated into these).
-INVOICE_LANGUAGES = [("en", "English"), ("nl", "Nederlands")]
+INVOICE_LANGUAGES = [("en", "English"), ("nl", "Nederlands"), ("de", "Deutsch")]
 
 
 class PaymentStatus(models.TextChoices):
@@ -262,7 +263,7 @@ class Payment(TenantOwned):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_method_display()} {self.authorised} {self.currency}"
+        return f"{self.get_method_display()} {format_money(self.authorised, self.currency)}"
 
 
 class PaymentTransaction(TenantOwned):
@@ -360,4 +361,4 @@ class SimulatedGatewayRecord(models.Model):
         indexes = [models.Index(fields=["payment_reference"], name="simgw_payment")]
 
     def __str__(self) -> str:
-        return f"{self.kind} {self.amount} {self.currency} ({self.reference})"
+        return f"{self.kind} {format_money(self.amount, self.currency)} ({self.reference})"

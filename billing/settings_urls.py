@@ -4,4 +4,7 @@ from billing import views
 
 app_name = "billing_settings"
 
-urlpatterns = [path("", views.BillingSettingsView.as_view(), name="edit")]
+urlpatterns = [
+    path("", views.BillingSettingsView.as_view(), name="edit"),
+    path("seller/", views.SellerDetailsView.as_view(), name="seller"),
+]

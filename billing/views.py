@@ -11,6 +11,8 @@ from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils.text import capfirst
+from django.views import View
 from django.views.generic import TemplateView
 from django_filters.views import FilterView
 from django_tables2 import SingleTableMixin
@@ -18,7 +20,7 @@ from django_tables2 import SingleTableMixin
 from billing import services
 from billing.models import BillingAccount, BillingSettings, Invoice, Payment
 from billing.services import billing_settings, billing_settings_update
-from oms.models import Activity
+from oms.models import Activity, Retailer
 from oms.roles import Role, has_role
 from oms.state import InvalidTransition
 from oms.tables import BaseTable
@@ -57,7 +59,9 @@ class BillingSettingsView(AdminRetailerMixin, TemplateView):
         form = kwargs.pop("form", None) or BillingSettingsForm(
             instance=billing_settings(self.retailer.pk)
         )
-        return super().get_context_data(form=form, **kwargs)
+        return super().get_context_data(
+            form=form, seller=SellerDetailsForm(instance=self.retailer), **kwargs
+        )
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         retailer = self.retailer
@@ -75,6 +79,47 @@ class BillingSettingsView(AdminRetailerMixin, TemplateView):
                 messages.success(request, "Invoicing settings saved.")
                 return redirect(f"{reverse('billing_settings:edit')}?retailer={retailer.pk}")
         return self.render_to_response(self.get_context_data(form=form), status=400)
+
+
+class SellerDetailsForm(forms.ModelForm):
+    """The seller's details invoices print; each is checked by `retailer_seller_update`."""
+
+    class Meta:
+        model = Retailer
+        fields = list(services.SELLER_FIELDS)
+
+
+class SellerDetailsView(AdminRetailerMixin, View):
+    """Save the seller's details from the Invoicing settings page (admins)."""
+
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        retailer = self.retailer
+        try:
+            services.retailer_seller_update(
+                retailer_id=retailer.pk,
+                by=request.user,
+                **{name: request.POST.get(name, "") for name in services.SELLER_FIELDS},
+            )
+        except ValidationError as error:
+            fields = getattr(error, "message_dict", {})
+            messages.error(
+                request,
+                "Seller details not saved: "
+                + (
+                    " ".join(
+                        f"{capfirst(Retailer._meta.get_field(name).verbose_name)}: "
+                        f"{' '.join(texts)}"
+                        for name, texts in fields.items()
+                        if name in services.SELLER_FIELDS
+                    )
+                    or " ".join(error.messages)
+                ),
+            )
+        else:
+            messages.success(request, "Seller details saved.")
+        return redirect(f"{reverse('billing_settings:edit')}?retailer={retailer.pk}")
 
 
 class AccountFilter(django_filters.FilterSet):

@@ -6,6 +6,7 @@ class CustomersConfig(AppConfig):
     name = "customers"
 
     def ready(self) -> None:
+        from customers import events  # noqa: F401 - registers how customer activity reads
         from customers.search import search_customers
         from oms.global_search import register_search
 

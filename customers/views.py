@@ -1,16 +1,25 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import django_filters
 import django_tables2 as tables
-from django.db.models import Count, Q, Sum
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.db.models import Q
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.generic import TemplateView
 from django_filters.views import FilterView
 from django_tables2 import SingleTableMixin
 
 from billing.ledger import refundable_by_method
 from billing.models import Payment
+from customers import selectors, services
+from customers.forms import AddressForm, CustomerForm
 from customers.models import Customer
+from oms import bounds
 from oms.search import name_words, search_key
 from oms.tables import BaseTable
 from oms.views import HtmxResultsMixin, TenantDetailView, TenantScopedMixin
@@ -93,9 +102,10 @@ class CustomerDetailView(TenantDetailView):
         context = super().get_context_data(**kwargs)
         customer = self.object
         orders = Order.objects.filter(retailer_id=customer.retailer_id, customer=customer)
-        figures = orders.aggregate(count=Count("pk"), value=Sum("total"))
         context.update(
-            figures=figures,
+            figures=selectors.figures(customer),
+            activity=selectors.activity(customer),
+            language=selectors.language_name(customer),
             orders=list(orders.select_related("status").order_by("-placed_at")[:RECENT]),
             recent=RECENT,
             returns=list(
@@ -109,9 +119,141 @@ class CustomerDetailView(TenantDetailView):
                 ).select_related("order")[:RECENT]
             ),
             accounts=list(customer.billing_accounts.all()),
-            addresses=list(customer.addresses.all()[:20]),
+            addresses=selectors.address_book(customer),
             refunds=refundable_by_method(
                 Payment.objects.filter(retailer_id=customer.retailer_id, order__customer=customer)
             ),
         )
         return context
+
+
+def _next(request: HttpRequest, fallback: str) -> str:
+    """Where the user came from (`next`, on this site), else `fallback`."""
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return target
+    return fallback
+
+
+def _label(form, field: str) -> str:
+    label = form.fields[field].label if field in form.fields else None
+    return f"{label}: " if label else ""
+
+
+class CustomerEditView(TenantScopedMixin, TemplateView):
+    """Edit a customer: their details, and the addresses of their address book. Agents may: the
+    services check the role in the customer's retailer."""
+
+    model = Customer
+    template_name = "customers/customer_edit.html"
+
+    def scope_queryset(self, queryset):
+        return queryset.select_related("retailer")
+
+    def customer(self) -> Customer:
+        return self.find(pk=self.kwargs["pk"])
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        return self.render_to_response(self.page(self.customer()))
+
+    def page(
+        self,
+        customer: Customer,
+        *,
+        form: CustomerForm | None = None,
+        address_form: AddressForm | None = None,
+    ) -> dict[str, Any]:
+        """The page's context; a bound form that failed takes the place of its blank one."""
+        failed_id = address_form.data.get("address", "") if address_form is not None else None
+        book = selectors.address_book(customer)
+        addresses = [
+            (
+                address,
+                address_form
+                if failed_id == str(address.pk)
+                else AddressForm.of(address, auto_id=f"a{address.pk}-%s"),
+            )
+            for address in book.rows
+        ]
+        new_form = address_form if failed_id == "" else None
+        return self.get_context_data(
+            customer=customer,
+            form=form or CustomerForm.of(customer),
+            addresses=addresses,
+            more_addresses=book.more,
+            new_address_form=new_form
+            or AddressForm(auto_id="new-%s", initial={"name": customer.full_name}),
+            next=_next(self.request, customer.get_absolute_url()),
+        )
+
+    def failed(self, customer: Customer, error: ValidationError | None = None, **forms: Any):
+        """The page again with the reasons, answered 400: nothing was changed."""
+        bound = next(iter(forms.values()))
+        if error is not None:
+            for field, reasons in error.message_dict.items():
+                for reason in reasons:
+                    bound.add_error(field if field in bound.fields else None, reason)
+        reasons = [
+            f"{_label(bound, field)}{reason}"
+            for field, field_reasons in bound.errors.items()
+            for reason in field_reasons
+        ]
+        messages.error(self.request, f"Nothing was saved. {' '.join(reasons)}")
+        return self.render_to_response(self.page(customer, **forms), status=400)
+
+    def done(self, customer: Customer, text: str) -> HttpResponse:
+        messages.success(self.request, text)
+        return redirect(_next(self.request, customer.get_absolute_url()))
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        """Save the customer's details."""
+        customer = self.customer()
+        form = CustomerForm(request.POST, retailer=customer.retailer)
+        if not form.is_valid():
+            return self.failed(customer, form=form)
+        try:
+            services.customer_update(customer=customer, by=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            return self.failed(customer, error, form=form)
+        return self.done(customer, f"{customer.full_name or customer.ref}: details saved.")
+
+
+class AddressSaveView(CustomerEditView):
+    """Add an address to the customer's address book, or change one (`address`: its id)."""
+
+    http_method_names: ClassVar[list[str]] = ["post"]
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        customer = self.customer()
+        address_id = request.POST.get("address", "")
+        number = bounds.parse_int(address_id)
+        form = AddressForm(request.POST, auto_id=f"a{number}-%s" if address_id else "new-%s")
+        if not form.is_valid():
+            return self.failed(customer, address_form=form)
+        try:
+            services.address_save(
+                customer=customer,
+                by=request.user,
+                address_id=form.cleaned_data["address"] or None,
+                **form.values(),
+            )
+        except ValidationError as error:
+            return self.failed(customer, error, address_form=form)
+        return self.done(customer, "Address added." if not address_id else "Address saved.")
+
+
+class AddressRemoveView(CustomerEditView):
+    """Take an address out of the customer's address book."""
+
+    http_method_names: ClassVar[list[str]] = ["post"]
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        customer = self.customer()
+        try:
+            services.address_remove(
+                customer=customer, by=request.user, address_id=request.POST.get("address", "")
+            )
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+            return redirect(_next(request, customer.get_absolute_url()))
+        return self.done(customer, "Address removed.")

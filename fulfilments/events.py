@@ -61,3 +61,88 @@ def stock_imported(retailer_id: int, *, result, by):
         by=by,
         data={"created": result.created, "updated": result.updated},
     )
+
+
+# -- the fulfilment network, as admins keep it ---------------------------------------------------
+
+describe_as("fulfilments.location.created", "Location {name} ({ref}) added")
+describe_as("fulfilments.location.updated", "Location {name} ({ref}) changed: {changes}")
+describe_as("fulfilments.location.activated", "Location {name} ({ref}) sources orders again")
+describe_as("fulfilments.location.deactivated", "Location {name} ({ref}) deactivated")
+describe_as("fulfilments.carrier.created", "Carrier {name} added")
+describe_as("fulfilments.carrier.updated", "Carrier {name} changed: {changes}")
+describe_as("fulfilments.carrier.activated", "Carrier {name} available again")
+describe_as("fulfilments.carrier.deactivated", "Carrier {name} made unavailable")
+
+
+def _zones(zones) -> str:
+    return ", ".join(str(zone) for zone in zones) if isinstance(zones, list) else ""
+
+
+def location_created(location, *, by):
+    return record(
+        action="fulfilments.location.created",
+        target=location,
+        by=by,
+        data={
+            "ref": location.ref,
+            "name": location.name,
+            "zones": _zones(location.zones),
+            "daily_capacity": location.daily_capacity,
+        },
+    )
+
+
+def location_updated(location, *, before: dict, after: dict, changes: str, by):
+    return record(
+        action="fulfilments.location.updated",
+        target=location,
+        by=by,
+        data={
+            "ref": location.ref,
+            "name": location.name,
+            "changes": changes,
+            "before": before,
+            "after": after,
+        },
+    )
+
+
+def location_toggled(location, *, by):
+    return record(
+        action=f"fulfilments.location.{'activated' if location.is_active else 'deactivated'}",
+        target=location,
+        by=by,
+        data={"ref": location.ref, "name": location.name, "is_active": location.is_active},
+    )
+
+
+def carrier_created(carrier, *, by):
+    return record(
+        action="fulfilments.carrier.created",
+        target=carrier,
+        by=by,
+        data={
+            "name": carrier.name,
+            "zones": _zones(carrier.zones),
+            "transit_days": carrier.transit_days,
+        },
+    )
+
+
+def carrier_updated(carrier, *, before: dict, after: dict, changes: str, by):
+    return record(
+        action="fulfilments.carrier.updated",
+        target=carrier,
+        by=by,
+        data={"name": carrier.name, "changes": changes, "before": before, "after": after},
+    )
+
+
+def carrier_toggled(carrier, *, by):
+    return record(
+        action=f"fulfilments.carrier.{'activated' if carrier.is_available else 'deactivated'}",
+        target=carrier,
+        by=by,
+        data={"name": carrier.name, "is_available": carrier.is_available},
+    )

@@ -119,6 +119,8 @@ FULFILMENT_TRANSITIONS: dict[str, frozenset[str]] = {
 OPEN_FULFILMENT_STATES = frozenset({S.CREATED, S.ASSIGNED, S.PICKED, S.PACKED})
 # Its units have left the building: they count as shipped.
 HANDED_OVER = frozenset({S.SHIPPED, S.DELIVERED, S.COLLECTED})
+# Its units are promised at its location and still on the shelf: they count as reserved.
+RESERVING = frozenset({S.CREATED, S.ASSIGNED})
 # Its units are still the order's to ship: sourced and on their way out, or waiting for a place.
 LIVE = frozenset({S.CREATED, S.ASSIGNED, S.PICKED, S.PACKED, S.READY_FOR_COLLECTION, S.ESCALATED})
 

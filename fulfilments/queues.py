@@ -6,7 +6,8 @@ from django.db.models import Count, Min
 from django.urls import reverse
 
 from fulfilments.models import Fulfilment
-from oms.inbox import Queue, age
+from oms.inbox import Queue
+from oms.templatetags.dates import age
 
 
 def escalated(user) -> Queue:

@@ -9,15 +9,13 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
-from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.html import format_html
-from django.utils.timesince import timesince
 from django.views.generic import TemplateView
 from django_filters.views import FilterView
 from django_tables2 import SingleTableMixin
 
-from fulfilments import services
+from fulfilments import escalation, services
 from fulfilments.models import Fulfilment, FulfilmentStatus, Location, StockPosition
 from oms import bounds
 from oms.models import Activity, Retailer
@@ -63,11 +61,6 @@ class FulfilmentFilter(django_filters.FilterSet):
         return queryset.filter(match)
 
 
-def _age_class(since) -> str:
-    hours = (timezone.now() - since).total_seconds() / 3600 if since else 0
-    return "age-fresh" if hours < 1 else "age-waiting" if hours < 24 else "age-late"
-
-
 class FulfilmentTable(BaseTable):
     ref = tables.Column("Fulfilment", linkify=True, attrs={"a": {"hx-boost": "false"}})
     order = tables.Column("Order", accessor="order__ref", order_by="order__ref")
@@ -106,7 +99,7 @@ class EscalatedTable(FulfilmentTable):
         order_by = "escalated_at"
 
     def render_escalated_at(self, value):
-        return format_html('<span class="badge {}">{}</span>', _age_class(value), timesince(value))
+        return escalation.badge(value)
 
 
 class _FulfilmentsMixin(TenantScopedMixin):
@@ -182,7 +175,6 @@ class FulfilmentDetailView(TenantDetailView):
                 target_type="fulfilments.fulfilment",
                 target_id=str(fulfilment.pk),
             ).select_related("actor")[:100],
-            age_class=_age_class(fulfilment.escalated_at),
         )
         return context
 

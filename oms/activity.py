@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal, InvalidOperation
 from typing import Any, NamedTuple
 
 from django.db import models
 from django.utils import timezone
 
 from oms.models import Activity, Retailer
+from oms.templatetags.money import format_money
 
 
 class RecordRef(NamedTuple):
@@ -75,9 +77,32 @@ class _Blank(dict):
         return "?"
 
 
+# amounts in an entry's data that carries a `currency`: shown in the one money format
+MONEY_KEYS = ("amount", "total", "refund", "release")
+
+
+def _money_data(data: Any) -> Any:
+    """The entry's data with its amounts written as money (`€24.95`); an amount stored with its
+    currency written after it (`7.90 EUR`, older entries) is read the same way."""
+    if not isinstance(data, dict) or not isinstance(data.get("currency"), str):
+        return data
+    currency = data["currency"]
+    shown = dict(data)
+    for key in MONEY_KEYS:
+        if key not in shown:
+            continue
+        try:
+            amount = Decimal(str(shown[key]).removesuffix(f" {currency}").strip())
+        except (InvalidOperation, ValueError):
+            continue
+        if amount.is_finite():
+            shown[key] = format_money(amount, currency)
+    return shown
+
+
 def describe(entry: Activity) -> str:
     """One line of plain text saying what the activity was."""
     text = _DESCRIPTIONS.get(entry.action)
     if text is None:  # "orders.shipment.label_printed" reads "Shipment label printed"
         return entry.action.split(".", 1)[-1].replace(".", " ").replace("_", " ").capitalize()
-    return text.format_map(_Blank(entry.data))
+    return text.format_map(_Blank(_money_data(entry.data)))

@@ -19,6 +19,7 @@ from django.core.validators import validate_email
 from django.db import models
 from django.utils import timezone
 
+from oms import datestyle
 from oms.countries import COUNTRIES, NAMES
 
 # ---------------------------------------------------------------------------------------------
@@ -59,6 +60,66 @@ def check_moment(
             f"{value:%Y-%m-%d} is outside {what} ({first:%Y-%m-%d} to {last:%Y-%m-%d})."
         )
     return value
+
+
+class _StyleFormats:
+    """The input formats of the current retailer's date style (`oms.datestyle`), read anew each
+    time a value is parsed."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+
+    def __iter__(self):
+        return iter(getattr(datestyle.current(), self.kind))
+
+
+class LocalDateInput(forms.DateInput):
+    """A date typed as the retailer writes it (`dd-mm-yyyy` for a Dutch retailer). A text
+    input: a browser's own date picker follows the browser's locale, not the retailer's."""
+
+    input_type = "text"
+
+    def format_value(self, value):
+        if isinstance(value, date):
+            return datestyle.current().show(value)
+        return value
+
+    def get_context(self, name, value, attrs):
+        style = datestyle.current()
+        attrs = {
+            "inputmode": "numeric",
+            "autocomplete": "off",
+            "placeholder": style.placeholder,
+            "pattern": style.pattern,
+            "title": f"A date as {style.placeholder} (or yyyy-mm-dd)",
+            **(attrs or {}),
+        }
+        return super().get_context(name, value, attrs)
+
+
+class LocalDateField(forms.DateField):
+    """A date in the retailer's style or ISO (`05-12-2026` or `2026-12-05` in the Netherlands)."""
+
+    widget = LocalDateInput
+    input_formats = _StyleFormats("date_inputs")
+    default_error_messages = {"invalid": "Enter a valid date, as %(format)s (or yyyy-mm-dd)."}
+
+    def to_python(self, value):
+        try:
+            return super().to_python(value)
+        except ValidationError as error:
+            if error.code != "invalid":
+                raise
+            raise ValidationError(
+                self.error_messages["invalid"] % {"format": datestyle.current().placeholder},
+                code="invalid",
+            ) from None
+
+
+class LocalDateTimeField(forms.DateTimeField):
+    """A date and time in the retailer's style (`05-12-2026 14:30`) or ISO."""
+
+    input_formats = _StyleFormats("datetime_inputs")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -256,6 +317,31 @@ def country_code(value: Any) -> str:
             f"{text[:40]!r} is not a country: give its ISO 3166 code or English name."
         )
     return code
+
+
+_VAT_NUMBER = re.compile(r"[A-Z]{2}[0-9A-Z+*]{2,13}")
+_IBAN = re.compile(r"[A-Z]{2}[0-9]{2}[0-9A-Z]{11,30}")
+
+
+def check_vat_number(value: Any) -> str:
+    """A VAT identification number as VIES writes it: a two-letter country prefix and 2 to 13
+    letters or digits, upper case; spaces, dots and dashes people type are dropped."""
+    text = "".join(ch for ch in str(value or "") if ch not in " .-").upper()
+    if not _VAT_NUMBER.fullmatch(text):
+        raise ValidationError(
+            f"{str(value)[:40]!r} is not a VAT number: a country prefix and its number "
+            "(NL123456789B01)."
+        )
+    return text
+
+
+def check_iban(value: Any) -> str:
+    """An IBAN (ISO 13616), upper case without spaces, whose check digits are right."""
+    text = "".join(str(value or "").split()).upper()
+    digits = "".join(str(int(ch, 36)) for ch in text[4:] + text[:4]) if text.isalnum() else ""
+    if not _IBAN.fullmatch(text) or int(digits) % 97 != 1:
+        raise ValidationError(f"{str(value)[:40]!r} is not an IBAN: check its digits.")
+    return text
 
 
 def check_header(value: Any) -> str:

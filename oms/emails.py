@@ -10,7 +10,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMessage
 from django.db import models, transaction
-from django.utils import timezone
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
 
 from oms import activity, bounds, locking
 from oms.models import OutboundEmail, Retailer
@@ -27,6 +28,22 @@ _ATTACHMENTS: dict[str, Callable[[int], tuple[str, bytes, str]]] = {}
 def register_attachment(kind: str, render: Callable[[int], tuple[str, bytes, str]]) -> None:
     """Let emails carry a document of `kind` (such as an invoice PDF), rendered when sent."""
     _ATTACHMENTS[kind] = render
+
+
+def email_render(
+    template: str, context: dict, *, language: str, time_zone: str | None = None
+) -> tuple[str, str]:
+    """Subject and body of an email template whose first line is `Subject: ...`, written in
+    `language` (dates, months and money too), its times in `time_zone`."""
+    with (
+        translation.override(language),
+        timezone.override(time_zone or timezone.get_current_timezone()),
+    ):
+        text = render_to_string(template, context).lstrip()
+    first, _, body = text.partition("\n")
+    if not first.startswith("Subject:"):
+        raise ValueError(f"{template} must start with a Subject: line")
+    return " ".join(first.removeprefix("Subject:").split()), body.strip() + "\n"
 
 
 @transaction.atomic

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
-from django.utils import timezone
 
 from oms.registry import Registry
 from oms.roles import Role, has_role_anywhere
+from oms.templatetags.dates import duration
 from oms.tenancy import least_role
 
 CHART_WIDTH = 600
@@ -121,21 +121,3 @@ def bars(days: list[date], counts: list[int]) -> list[Bar]:
             Bar(day, count, round(n * slot + 1, 1), CHART_HEIGHT - height, slot - 2, height)
         )
     return result
-
-
-def age(since: datetime | None) -> str:
-    """How long ago, in the two largest units: "2 d 4 h", "3 h 10 min", "5 min"."""
-    if since is None:
-        return ""
-    return duration(timezone.now() - since)
-
-
-def duration(span: timedelta) -> str:
-    minutes = max(int(span.total_seconds() // 60), 0)
-    days, minutes = divmod(minutes, 24 * 60)
-    hours, minutes = divmod(minutes, 60)
-    if days:
-        return f"{days} d {hours} h"
-    if hours:
-        return f"{hours} h {minutes} min"
-    return f"{minutes} min"

@@ -1,7 +1,8 @@
 """The one lock helper: every row lock of the project is taken here, in one fixed order.
 
 Two transactions that wait for each other's rows deadlock. The order that prevents it:
-- records that stand on their own and lead to an order (an intake message, a bulk job) first;
+- records that stand on their own and lead to an order (an intake message, a bulk job, a
+  customer, whose lock also covers their address book) first;
 - then an order, before anything that hangs off it: a row with an `order` foreign key is locked
   with its order first, whoever asks for it. Whoever works on an order's lines, payments,
   fulfilments, returns or invoices therefore holds the order, so among those rows the order of
@@ -34,6 +35,7 @@ ROOTS = (
     "orders.intakemessage",
     "orders.bulkjob",
     "orders.bulkjobitem",
+    "customers.customer",
     "billing.billingaccount",
 )
 ORDER = "orders.order"
@@ -60,6 +62,9 @@ SHARED = (
     "returns.returncondition",
     "oms.savedview",
     "oms.outboundemail",
+    "fulfilments.location",
+    "fulfilments.carrier",
+    "orders.intakechannel",
 )
 # The rank of each kind of row; an order's children have none of their own.
 RANK = {label: rank for rank, label in enumerate((*ROOTS, ORDER, *SHARED))}

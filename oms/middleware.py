@@ -2,12 +2,13 @@ import zoneinfo
 
 from django.utils import timezone
 
+from oms import datestyle
 from oms.models import Retailer
 from oms.roles import roles_of
 
 
 class RetailerTimeZoneMiddleware:
-    """Show times in the time zone of the user's retailer.
+    """Show times in the time zone of the user's retailer, and dates in its style.
 
     A user of several retailers in different zones sees the zone of the first of them (by id);
     pages about one record (an order) switch to that record's retailer zone themselves.
@@ -20,13 +21,11 @@ class RetailerTimeZoneMiddleware:
         user = getattr(request, "user", None)
         retailer_ids = sorted(roles_of(user)) if user is not None else []
         if retailer_ids:
-            zone = (
-                Retailer.objects.filter(pk=retailer_ids[0])
-                .values_list("time_zone", flat=True)
-                .first()
-            )
-            timezone.activate(zoneinfo.ZoneInfo(zone or "UTC"))
+            retailer = Retailer.objects.filter(pk=retailer_ids[0]).first()
+            timezone.activate(zoneinfo.ZoneInfo(getattr(retailer, "time_zone", "") or "UTC"))
+            datestyle.activate(datestyle.style_for(retailer))
         try:
             return self.get_response(request)
         finally:
             timezone.deactivate()
+            datestyle.deactivate()

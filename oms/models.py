@@ -52,12 +52,41 @@ class Retailer(models.Model):
         validators=[MinValueValidator(1), MaxValueValidator(bounds.MOST_DAYS_AHEAD)],
         help_text="How many days ahead of today a date may lie (a promised date, a delivery)",
     )
+    # the seller as invoices name it (header and footer); empty ones are left off
+    legal_name = models.CharField(
+        max_length=200, blank=True, default="", db_default="", help_text="Empty: the name"
+    )
+    street = models.CharField(max_length=200, blank=True, default="", db_default="")
+    postcode = models.CharField(max_length=20, blank=True, default="", db_default="")
+    city = models.CharField(max_length=100, blank=True, default="", db_default="")
+    country = models.CharField(
+        max_length=2, blank=True, default="", db_default="", help_text="ISO 3166-1 alpha-2"
+    )
+    vat_number = models.CharField(
+        "VAT number", max_length=20, blank=True, default="", db_default=""
+    )
+    chamber_of_commerce = models.CharField(
+        "chamber of commerce number", max_length=20, blank=True, default="", db_default=""
+    )
+    iban = models.CharField("IBAN", max_length=34, blank=True, default="", db_default="")
 
     class Meta:
         ordering = ["name"]
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def seller_name(self) -> str:
+        """The name invoices give the seller: the legal name, or else the trading name."""
+        return self.legal_name or self.name
+
+    @property
+    def seller_address(self) -> list[str]:
+        """Street and postcode with city, as on an envelope (the country is named apart, in
+        the document's language); empty ones left out."""
+        city_line = " ".join(part for part in (self.postcode, self.city) if part)
+        return [part for part in (self.street, city_line) if part]
 
 
 class Membership(models.Model):

@@ -31,8 +31,9 @@ TIME_ZONE = env("TIME_ZONE", default="UTC")
 USE_TZ = True
 LANGUAGE_CODE = "en-gb"
 USE_I18N = True
-# The languages documents for customers (invoices, packing slips) are printed in.
-LANGUAGES = [("en", "English"), ("nl", "Nederlands")]
+# The languages documents and emails for customers (invoices, credit notes, packing slips,
+# customer emails) are written in: a customer's own language, else the retailer's first.
+LANGUAGES = [("en", "English"), ("nl", "Nederlands"), ("de", "Deutsch")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 
 # DATABASES

@@ -21,7 +21,7 @@ from django.utils.safestring import mark_safe
 from django_tables2.rows import BoundRow
 from django_tables2.utils import A, signature
 
-from oms.templatetags.dates import local
+from oms.templatetags.dates import house_format, local
 from oms.templatetags.money import format_money
 
 
@@ -127,7 +127,8 @@ class MoneyColumn(tables.Column):
 
 
 class DateTimeColumn(tables.Column):
-    """A date and time in the current time zone, in Django's date format syntax."""
+    """A date and time in the current time zone, in Django's date format syntax; the house
+    formats ("d M Y H:i") are written in the retailer's date style (`oms.datestyle`)."""
 
     def __init__(self, *args, format: str = "d M Y H:i", **kwargs):
         self.format = format
@@ -136,7 +137,7 @@ class DateTimeColumn(tables.Column):
     def render(self, value):
         if isinstance(value, datetime) and timezone.is_aware(value):
             value = local(value)
-        return format_date(value, self.format)
+        return format_date(value, house_format(self.format))
 
 
 class DateColumn(DateTimeColumn):

@@ -6,9 +6,9 @@ from datetime import datetime
 
 from oms.activity import RecordRef, describe_as, record
 from oms.models import Activity
-from orders.models import Comment, Memo, Order, PaymentStatus, Task
+from orders.models import Comment, HoldRule, Memo, Order, PaymentStatus, Task
 
-describe_as("orders.order.placed", "Order placed via {channel}: {total} {currency}")
+describe_as("orders.order.placed", "Order placed via {channel}: {total}")
 describe_as("orders.order.status_changed", "Status changed from {before} to {after}")
 describe_as("orders.shipment.created", "Shipped with {carrier}, tracking {tracking_number}")
 describe_as("orders.shipment.delivered", "Delivered by {carrier}")
@@ -28,7 +28,7 @@ def order_placed(order: Order, *, at: datetime | None = None) -> Activity:
     )
 
 
-describe_as("orders.order.updated", "Items changed by {channel}: {total} {currency}")
+describe_as("orders.order.updated", "Items changed by {channel}: {total}")
 
 
 def order_updated(order: Order, *, by) -> Activity:
@@ -101,7 +101,7 @@ describe_as(
 )
 describe_as("orders.order.email_skipped", "No “{template}” email: the order has no email address")
 describe_as("orders.order.customer_notified", "Customer notified: “{message}”")
-describe_as("orders.order.payment_reminder", "Payment reminder sent for {amount} {currency}")
+describe_as("orders.order.payment_reminder", "Payment reminder sent for {amount}")
 
 
 def order_status_changed(order: Order, *, before, by, reason: str = "") -> Activity:
@@ -129,8 +129,9 @@ def order_cancelled(order: Order, *, by, reason, notify, refund, release) -> Act
             "reason_text": f" ({reason})" if reason else "",
             "notify": notify,
             "notify_text": "; customer emailed" if notify else "; customer not emailed",
-            "refund": f"{refund} {order.currency}",
-            "release": f"{release} {order.currency}",
+            "refund": str(refund),
+            "release": str(release),
+            "currency": order.currency,
         },
     )
 
@@ -156,6 +157,47 @@ def order_hold_changed(order: Order, *, hold: str, held: bool, reason: str, by) 
         target=order,
         by=by,
         data={"hold": hold, "reason": reason},
+    )
+
+
+describe_as("orders.order.held_by_rule", "Held: {hold}, by rule “{rule}”. {why}")
+describe_as("orders.holdrule.created", "Hold rule “{name}” added")
+describe_as("orders.holdrule.updated", "Hold rule “{name}” changed")
+describe_as("orders.holdrule.deactivated", "Hold rule “{name}” deactivated")
+describe_as("orders.holdrule.activated", "Hold rule “{name}” activated")
+
+
+def order_held_by_rule(order: Order, *, rule: HoldRule, why: str) -> Activity:
+    return record(
+        action="orders.order.held_by_rule",
+        target=order,
+        by=None,
+        data={"hold": rule.get_kind_display(), "rule": rule.name, "rule_id": rule.pk, "why": why},
+    )
+
+
+def hold_rule_saved(rule: HoldRule, *, before: dict | None, after: dict, by) -> Activity:
+    data = {"name": rule.name}
+    if before is not None:
+        changed = [key for key in after if before.get(key) != after[key]]
+        data["before"] = {key: before.get(key) for key in changed}
+        data["after"] = {key: after[key] for key in changed}
+    else:
+        data["after"] = after
+    return record(
+        action=f"orders.holdrule.{'created' if before is None else 'updated'}",
+        target=rule,
+        by=by,
+        data=data,
+    )
+
+
+def hold_rule_active_set(rule: HoldRule, *, by) -> Activity:
+    return record(
+        action=f"orders.holdrule.{'activated' if rule.is_active else 'deactivated'}",
+        target=rule,
+        by=by,
+        data={"name": rule.name},
     )
 
 

@@ -1,6 +1,6 @@
 """The columns of an orders export: the list's CSV and a bulk job's export write the same."""
 
-from oms.templatetags.dates import local
+from oms.exports import moment
 
 CSV_COLUMNS = [
     ("Order ref", lambda o: o.ref),
@@ -16,7 +16,7 @@ CSV_COLUMNS = [
     ("Currency", lambda o: o.currency),
     ("Total", lambda o: o.total),
     ("Payment", lambda o: o.get_payment_status_display()),
-    ("Placed", lambda o: local(o.placed_at).strftime("%Y-%m-%d %H:%M")),
+    ("Placed ({zone})", lambda o: moment(o.placed_at)),
     ("Promised", lambda o: o.promised_date.isoformat() if o.promised_date else ""),
     ("Invoice number", lambda o: o.invoice_number),
 ]

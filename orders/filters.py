@@ -9,6 +9,7 @@ from django.utils.functional import cached_property
 
 from customers.models import Customer
 from oms.bounds import parse_int
+from oms.filters import LocalDateRangeFilter
 from oms.models import Retailer
 from oms.search import could_be_a_name, name_words, search_key
 from oms.tenancy import retailer_ids_for
@@ -45,7 +46,7 @@ class OrderFilter(django_filters.FilterSet):
         choices=SystemState.choices,
         label="System state",
     )
-    placed = django_filters.DateFromToRangeFilter(field_name="placed_at", label="Placed")
+    placed = LocalDateRangeFilter(field_name="placed_at", label="Placed")
     segment = django_filters.MultipleChoiceFilter(
         distinct=False,
         field_name="customer__segment",

@@ -50,11 +50,7 @@ class TaskForm(_StaffChoiceMixin, forms.Form):
     assignee = forms.ModelChoiceField(
         queryset=get_user_model().objects.none(), required=False, empty_label="Unassigned"
     )
-    due_at = forms.DateTimeField(
-        label="Due",
-        required=False,
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
-    )
+    due_at = bounds.LocalDateTimeField(label="Due", required=False)
     status = forms.ChoiceField(choices=Task.Status.choices, initial=Task.Status.OPEN)
 
     def __init__(self, *args, retailer_id: int, **kwargs):

@@ -130,7 +130,9 @@ class OrderQuerySet(TenantQuerySet):
 
     def with_list_columns(self) -> OrderQuerySet:
         """What a row of the orders list shows, joined in one query."""
-        return self.select_related("retailer", "customer", "status")
+        return self.select_related(
+            "retailer", "customer", "status", "hold_documentation_rule", "hold_compliance_rule"
+        )
 
     def open(self) -> OrderQuerySet:
         """Orders not yet completed or cancelled."""
@@ -223,6 +225,23 @@ class Order(TenantOwned):
         "held: missing documentation", default=False, db_default=False
     )
     hold_compliance = models.BooleanField("held: compliance", default=False, db_default=False)
+    # which of the retailer's hold rules held the order when it was placed (none: by hand), and
+    # why, in words, as it stood then
+    hold_documentation_rule = models.ForeignKey(
+        "HoldRule", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    hold_documentation_why = models.CharField(max_length=300, blank=True, db_default="")
+    hold_compliance_rule = models.ForeignKey(
+        "HoldRule", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    hold_compliance_why = models.CharField(max_length=300, blank=True, db_default="")
+    vat_number = models.CharField(
+        "VAT number",
+        max_length=32,
+        blank=True,
+        db_default="",
+        help_text="The buyer's VAT number, on a business order.",
+    )
     placed_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
 
@@ -311,6 +330,87 @@ class Order(TenantOwned):
         if self.hold_compliance:
             reasons.append("Compliance")
         return reasons
+
+    @property
+    def holds(self) -> list[Hold]:
+        """Each hold flag set, with the rule that set it (none: a manager did) and why."""
+        held = []
+        if self.hold_documentation:
+            held.append(
+                Hold(
+                    HoldRule.Kind.DOCUMENTATION.label,
+                    self.hold_documentation_rule,
+                    self.hold_documentation_why,
+                )
+            )
+        if self.hold_compliance:
+            held.append(
+                Hold(
+                    HoldRule.Kind.COMPLIANCE.label,
+                    self.hold_compliance_rule,
+                    self.hold_compliance_why,
+                )
+            )
+        return held
+
+
+@dataclass(frozen=True)
+class Hold:
+    """A hold flag of an order as a person reads it."""
+
+    label: str
+    rule: HoldRule | None
+    why: str
+
+    def __str__(self) -> str:
+        if self.rule is None:
+            return self.label
+        return f"{self.label}, by rule “{self.rule.name}”"
+
+
+class HoldRule(TenantOwned):
+    """A retailer's rule that holds an order when it is placed: one of a fixed set of
+    conditions, with bounded parameters (`orders.services.holds` evaluates them)."""
+
+    class Kind(models.TextChoices):
+        COMPLIANCE = "compliance", "Compliance"
+        DOCUMENTATION = "documentation", "Missing documentation"
+
+    class Condition(models.TextChoices):
+        NEW_CUSTOMER_OVER = "new_customer_over", "Total above an amount, from a new customer"
+        TOTAL_OVER = "total_over", "Total above an amount"
+        BUSINESS_WITHOUT_VAT = "business_without_vat", "Business order without a VAT number"
+        SHIPS_OUTSIDE = "ships_outside", "Delivery outside the countries listed"
+
+    name = models.CharField(max_length=100)
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.COMPLIANCE)
+    condition = models.CharField(max_length=24, choices=Condition.choices)
+    amount = models.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="The total an order must go above (in the retailer's currency).",
+    )
+    countries = models.JSONField(
+        default=list, blank=True, help_text="ISO 3166-1 alpha-2 codes an order may ship to."
+    )
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["retailer_id", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["retailer", "name"], name="holdrule_unique_name"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def flag(self) -> str:
+        """The order's field this rule sets."""
+        return f"hold_{self.kind}"
 
 
 class ShipmentStatus(models.TextChoices):

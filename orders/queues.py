@@ -36,11 +36,12 @@ def at_risk_of_being_late(user) -> Queue:
 
 
 def unanswered(user) -> Queue:
-    """Customers waiting for an answer to their ticket."""
+    """Customers waiting for an answer to their ticket: urgent while any wait."""
     return Queue(
         "Unanswered tickets",
         Order.objects.for_user(user).unanswered().count(),
         _order_list("unanswered"),
+        urgent=True,
     )
 
 

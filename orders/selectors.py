@@ -30,13 +30,20 @@ ACTIVITY_KINDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "notes": ("Comments, memos and tasks", ("orders.comment", "orders.memo", "orders.task")),
     "emails": ("Emails", ("oms.outboundemail",)),
     "returns": ("Returns", ("returns.return", "returns.returnitem", "returns.returnfulfilment")),
+    "customer": ("Customer", ("customers.customer", "customers.address")),
 }
 
 
 def order_header_queryset(queryset: QuerySet[Order]) -> QuerySet[Order]:
     """The order with everything its page header and sections show, in one query."""
     return queryset.select_related(
-        "retailer", "customer", "status", "billing_address", "shipping_address"
+        "retailer",
+        "customer",
+        "status",
+        "billing_address",
+        "shipping_address",
+        "hold_documentation_rule",
+        "hold_compliance_rule",
     ).prefetch_related("memos__author", "memos__recipient", "payments")
 
 
@@ -88,15 +95,20 @@ def order_tasks(order: Order) -> list[Task]:
 
 
 def order_activity(order: Order, *, kind: str | None = None) -> QuerySet[Activity]:
-    """Everything that happened to the order and what hangs off it, newest first."""
+    """Everything that happened to the order and what hangs off it, newest first; and the
+    changes to its customer since it was placed."""
     return_ids = [str(pk) for pk in Return.objects.filter(order=order).values_list("pk", flat=True)]
-    activity = (
-        Activity.objects.filter(retailer_id=order.retailer_id)
-        .filter(
-            Q(root_type="orders.order", root_id=str(order.pk))
-            | Q(root_type="returns.return", root_id__in=return_ids)
+    about = Q(root_type="orders.order", root_id=str(order.pk)) | Q(
+        root_type="returns.return", root_id__in=return_ids
+    )
+    if order.customer_id is not None:
+        about |= Q(
+            root_type="customers.customer",
+            root_id=str(order.customer_id),
+            created_at__gte=order.placed_at,
         )
-        .select_related("actor")
+    activity = (
+        Activity.objects.filter(retailer_id=order.retailer_id).filter(about).select_related("actor")
     )
     if kind in ACTIVITY_KINDS:
         activity = activity.filter(target_type__in=ACTIVITY_KINDS[kind][1])

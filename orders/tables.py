@@ -1,9 +1,10 @@
 import django_tables2 as tables
 from django.utils import dateformat
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from oms.tables import BaseTable, DateColumn, DateTimeColumn, MoneyColumn
+from oms.templatetags.dates import house_format
 from orders.models import Order
 
 # Columns an agent can do without on a phone.
@@ -78,15 +79,18 @@ class OrderTable(BaseTable):
         )
 
     def render_customer(self, value):
+        # a long email breaks rather than widening the table past the screen
         return format_html(
-            '{}<div class="small text-body-secondary">{}</div>', value.full_name, value.email
+            '{}<div class="small text-body-secondary text-break">{}</div>',
+            value.full_name,
+            value.email,
         )
 
     # the reasons each order of the page is at risk of missing its promised date (orders.risk)
     risks: dict[int, list[str]] = {}
 
     def render_promised_date(self, value, record):
-        shown = dateformat.format(value, "d M Y")
+        shown = dateformat.format(value, house_format("d M Y"))
         reasons = self.risks.get(record.pk)
         if not reasons:
             return shown
@@ -97,7 +101,17 @@ class OrderTable(BaseTable):
             "; ".join(reasons),
         )
 
-    def render_status(self, value):
-        return format_html(
+    def render_status(self, value, record):
+        badge = format_html(
             '<span class="badge status-badge status-{}">{}</span>', value.colour, value.label
+        )
+        holds = record.holds
+        if not holds:
+            return badge
+        # the kind on the row; the rule that set it in the title (the order page says it all)
+        return format_html(
+            '{}<div class="small text-danger" data-testid="held" title="{}">{}</div>',
+            badge,
+            "; ".join(f"Held: {hold}" for hold in holds),
+            format_html_join("; ", "Held: {}", ((hold.label,) for hold in holds)),
         )

@@ -2,6 +2,7 @@ import django_filters
 from django.db.models import Q
 
 from oms.bounds import parse_int
+from oms.filters import LocalDateRangeFilter
 from oms.models import Retailer
 from oms.search import name_words, search_key
 from oms.tenancy import retailer_ids_for
@@ -17,7 +18,7 @@ class ReturnFilter(django_filters.FilterSet):
     status = django_filters.MultipleChoiceFilter(
         distinct=False, choices=ReturnStatus.choices, label="Status"
     )
-    created = django_filters.DateFromToRangeFilter(field_name="created_at", label="Created")
+    created = LocalDateRangeFilter(field_name="created_at", label="Created")
     retailer = django_filters.ModelMultipleChoiceFilter(
         distinct=False, queryset=Retailer.objects.none(), label="Retailer"
     )

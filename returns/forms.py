@@ -12,6 +12,7 @@ class ReturnChoiceForm(forms.Form):
         required=False,
     )
     preferred_location_ref = forms.CharField(max_length=100, required=False)
+    notify = forms.BooleanField(required=False, initial=True, label="Email the customer")
 
     def __init__(self, *args, retailer_id: int, **kwargs):
         super().__init__(*args, **kwargs)

@@ -129,6 +129,21 @@ def _new_ref() -> str:
     return str(uuid.uuid4())
 
 
+class AttributeType(models.TextChoices):
+    """The kinds of value a return's custom attribute holds (kept as text)."""
+
+    STRING = "STRING", "Text"
+    INTEGER = "INTEGER", "Whole number"
+    FLOAT = "FLOAT", "Number"
+    BOOLEAN = "BOOLEAN", "Yes or no"
+
+
+# a return's custom attributes: how many, and how long a name and a value may be
+ATTRIBUTES_MAX = 50
+ATTRIBUTE_NAME_MAX = 64
+ATTRIBUTE_VALUE_MAX = 500
+
+
 class ReturnSequence(TenantOwned):
     """The next number of the returns a retailer's staff make (`ACM-R00001`): never reused.
 
@@ -191,7 +206,12 @@ class Return(TenantOwned):
         **MONEY, default=Decimal("0.00"), help_text="The order's shipping this return gives back."
     )
     currency = models.CharField(max_length=3, blank=True)
-    custom_attributes = models.JSONField(default=dict, blank=True)
+    custom_attributes = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="[{name, type, value}], as the Returns API exchanges them "
+        "(`returns.services.return_attribute_set`)",
+    )
     credit_note = models.ForeignKey(
         "billing.Invoice", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -235,6 +255,23 @@ class Return(TenantOwned):
     @property
     def is_complete(self) -> bool:
         return self.status == ReturnStatus.COMPLETE
+
+    @property
+    def attributes(self) -> list[dict[str, str]]:
+        """Its custom attributes as `{name, type, value}` texts, in the order they were set (a
+        record kept as a {name: value} mapping reads as texts)."""
+        kept = self.custom_attributes or []
+        if isinstance(kept, dict):
+            kept = [{"name": k, "type": AttributeType.STRING, "value": v} for k, v in kept.items()]
+        return [
+            {
+                "name": str(entry.get("name", "")),
+                "type": str(entry.get("type") or AttributeType.STRING),
+                "value": "" if entry.get("value") is None else str(entry.get("value")),
+            }
+            for entry in kept
+            if isinstance(entry, dict)
+        ]
 
     @property
     def refunded_by_hand_amount(self) -> Decimal:

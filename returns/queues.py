@@ -14,4 +14,5 @@ def pending_refund(user) -> Queue:
         "Returns pending refund",
         Return.objects.for_user(user).filter(status=ReturnStatus.PENDING_REFUND).count(),
         f"{reverse('returns:return_list')}?status={ReturnStatus.PENDING_REFUND}",
+        urgent=True,
     )

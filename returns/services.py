@@ -26,12 +26,19 @@ from billing import ledger
 from billing import services as billing
 from billing.models import BillingSettings, PaymentTransaction
 from customers.models import Customer
+from fulfilments.models import Location
 from oms import activity, bounds, locking, state
+from oms.emails import email_queue, email_render
 from oms.models import Retailer
 from oms.roles import Role, has_role, require_role
+from oms.templatetags.money import format_money
 from returns.models import (
+    ATTRIBUTE_NAME_MAX,
+    ATTRIBUTE_VALUE_MAX,
+    ATTRIBUTES_MAX,
     MONEY,
     RETURN_TRANSITIONS,
+    AttributeType,
     FulfilmentType,
     Return,
     ReturnAction,
@@ -58,8 +65,14 @@ activity.describe_as(
     "returns.returnfulfilment.status_changed", "Return parcel {ref}: {before} → {after}"
 )
 activity.describe_as(
+    "returns.return.attribute_set", "Attribute {name} of return {return_ref} set to “{value_text}”"
+)
+activity.describe_as(
+    "returns.return.attribute_removed", "Attribute {name} of return {return_ref} removed"
+)
+activity.describe_as(
     "returns.return.refund_released",
-    "Refund of return {return_ref} released by hand: {amount} {currency}",
+    "Refund of return {return_ref} released by hand: {amount}",
 )
 
 
@@ -112,7 +125,9 @@ class ReturnInput:
     fulfilment_choice: dict | None = None
     fulfilments: list[FulfilmentInput] = field(default_factory=list)
     action: ReturnAction | None = None
-    custom_attributes: dict = field(default_factory=dict)
+    # [{name, type, value}], as the Returns API sends them (`check_attributes`)
+    custom_attributes: list[dict] = field(default_factory=list)
+    notify: bool = True  # email the customer of a customer return that it is registered
 
 
 def _on_returns(order: Order) -> Counter:
@@ -330,7 +345,8 @@ def return_create(*, data: ReturnInput, by) -> Return:
     customer_pk = bounds.parse_int(data.customer.customer_id or "")
     if customer is None and customer_pk is not None:
         customer = Customer.objects.filter(retailer_id=data.retailer_id, pk=customer_pk).first()
-    choice = data.fulfilment_choice
+    attributes = check_attributes(data.custom_attributes or [])
+    choice = _with_location_address(data.retailer_id, data.fulfilment_choice)
     parcels = bool(data.fulfilments) or bool(
         choice and choice.get("fulfilmentType") in FulfilmentType.values
     )
@@ -351,7 +367,7 @@ def return_create(*, data: ReturnInput, by) -> Return:
         fulfilment_choice=choice,
         action=data.action,
         currency=currency,
-        custom_attributes=data.custom_attributes or {},
+        custom_attributes=attributes,
         shipping_amount=shipping,
         created_at=now,
         updated_at=now,
@@ -385,6 +401,11 @@ def return_create(*, data: ReturnInput, by) -> Return:
         )
         for item in data.items
     ]
+    for item in items:  # a reason or condition the retailer knows is kept by its code
+        if item.reason is not None:
+            item.reason_text = item.reason.code
+        if item.condition is not None:
+            item.condition_text = item.condition.code
     for item in items:
         if item.action is None and item.reason is not None:
             item.action = item.reason.default_action
@@ -415,6 +436,19 @@ def return_create(*, data: ReturnInput, by) -> Return:
             to_location=each.to_location,
         )
     _record(ret, "returns.return.created", by, summary=_summary(items, ret))
+    if data.notify:
+        _email_customer(
+            ret,
+            "created",
+            by=by,
+            items=[
+                {"name": item.order_line.name if item.order_line else item.sku_ref}
+                for item in items
+            ],
+            units=sum(item.quantity for item in items),
+            parcel=bool(fulfilments),
+            refund=bool(fulfilments and ret.action is not None and ret.action.refunds),
+        )
     if (
         ret.action is not None
         and ret.action.refunds
@@ -428,9 +462,32 @@ def return_create(*, data: ReturnInput, by) -> Return:
     return ret
 
 
+def _email_customer(ret: Return, template: str, *, by, **context) -> None:
+    """Queue `templates/emails/returns/<template>.txt` to the customer of a customer return, in
+    their language (else the retailer's), with the change. Returns made for a cancellation or
+    for items that could not be fulfilled are told by the order's own emails; a return without a
+    usable address is left unwritten."""
+    if ret.type != ReturnType.CUSTOMER_RETURN or not ret.customer_email:
+        return
+    try:
+        bounds.check_email(ret.customer_email)
+    except ValidationError:
+        return
+    retailer = Retailer.objects.get(pk=ret.retailer_id)
+    subject, body = email_render(
+        f"emails/returns/{template}.txt",
+        {"ret": ret, "order": ret.order, "retailer": retailer, **context},
+        language=billing.document_language(retailer, customer=ret.customer),
+        time_zone=retailer.time_zone,
+    )
+    email_queue(
+        retailer=retailer, to=ret.customer_email, subject=subject, body=body, about=ret, by=by
+    )
+
+
 def _summary(items, ret: Return) -> str:
     units = sum(item.quantity for item in items)
-    return f"{units} item(s), {ret.total_return_price} {ret.currency}".strip()
+    return f"{units} item(s), {format_money(ret.total_return_price, ret.currency)}".strip()
 
 
 def _record(ret: Return, action: str, by, **data) -> None:
@@ -464,6 +521,174 @@ RETURN = state.Machine(
     labels=dict(ReturnStatus.choices),
     touch=("updated_at",),
 )
+
+
+def _with_location_address(retailer_id: int, choice: dict | None) -> dict | None:
+    """The fulfilment choice, with the address of the retailer's location it names when the
+    caller gave none: where the parcel goes, street and all, whatever made the return."""
+    if not choice or choice.get("address") or not choice.get("preferredLocationRef"):
+        return choice
+    location = Location.objects.filter(
+        retailer_id=retailer_id, ref=choice["preferredLocationRef"]
+    ).first()
+    if location is None:
+        return choice
+    return {
+        **choice,
+        "address": {
+            "locationRef": location.ref,
+            "companyName": location.name or None,
+            "name": None,
+            "street": location.line1 or None,
+            "city": location.city or None,
+            "postcode": location.postcode or None,
+            "state": None,
+            "country": location.country or None,
+        },
+    }
+
+
+def locations_by_ref(retailer_id: int, refs) -> dict[str, Location]:
+    """The retailer's locations these refs name, by ref (a ref of none is left out)."""
+    refs = {ref for ref in refs if ref}
+    if not refs:
+        return {}
+    return {
+        location.ref: location
+        for location in Location.objects.filter(retailer_id=retailer_id, ref__in=refs)
+    }
+
+
+# custom attributes
+
+
+def _attribute_value(kind: str, value) -> str:
+    """The value as the text kept for an attribute of this type, or a ValidationError."""
+    if isinstance(value, bool):
+        text = "true" if value else "false"
+    elif isinstance(value, int | Decimal) or (isinstance(value, float) and value == value):
+        text = str(value)
+    elif isinstance(value, str):
+        text = value.strip()
+    else:
+        raise ValidationError("must be a text, a number or true or false.")
+    if "\x00" in text:
+        raise ValidationError("must not contain NUL characters.")
+    if len(text) > ATTRIBUTE_VALUE_MAX:
+        raise ValidationError(f"must be at most {ATTRIBUTE_VALUE_MAX} characters.")
+    try:
+        bounds.check_header(text)
+    except ValidationError:
+        raise ValidationError("must be one line.") from None
+    if kind == AttributeType.INTEGER:
+        if bounds.parse_int(text.removeprefix("-")) is None:
+            raise ValidationError("must be a whole number for an INTEGER attribute.")
+    elif kind == AttributeType.FLOAT:
+        try:
+            bounds.check_money(text, negative=True, max_digits=24, decimal_places=6)
+        except ValidationError:
+            raise ValidationError(
+                "must be a number (at most 6 decimals) for a FLOAT attribute."
+            ) from None
+    elif kind == AttributeType.BOOLEAN:
+        if text.lower() not in ("true", "false"):
+            raise ValidationError("must be true or false for a BOOLEAN attribute.")
+        text = text.lower()
+    return text
+
+
+def check_attribute(entry, where: str = "") -> dict[str, str]:
+    """One custom attribute `{name, type, value}` within its bounds (a name of at most
+    ATTRIBUTE_NAME_MAX characters on one line, a type of `AttributeType`, a value of that type
+    of at most ATTRIBUTE_VALUE_MAX characters); a ValidationError names every fault."""
+    prefix = f"{where}." if where else ""
+    if not isinstance(entry, dict):
+        raise ValidationError({where or "attribute": "must be an object {name, type, value}."})
+    faults: dict[str, str] = {}
+    name = entry.get("name")
+    if not isinstance(name, str) or not name.strip():
+        faults[f"{prefix}name"] = "is compulsory."
+    else:
+        name = " ".join(name.split())
+        if len(name) > ATTRIBUTE_NAME_MAX or "\x00" in name:
+            faults[f"{prefix}name"] = f"must be at most {ATTRIBUTE_NAME_MAX} characters."
+    kind = entry.get("type") or AttributeType.STRING
+    if kind not in AttributeType.values:
+        faults[f"{prefix}type"] = f"must be one of {', '.join(AttributeType.values)}."
+        kind = AttributeType.STRING
+    value = entry.get("value")
+    try:
+        value = _attribute_value(kind, "" if value is None else value)
+    except ValidationError as error:
+        faults[f"{prefix}value"] = " ".join(error.messages)
+    if faults:
+        raise ValidationError(faults)
+    return {"name": name, "type": kind, "value": value}
+
+
+def check_attributes(entries) -> list[dict[str, str]]:
+    """A return's custom attributes, each checked (`check_attribute`), at most ATTRIBUTES_MAX
+    with distinct names; a ValidationError names every fault by its place
+    (`customAttributes[1].value`)."""
+    if not isinstance(entries, list | tuple):
+        raise ValidationError({"customAttributes": "must be an array."})
+    if len(entries) > ATTRIBUTES_MAX:
+        raise ValidationError({"customAttributes": f"must hold at most {ATTRIBUTES_MAX}."})
+    kept, faults, names = [], {}, set()
+    for index, entry in enumerate(entries):
+        where = f"customAttributes[{index}]"
+        try:
+            attribute = check_attribute(entry, where)
+        except ValidationError as error:
+            faults.update({k: " ".join(v) for k, v in error.message_dict.items()})
+            continue
+        if attribute["name"].casefold() in names:
+            faults[f"{where}.name"] = f"{attribute['name']} is given twice."
+            continue
+        names.add(attribute["name"].casefold())
+        kept.append(attribute)
+    if faults:
+        raise ValidationError(faults)
+    return kept
+
+
+@transaction.atomic
+def return_attribute_set(
+    *, ret: Return, by, name: str, type: str = AttributeType.STRING, value=None
+) -> Return:
+    """Set a custom attribute of the return (replacing one of the same name), or with value
+    None remove it. Agents of its retailer, like making the return."""
+    require_role(by, ret.retailer_id, Role.AGENT)
+    ret = locking.lock(ret)
+    kept = ret.attributes
+    if value is None:
+        wanted = " ".join(str(name or "").split()).casefold()
+        before = next((a for a in kept if a["name"].casefold() == wanted), None)
+        if before is None:
+            raise ValidationError({"name": f"{name!r} names no attribute of the return."})
+        after = None
+        kept = [a for a in kept if a is not before]
+    else:
+        after = check_attribute({"name": name, "type": type, "value": value})
+        before = next((a for a in kept if a["name"].casefold() == after["name"].casefold()), None)
+        if before is None and len(kept) >= ATTRIBUTES_MAX:
+            raise ValidationError(
+                {"name": f"is one too many: a return holds at most {ATTRIBUTES_MAX} attributes."}
+            )
+        kept = [after if a is before else a for a in kept] + ([after] if before is None else [])
+    ret.custom_attributes = kept
+    ret.updated_at = timezone.now()
+    ret.save(update_fields=["custom_attributes", "updated_at"])
+    _record(
+        ret,
+        "returns.return.attribute_removed" if after is None else "returns.return.attribute_set",
+        by,
+        name=(after or before)["name"],
+        before=before,
+        after=after,
+        value_text=after["value"] if after else "",
+    )
+    return ret
 
 
 def _lock(ret: Return) -> Return:
@@ -579,6 +804,9 @@ def _complete(ret: Return, *, by) -> None:
     if note is not None:
         ret.credit_note = note
         ret.save(update_fields=["credit_note"])
+    gateway, by_hand, _ = ledger.refunds_of_return(ret)
+    if gateway + by_hand > 0:
+        _email_customer(ret, "refunded", by=by, amount=gateway + by_hand)
 
 
 @transaction.atomic
@@ -618,7 +846,7 @@ def return_release_refund(*, ret: Return, by, by_hand: bool) -> Return:
     available = ledger.refundable(payment)
     if available < amount:
         raise ValidationError(
-            f"Only {available} {payment.currency} can still be refunded on the "
+            f"Only {format_money(available, payment.currency)} can still be refunded on the "
             "order's payment: refund the rest by hand."
         )
     state.transition(RETURN, ret, ReturnStatus.LODGED, by=by)
@@ -651,14 +879,19 @@ PARCEL = state.Machine(
 
 
 @transaction.atomic
-def return_fulfilment_move(*, fulfilment: ReturnFulfilment, to: str, by) -> ReturnFulfilment:
-    """Mark a return parcel ARRIVED at its drop-off point, or COMPLETE at its destination."""
+def return_fulfilment_move(
+    *, fulfilment: ReturnFulfilment, to: str, by, notify: bool = True
+) -> ReturnFulfilment:
+    """Mark a return parcel ARRIVED at its drop-off point (and, with `notify`, tell the
+    customer), or COMPLETE at its destination."""
     require_role(by, fulfilment.retailer_id, Role.MANAGER)
     ret = _lock(fulfilment.return_request)
     fulfilment = locking.lock(fulfilment)
     fulfilment.return_request = ret
     stamp = "arrived_at" if to == ReturnFulfilment.Status.ARRIVED else "completed_at"
     state.transition(PARCEL, fulfilment, to, by=by, also={stamp: timezone.now()})
+    if notify and to == ReturnFulfilment.Status.ARRIVED:
+        _email_customer(ret, "arrived", by=by)
     arrived = not ret.fulfilments.filter(status=ReturnFulfilment.Status.CREATED).exists()
     if (
         arrived

@@ -1,6 +1,7 @@
 import django_tables2 as tables
 from django.utils.html import format_html
 
+from fulfilments.models import Location
 from oms.tables import BaseTable, DateTimeColumn, MoneyColumn
 from returns.models import Return
 
@@ -46,14 +47,34 @@ class ReturnTable(BaseTable):
         )
         order_by = "-created_at"
 
+    def _location_names(self) -> dict[tuple[int, str], str]:
+        """The names of the locations the rows shown name as drop-off, read once a page."""
+        if not hasattr(self, "_names"):
+            rows = [row.record for row in self.paginated_rows]
+            refs = {r.preferred_location_ref for r in rows if r.preferred_location_ref}
+            found = Location.objects.filter(
+                retailer_id__in={r.retailer_id for r in rows}, ref__in=refs
+            ).values_list("retailer_id", "ref", "name")
+            self._names = {(rid, ref): name for rid, ref, name in found}
+        return self._names
+
+    def render_preferred_location(self, value, record):
+        name = self._location_names().get((record.retailer_id, value), "")
+        return format_html(
+            '<span class="text-nowrap">{}</span><div class="small text-body-secondary">{}</div>',
+            value,
+            name,
+        )
+
     def render_order(self, value, record):
         return format_html(
             '<a href="{}" hx-boost="false">{}</a>', record.order.get_absolute_url(), value
         )
 
     def render_customer(self, value, record):
+        # a long email breaks rather than widening the table past the screen
         return format_html(
-            '{}<div class="small text-body-secondary">{}</div>',
+            '{}<div class="small text-body-secondary text-break">{}</div>',
             record.customer_name or "—",
             record.customer_email,
         )

@@ -9,6 +9,7 @@ urlpatterns = [
     path("export.csv", views.ReturnExportCsvView.as_view(), name="return_export_csv"),
     path("<int:pk>/", views.ReturnDetailView.as_view(), name="return_detail"),
     path("<int:pk>/release-refund/", views.ReleaseRefundView.as_view(), name="release_refund"),
+    path("<int:pk>/attributes/", views.ReturnAttributeView.as_view(), name="attribute_set"),
     path(
         "<int:pk>/fulfilments/<int:fid>/",
         views.FulfilmentDetailView.as_view(),

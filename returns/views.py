@@ -14,11 +14,10 @@ from django_filters.views import FilterView
 from django_tables2 import SingleTableMixin
 
 from oms import bounds
-from oms.exports import csv_response
+from oms.exports import csv_response, moment
 from oms.models import Activity
 from oms.roles import Role, has_role
 from oms.state import InvalidTransition
-from oms.templatetags.dates import local
 from oms.tenancy import retailer_ids_for
 from oms.views import HtmxResultsMixin, TenantDetailView, TenantObjectActionView, TenantScopedMixin
 from orders.models import Order
@@ -26,6 +25,7 @@ from returns import services
 from returns.filters import ReturnFilter
 from returns.forms import ReturnChoiceForm
 from returns.models import (
+    AttributeType,
     Return,
     ReturnCondition,
     ReturnFulfilment,
@@ -47,7 +47,7 @@ CSV_COLUMNS = [
     ("Total", lambda r: r.total_return_price),
     ("Currency", lambda r: r.currency),
     ("Drop-off", lambda r: r.preferred_location_ref or ""),
-    ("Created", lambda r: local(r.created_at).strftime("%Y-%m-%d %H:%M")),
+    ("Created ({zone})", lambda r: moment(r.created_at)),
 ]
 
 
@@ -102,6 +102,56 @@ def return_activity(ret: Return, refund_ids: list[int]):
     )
 
 
+def return_destination(ret: Return, location) -> dict | None:
+    """Where the parcel goes, street and all: the address the return holds, or else that of
+    the retailer's location it names."""
+    address = (ret.fulfilment_choice or {}).get("address") or {}
+    if any(address.get(key) for key in ("street", "city", "postcode")):
+        return address
+    if location is None:
+        return address or None
+    return {
+        "locationRef": location.ref,
+        "companyName": location.name,
+        "street": location.line1,
+        "city": location.city,
+        "postcode": location.postcode,
+        "country": location.country,
+    }
+
+
+class ReturnAttributeView(TenantObjectActionView):
+    """Set or remove a custom attribute of the return."""
+
+    model = Return
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        ret = self.get_object()
+        remove = request.POST.get("remove") == "1"
+        name = request.POST.get("name", "")
+        try:
+            services.return_attribute_set(
+                ret=ret,
+                by=request.user,
+                name=name,
+                type=request.POST.get("type") or AttributeType.STRING,
+                value=None if remove else request.POST.get("value", ""),
+            )
+        except ValidationError as error:
+            messages.error(
+                request,
+                "The attribute is not saved: "
+                + " ".join(
+                    f"{k.capitalize()} {' '.join(v)}" for k, v in error.message_dict.items()
+                ),
+            )
+        else:
+            messages.success(
+                request, "Attribute removed." if remove else f"Attribute {name.strip()} saved."
+            )
+        return redirect(f"{ret.get_absolute_url()}#attributes")
+
+
 class ReturnDetailView(TenantDetailView):
     model = Return
     template_name = "returns/return_detail.html"
@@ -109,7 +159,7 @@ class ReturnDetailView(TenantDetailView):
 
     def scope_queryset(self, queryset):
         return queryset.select_related(
-            "retailer", "order", "action", "credit_note", "customer"
+            "retailer", "order", "order__shipping_address", "action", "credit_note", "customer"
         ).prefetch_related(
             "items__reason",
             "items__condition",
@@ -130,10 +180,24 @@ class ReturnDetailView(TenantDetailView):
             ),
             Decimal(0),
         )
+        fulfilments = list(ret.fulfilments.all())
+        choice = ret.fulfilment_choice or {}
+        locations = services.locations_by_ref(
+            ret.retailer_id,
+            [choice.get("preferredLocationRef"), *(f.to_location for f in fulfilments)],
+        )
+        for parcel in fulfilments:
+            parcel.to_location_name = getattr(locations.get(parcel.to_location), "name", "")
+        drop_off = locations.get(choice.get("preferredLocationRef") or "")
         context.update(
             by_hand=by_hand,
             items=list(ret.items.all()),
-            fulfilments=list(ret.fulfilments.all()),
+            fulfilments=fulfilments,
+            drop_off=drop_off,
+            sender_address=ret.order.shipping_address if ret.order_id else None,
+            destination=return_destination(ret, drop_off),
+            attribute_types=AttributeType.choices,
+            can_set_attributes=has_role(self.request.user, ret.retailer_id, Role.AGENT),
             refunds=refunds,
             activity=list(return_activity(ret, [refund.pk for refund in refunds])),
             can_manage=has_role(self.request.user, ret.retailer_id, Role.MANAGER),
@@ -148,6 +212,8 @@ class FulfilmentDetailView(_ReturnsMixin, TemplateView):
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         ret = get_object_or_404(self.get_queryset(), pk=self.kwargs["pk"])
         fulfilment = get_object_or_404(ret.fulfilments, pk=self.kwargs["fid"])
+        to = services.locations_by_ref(ret.retailer_id, [fulfilment.to_location])
+        fulfilment.to_location_name = getattr(to.get(fulfilment.to_location), "name", "")
         steps = [
             ("Created", fulfilment.created_at),
             ("Arrived at the drop-off point", fulfilment.arrived_at),
@@ -171,7 +237,10 @@ class FulfilmentMoveView(TenantObjectActionView):
         fulfilment = get_object_or_404(ret.fulfilments, pk=kwargs["fid"])
         try:
             services.return_fulfilment_move(
-                fulfilment=fulfilment, to=request.POST.get("status", ""), by=request.user
+                fulfilment=fulfilment,
+                to=request.POST.get("status", ""),
+                by=request.user,
+                notify=request.POST.get("notify") == "on",
             )
         except (ValidationError, InvalidTransition) as error:
             messages.error(request, " ".join(getattr(error, "messages", [str(error)])))
@@ -272,6 +341,7 @@ class ReturnCreateView(TenantScopedMixin, TemplateView):
             items=items,
             fulfilment_choice=choice,
             action=form.cleaned_data["action"],
+            notify=form.cleaned_data["notify"],
         )
         try:
             ret = services.return_create(data=data, by=request.user)

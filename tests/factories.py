@@ -1,4 +1,4 @@
-"""factory-boy factories for tests and for `seed_demo`.
+"""factory-boy factories for the tests (`seed_demo` makes its data through the services).
 
 Factories keep related rows in one retailer: a child row takes its retailer from its parent.
 """

@@ -10,11 +10,13 @@ from __future__ import annotations
 from collections import defaultdict
 from decimal import Decimal
 
-from django.db.models import Q, Sum
+from django.db.models import Sum
 
 from billing import ledger
 from billing.models import Invoice, Payment, PaymentTransaction, SimulatedGatewayRecord
 from fulfilments.models import LIVE, Fulfilment, FulfilmentItem, FulfilmentStatus, StockPosition
+from oms.models import Activity
+from orders import consistency
 from orders.models import Order, OrderLine, ShipmentStatus, SystemState
 from returns.models import Return, ReturnItem, ReturnType
 
@@ -236,11 +238,37 @@ def stock_is_counted_once(retailer_id: int, counted: dict[tuple[int, str], int])
 
 
 def finished_orders_wait_for_nothing(retailer_id: int) -> list[str]:
-    """No escalation waits on an order that is completed, cancelled or never confirmed."""
-    waiting = Fulfilment.objects.filter(retailer_id=retailer_id, status=S.ESCALATED).filter(
-        ~Q(order__status__system_state__in=[SystemState.PROCESSING, SystemState.SUSPENDED])
+    """No fulfilment (an escalation neither) waits on an order that is completed, cancelled or
+    never confirmed: the consistency check's rule."""
+    found = consistency.check([retailer_id], rules=["fulfilment-live-on-order-not-processing"])
+    return [f"{c.record}: {c.detail}" for finding in found for c in finding.listed]
+
+
+def holds_say_why(retailer_id: int) -> list[str]:
+    """A held order says why (a rule that held it is its retailer's and named in its Activity);
+    a flag that is clear keeps no rule and no why."""
+    broken = []
+    held_by = set(
+        Activity.objects.filter(
+            retailer_id=retailer_id, action="orders.order.held_by_rule", target_type="orders.order"
+        ).values_list("target_id", "data__rule_id")
     )
-    return [f"{f.ref}: escalated on a {f.order.status.system_state.lower()} order" for f in waiting]
+    orders = Order.objects.filter(retailer_id=retailer_id).select_related(
+        "hold_documentation_rule", "hold_compliance_rule"
+    )
+    for order in orders:
+        for flag in ("hold_documentation", "hold_compliance"):
+            rule, why = getattr(order, f"{flag}_rule"), getattr(order, f"{flag}_why")
+            if getattr(order, flag):
+                if not why:
+                    broken.append(f"{order.ref}: {flag} set without saying why")
+                if rule is not None and rule.retailer_id != retailer_id:
+                    broken.append(f"{order.ref}: {flag} set by another retailer's rule")
+                if rule is not None and (str(order.pk), rule.pk) not in held_by:
+                    broken.append(f"{order.ref}: {flag} set by rule {rule.name} without Activity")
+            elif rule is not None or why:
+                broken.append(f"{order.ref}: {flag} clear but still names a rule or why")
+    return broken
 
 
 def everything(retailer_id: int, counted: dict[tuple[int, str], int] | None = None) -> list[str]:
@@ -252,4 +280,5 @@ def everything(retailer_id: int, counted: dict[tuple[int, str], int] | None = No
         + credit_notes_stay_within_invoices(retailer_id)
         + stock_is_counted_once(retailer_id, counted or {})
         + finished_orders_wait_for_nothing(retailer_id)
+        + holds_say_why(retailer_id)
     )

@@ -6,14 +6,18 @@ new detail page, tab or action is checked for other-retailer 404s.
 """
 
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 from billing.models import PaymentTransaction
 from oms.models import Retailer
+from orders.models import HoldRule
 from tests.factories import (
     BillingAccountFactory,
+    CarrierFactory,
     FulfilmentFactory,
     InvoiceFactory,
+    LocationFactory,
     MembershipFactory,
     OrderFactory,
     PaymentFactory,
@@ -126,8 +130,35 @@ def _intake_message(retailer: Retailer) -> dict[str, Any]:
     return {"pk": message.pk}
 
 
+def _location(retailer: Retailer) -> dict[str, Any]:
+    return {"pk": LocationFactory(retailer=retailer).pk}
+
+
+def _carrier(retailer: Retailer) -> dict[str, Any]:
+    return {"pk": CarrierFactory(retailer=retailer).pk}
+
+
+def _channel(retailer: Retailer) -> dict[str, Any]:
+    from orders.intake.models import IntakeChannel
+
+    channel, _ = IntakeChannel.objects.get_or_create(
+        retailer=retailer, code="web", defaults={"name": "Web", "kind": "webstore"}
+    )
+    return {"pk": channel.pk}
+
+
 def _status(retailer: Retailer) -> dict[str, Any]:
     return {"pk": StatusFactory(retailer=retailer).pk}
+
+
+def _hold_rule(retailer: Retailer) -> dict[str, Any]:
+    rule = HoldRule.objects.create(
+        retailer=retailer,
+        name=f"Over 1,000 #{HoldRule.objects.count() + 1}",
+        condition="total_over",
+        amount=Decimal("1000.00"),
+    )
+    return {"pk": rule.pk}
 
 
 ORDER_ACTIONS = [
@@ -198,12 +229,16 @@ OBJECT_URLS: dict[str, Callable[[Retailer], dict[str, Any]]] = {
     "returns_api:return": _return,
     "returns:return_detail": _return_page,
     "returns:release_refund": _return_page,
+    "returns:attribute_set": _return_page,
     "returns:fulfilment_detail": _return_fulfilment,
     "returns:fulfilment_move": _return_fulfilment,
     "orders:return_create": _order,
     "orders:ticket_reply": _ticket,
     "orders:ticket_close": _ticket,
     "customers:customer_detail": _customer,
+    "customers:customer_edit": _customer,
+    "customers:address_save": _customer,
+    "customers:address_remove": _customer,
     "billing:account_detail": _account,
     "billing:account_status": _account,
     "billing:account_attribute": _account,
@@ -227,4 +262,13 @@ OBJECT_URLS: dict[str, Callable[[Retailer], dict[str, Any]]] = {
     "order_statuses:edit": _status,
     "order_statuses:move": _status,
     "order_statuses:delete": _status,
+    "fulfilment_settings:location_edit": _location,
+    "fulfilment_settings:location_toggle": _location,
+    "fulfilment_settings:carrier_edit": _carrier,
+    "fulfilment_settings:carrier_toggle": _carrier,
+    "channel_settings:edit": _channel,
+    "channel_settings:toggle": _channel,
+    "channel_settings:rotate": _channel,
+    "hold_rules:edit": _hold_rule,
+    "hold_rules:active": _hold_rule,
 }

@@ -25,9 +25,10 @@ from django.db import models
 
 from billing.models import PaymentTransaction, SimulatedGatewayRecord
 from billing.services import billing_settings
+from fulfilments.models import Carrier, Location
 from oms.models import Retailer, SavedView
 from oms.roles import Role
-from orders.models import BulkJob, OrderStatus, PaymentStatus, SystemState
+from orders.models import BulkJob, HoldRule, OrderStatus, PaymentStatus, SystemState
 from returns.models import (
     Return,
     ReturnAction,
@@ -37,8 +38,10 @@ from returns.models import (
     ReturnStatus,
 )
 from tests.factories import (
+    AddressFactory,
     BillingAccountFactory,
     CarrierFactory,
+    CustomerFactory,
     FulfilmentFactory,
     InvoiceFactory,
     LocationFactory,
@@ -510,6 +513,12 @@ def _release_refund(retailer, user):
     return Prepared({"pk": ret.pk}, data, ret, shows=(str(ret.total_return_price),))
 
 
+def _return_attribute(retailer, user):
+    ret = ReturnFactory(retailer=retailer)
+    data = {"name": "gift wrap", "type": "BOOLEAN", "value": "true"}
+    return Prepared({"pk": ret.pk}, data, ret, shows=("gift wrap", "true"))
+
+
 def _return_parcel_move(retailer, user):
     ret = ReturnFactory(retailer=retailer)
     parcel = ret.fulfilments.create(retailer=retailer, type="R_RTDC")
@@ -558,6 +567,54 @@ def _account_invoice_email(retailer, user):
     )
 
 
+# -- customers: what agents do --------------------------------------------------------------
+
+
+def _customer_edit(retailer, user):
+    customer = CustomerFactory(retailer=retailer)
+    last_name = f"Byron {_unique()}"
+    data = {
+        "first_name": customer.first_name,
+        "last_name": last_name,
+        "email": customer.email,
+        "mobile": customer.mobile,
+        "segment": "vip",
+        "status": customer.status,
+        "language": "",
+    }
+    return Prepared({"pk": customer.pk}, data, customer, shows=(last_name, "VIP"))
+
+
+_NEW_ADDRESS = {
+    "name": "Ada Lovelace",
+    "line1": "Damrak 5",
+    "postcode": "1012 LG",
+    "city": "Amsterdam",
+    "country": "Netherlands",
+}
+
+
+def _address_add(retailer, user):
+    customer = CustomerFactory(retailer=retailer)
+    return Prepared({"pk": customer.pk}, dict(_NEW_ADDRESS), customer, shows=("Damrak 5",))
+
+
+def _address_change(retailer, user):
+    customer = CustomerFactory(retailer=retailer)
+    address = AddressFactory(retailer=retailer, customer=customer, line1="Old street 1")
+    data = {**_NEW_ADDRESS, "address": address.pk}
+    return Prepared(
+        {"pk": customer.pk}, data, customer, shows=("Old street 1", "Damrak 5"), watch=(address,)
+    )
+
+
+def _address_remove(retailer, user):
+    customer = CustomerFactory(retailer=retailer)
+    address = AddressFactory(retailer=retailer, customer=customer, line1="Old street 1")
+    data = {"address": address.pk}
+    return Prepared({"pk": customer.pk}, data, customer, shows=("Old street 1",), watch=(address,))
+
+
 # -- configuration (admins) ----------------------------------------------------------------
 
 
@@ -577,6 +634,42 @@ def _status_edit(retailer, user):
 def _date_window(retailer, user):
     data = {"retailer": retailer.pk, "dates_from": "2010-03-01", "dates_ahead_days": "365"}
     return Prepared({}, data, retailer, shows=("2010-03-01", "365"))
+
+
+def _hold_rule_create(retailer, user):
+    name = f"New customer over 1,000 {_unique()}"
+    data = {
+        "retailer": retailer.pk,
+        "name": name,
+        "kind": "compliance",
+        "condition": "new_customer_over",
+        "amount": "1000.00",
+        "countries": "",
+    }
+    return Prepared({}, data, HoldRule, shows=(name,))
+
+
+def _hold_rule(retailer) -> HoldRule:
+    return HoldRule.objects.create(
+        retailer=retailer, name=f"Rule {_unique()}", condition="total_over", amount=Decimal("5")
+    )
+
+
+def _hold_rule_edit(retailer, user):
+    rule = _hold_rule(retailer)
+    data = {
+        "name": rule.name,
+        "kind": "documentation",
+        "condition": "ships_outside",
+        "amount": "",
+        "countries": "NL, BE",
+    }
+    return Prepared({"pk": rule.pk}, data, rule, shows=("ships_outside", "BE"))
+
+
+def _hold_rule_deactivate(retailer, user):
+    rule = _hold_rule(retailer)
+    return Prepared({"pk": rule.pk}, {"active": "0"}, rule, shows=(rule.name,))
 
 
 def _status_move(retailer, user):
@@ -599,6 +692,19 @@ def _billing_settings(retailer, user):
         "default_delivery_time": "Delivered within 2 days",
     }
     return Prepared({}, data, config, shows=("ACME-", "manual"))
+
+
+def _seller_details(retailer, user):
+    data = {
+        "retailer": retailer.pk,
+        "legal_name": "Acme Outfitters B.V.",
+        "street": "Keizersgracht 123",
+        "postcode": "1015 CJ",
+        "city": "Amsterdam",
+        "country": "NL",
+        "vat_number": "NL852869327B01",
+    }
+    return Prepared({}, data, retailer, shows=("Keizersgracht 123", "NL852869327B01"))
 
 
 def _config_create(kind: str) -> Builder:
@@ -631,6 +737,87 @@ def _config_edit(retailer, user):
 def _config_toggle(retailer, user):
     reason = _reason(retailer)
     return Prepared({"kind": "reasons", "pk": reason.pk}, {}, reason, shows=(reason.label,))
+
+
+def _location_create(retailer, user):
+    name = f"Depot {_unique()}"
+    data = {
+        "retailer": retailer.pk,
+        "ref": f"DEP-{_unique()}",
+        "name": name,
+        "type": "warehouse",
+        "zones": "NL, BE",
+        "daily_capacity": "80",
+    }
+    return Prepared({}, data, Location, shows=(name,))
+
+
+def _location_edit(retailer, user):
+    location = LocationFactory(retailer=retailer, zones=["NL"], daily_capacity=100)
+    data = {"name": location.name, "type": "warehouse", "zones": "NL, DE", "daily_capacity": "40"}
+    return Prepared(
+        {"pk": location.pk}, data, location, shows=("daily capacity 100 → 40", "NL, DE")
+    )
+
+
+def _location_toggle(retailer, user):
+    location = LocationFactory(retailer=retailer)
+    return Prepared({"pk": location.pk}, {}, location, shows=(location.name,))
+
+
+def _carrier_create(retailer, user):
+    name = f"Courier {_unique()}"
+    data = {"retailer": retailer.pk, "name": name, "zones": "NL", "transit_days": "1"}
+    return Prepared({}, data, Carrier, shows=(name,))
+
+
+def _carrier_edit(retailer, user):
+    carrier = CarrierFactory(retailer=retailer, zones=["NL"], transit_days=2)
+    data = {"name": carrier.name, "zones": "NL", "transit_days": "6"}
+    return Prepared({"pk": carrier.pk}, data, carrier, shows=("transit days 2 → 6",))
+
+
+def _carrier_toggle(retailer, user):
+    carrier = CarrierFactory(retailer=retailer)
+    return Prepared({"pk": carrier.pk}, {}, carrier, shows=(carrier.name,))
+
+
+def _channel(retailer):
+    from orders.intake.models import IntakeChannel
+
+    return IntakeChannel.objects.create(
+        retailer=retailer, code=f"shop-{_unique()}", name="Shop", kind="webstore"
+    )
+
+
+def _channel_create(retailer, user):
+    from orders.intake.models import IntakeChannel
+
+    name = f"Marketplace {_unique()}"
+    data = {
+        "retailer": retailer.pk,
+        "code": f"mp-{_unique()}",
+        "name": name,
+        "kind": "marketplace",
+        "total_tolerance": "0.05",
+    }
+    return Prepared({}, data, IntakeChannel, shows=(name,))
+
+
+def _channel_edit(retailer, user):
+    channel = _channel(retailer)
+    data = {"name": "Shop NL", "kind": "webstore", "require_phone": "on", "total_tolerance": "1"}
+    return Prepared({"pk": channel.pk}, data, channel, shows=("Shop NL", "require phone no → yes"))
+
+
+def _channel_toggle(retailer, user):
+    channel = _channel(retailer)
+    return Prepared({"pk": channel.pk}, {}, channel, shows=(channel.code,))
+
+
+def _channel_rotate(retailer, user):
+    channel = _channel(retailer)
+    return Prepared({"pk": channel.pk}, {}, channel, shows=(channel.code, "replaced"))
 
 
 def _intake_message(retailer):
@@ -689,9 +876,14 @@ CASES: list[Case] = [
     Case("orders:payment_reminder", A, _payment_reminder),
     Case("orders:invoice_resend", A, _invoice_resend),
     Case("orders:return_create", A, _return_create),
+    Case("returns:attribute_set", A, _return_attribute),
     Case("storefront_api:order_messages", A, _storefront_message),
     Case("returns_api:returns", A, _return_api_create),
     Case("billing:account_invoice_email", A, _account_invoice_email),
+    Case("customers:customer_edit", A, _customer_edit),
+    Case("customers:address_save", A, _address_add, "add"),
+    Case("customers:address_save", A, _address_change, "change"),
+    Case("customers:address_remove", A, _address_remove),
     # orders: what managers do
     Case("orders:set_status", M, _set_status),
     Case("orders:cancel", M, _cancel),
@@ -729,16 +921,30 @@ CASES: list[Case] = [
     # configuration: what admins do
     Case("billing:account_attribute", AD, _account_attribute),
     Case("billing_settings:edit", AD, _billing_settings),
+    Case("billing_settings:seller", AD, _seller_details),
     Case("order_statuses:list", AD, _status_create, "add"),
     Case("order_statuses:edit", AD, _status_edit),
     Case("order_statuses:dates", AD, _date_window),
     Case("order_statuses:move", AD, _status_move),
     Case("order_statuses:delete", AD, _status_delete),
+    Case("hold_rules:list", AD, _hold_rule_create, "add"),
+    Case("hold_rules:edit", AD, _hold_rule_edit),
+    Case("hold_rules:active", AD, _hold_rule_deactivate),
     Case("return_config:reasons", AD, _config_create("reasons"), "add"),
     Case("return_config:actions", AD, _config_create("actions"), "add"),
     Case("return_config:conditions", AD, _config_create("conditions"), "add"),
     Case("return_config:edit", AD, _config_edit),
     Case("return_config:toggle", AD, _config_toggle),
+    Case("fulfilment_settings:locations", AD, _location_create, "add"),
+    Case("fulfilment_settings:location_edit", AD, _location_edit),
+    Case("fulfilment_settings:location_toggle", AD, _location_toggle),
+    Case("fulfilment_settings:carriers", AD, _carrier_create, "add"),
+    Case("fulfilment_settings:carrier_edit", AD, _carrier_edit),
+    Case("fulfilment_settings:carrier_toggle", AD, _carrier_toggle),
+    Case("channel_settings:list", AD, _channel_create, "add"),
+    Case("channel_settings:edit", AD, _channel_edit),
+    Case("channel_settings:toggle", AD, _channel_toggle),
+    Case("channel_settings:rotate", AD, _channel_rotate),
     Case("intake:replay", AD, _intake_replay),
     Case("intake:discard", AD, _intake_discard),
 ]

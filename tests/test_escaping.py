@@ -35,12 +35,12 @@ from django.utils import timezone
 from django.utils.safestring import mark_safe
 
 from billing.models import PaymentTransaction
-from fulfilments.models import FulfilmentStatus
+from fulfilments.models import Carrier, FulfilmentStatus, Location
 from oms import activity
 from oms.models import Activity, OutboundEmail, Retailer, SavedView, User
 from oms.roles import Role
 from orders.intake.models import IntakeChannel, IntakeMessage
-from orders.models import BulkJob, BulkJobItem, TicketMessage
+from orders.models import BulkJob, BulkJobItem, HoldRule, TicketMessage
 from orders.views.browse import TABS
 from returns.models import ReturnAction, ReturnCondition, ReturnReason
 from returns.settings_views import KINDS as RETURN_CONFIG_KINDS
@@ -113,6 +113,7 @@ JSON_FIELDS: dict[str, Callable | None] = {
     "oms.Retailer.languages": None,  # ISO 639-1 codes
     "oms.Activity.data": None,  # filled through every activity description below
     "orders.IntakeChannel.rules": None,  # the channel's switches
+    "orders.HoldRule.countries": None,  # ISO codes, checked
     "fulfilments.Fulfilment.history": None,  # times by status
     "orders.BulkJob.params": lambda old, mark: {**old, "reason": mark(), "message": mark("msg")},
     "orders.IntakeMessage.reasons": lambda old, mark: [mark()],
@@ -124,7 +125,9 @@ JSON_FIELDS: dict[str, Callable | None] = {
         "preferredLocationRef": mark("preferredLocationRef"),
         "address": {"name": mark("address.name"), "street": mark("address.street")},
     },
-    "returns.Return.custom_attributes": lambda old, mark: {mark("key"): mark("value")},
+    "returns.Return.custom_attributes": lambda old, mark: [
+        {"name": mark("key"), "type": "STRING", "value": mark("value")}
+    ],
     "billing.BillingAccount.custom_attributes": lambda old, mark: {mark("key"): mark("value")},
     "billing.Invoice.lines": lambda old, mark: [
         {**line, "sku": mark("sku"), "name": mark("name")} for line in old
@@ -272,7 +275,11 @@ def world() -> World:
     ticket.messages.create(
         retailer=retailer, sender=TicketMessage.Sender.AGENT, author=colleague, body="Hello"
     )
-    ret = ReturnFactory(retailer=retailer, order=order, custom_attributes={"a": "b"})
+    ret = ReturnFactory(
+        retailer=retailer,
+        order=order,
+        custom_attributes=[{"name": "a", "type": "STRING", "value": "b"}],
+    )
     parcel = ret.fulfilments.create(
         retailer=retailer, type="R_RTDC", from_location="Home", to_location="Store"
     )
@@ -298,6 +305,11 @@ def world() -> World:
         query="view=open",
         shared=True,
     )
+    rule = HoldRule.objects.create(
+        retailer=retailer, name="Big order", condition="total_over", amount=Decimal("1.00")
+    )
+    order.hold_compliance, order.hold_compliance_rule = True, rule
+    order.save(update_fields=["hold_compliance", "hold_compliance_rule"])
     channel = IntakeChannel.objects.create(
         retailer=retailer, code="web", name="Web", kind="webstore", secret="never-shown-s3cret"
     )
@@ -363,6 +375,10 @@ def world() -> World:
         "saved_view": saved,
         "message": message,
         "job": job,
+        "hold_rule": rule,
+        "location": Location.objects.filter(retailer=retailer).first(),
+        "carrier": Carrier.objects.filter(retailer=retailer).first(),
+        "channel": channel,
         "reason": ReturnReason.objects.filter(retailer=retailer).first(),
         "action": ReturnAction.objects.filter(retailer=retailer).first(),
         "condition": ReturnCondition.objects.filter(retailer=retailer).first(),
@@ -397,15 +413,20 @@ KWARGS: dict[tuple[str, str], Callable[[World], Any]] = {
     ("billing", "pk"): _pk("account"),
     ("billing", "invoice_pk"): _pk("invoice"),
     ("order_statuses", "pk"): _pk("status"),
+    ("hold_rules", "pk"): _pk("hold_rule"),
     ("return_config", "kind"): lambda w: "reasons",
     ("return_config", "pk"): _pk("reason"),
     ("intake", "pk"): _pk("message"),
+    ("fulfilment_settings", "pk"): _pk("location"),
+    ("channel_settings", "pk"): _pk("channel"),
     ("returns_api", "return_id"): _pk("return"),
     ("returns_api", "order_id"): _pk("order"),
     ("storefront_api", "order_id"): _pk("order"),
 }
 # where one URL's argument names another record than its namespace's
 KWARGS_BY_ROUTE = {
+    "fulfilment_settings:carrier_edit": {"pk": _pk("carrier")},
+    "fulfilment_settings:carrier_toggle": {"pk": _pk("carrier")},
     "orders:bulk_job": {"pk": _pk("job")},
     "orders:bulk_download": {"pk": _pk("job")},
 }

@@ -43,11 +43,12 @@ from billing.models import Invoice, PaymentTransaction
 from fulfilments.models import FulfilmentItem, FulfilmentStatus
 from oms.models import Activity, Retailer
 from oms.roles import Role
-from orders.models import OrderLine, TicketMessage
+from orders.models import HoldRule, OrderLine, TicketMessage
 from orders.views.browse import TABS
 from returns.models import ReturnItem, ReturnReason
 from tests.factories import (
     BillingAccountFactory,
+    CarrierFactory,
     CommentFactory,
     FulfilmentFactory,
     InvoiceFactory,
@@ -102,6 +103,9 @@ MODELS = [
     "orders.IntakeMessage",
     "fulfilments.Fulfilment",
     "fulfilments.FulfilmentItem",
+    "fulfilments.Location",
+    "fulfilments.Carrier",
+    "orders.IntakeChannel",
     "returns.Return",
     "returns.ReturnItem",
     "returns.ReturnFulfilment",
@@ -322,6 +326,12 @@ def build_world(extremes: Extremes | None, lines: int = MANY_LINES) -> World:
         user=UserFactory(username="admin"), retailer=retailer, role=Role.ADMIN
     ).user
     order = OrderFactory(retailer=retailer, lines=2, promised_date=date.today())
+    hold_rule = HoldRule.objects.create(
+        retailer=retailer, name="Big order", condition="total_over", amount=Decimal("1.00")
+    )
+    order.hold_compliance, order.hold_compliance_rule = True, hold_rule
+    order.hold_compliance_why = "Total above €1.00."
+    order.save(update_fields=["hold_compliance", "hold_compliance_rule", "hold_compliance_why"])
     payment = PaymentFactory(order=order, captured=order.total)
     PaymentTransactionFactory(payment=payment)
     failed = PaymentTransactionFactory(
@@ -392,6 +402,10 @@ def build_world(extremes: Extremes | None, lines: int = MANY_LINES) -> World:
         "message": message,
         "job": job,
         "reason": ReturnReason.objects.filter(retailer=retailer).first(),
+        "location": fulfilment.location,
+        "carrier": CarrierFactory(retailer=retailer),
+        "channel": channel,
+        "hold_rule": hold_rule,
     }
     return World(retailer, admin, order, objects, filled)
 
@@ -430,9 +444,8 @@ class PdfSpy:
 
 PDF_MODULES = [
     "billing.documents",
-    "orders.views.actions",
+    "orders.documents",
     "orders.views.browse",
-    "orders.services.bulk",
 ]
 
 

@@ -47,6 +47,7 @@ from orders.models import (
     BulkJob,
     BulkJobItem,
     Comment,
+    HoldRule,
     Order,
     SystemState,
     Task,
@@ -645,6 +646,33 @@ def _b_account_invoice_email(world):
     return {"pk": account.pk, "invoice_pk": invoice.pk}, {}, account
 
 
+def _b_customer(data: Callable[[Customer], dict]):
+    def build(world):
+        customer = _order(world).customer
+        return {"pk": customer.pk}, data(customer), customer
+
+    return build
+
+
+def _customer_details(customer: Customer) -> dict:
+    return {
+        "first_name": customer.first_name,
+        "last_name": "Byron",
+        "email": customer.email,
+        "mobile": "",
+        "segment": "vip",
+        "status": "active",
+        "language": "",
+    }
+
+
+NEW_ADDRESS = {"name": "Ada", "line1": "Damrak 5", "postcode": "1012", "city": "Amsterdam"}
+
+
+def _address_in_book(customer: Customer) -> dict:
+    return {**NEW_ADDRESS, "country": "NL", "address": customer.addresses.first().pk}
+
+
 STATUS_DATA = {
     "label": "Packed and waiting",
     "code": "",
@@ -682,6 +710,11 @@ def _b_billing_settings(world):
     return {}, data, None
 
 
+def _b_seller_details(world):
+    data = {"retailer": world.own.pk, "street": "Keizersgracht 123", "vat_number": "NL852869327B01"}
+    return {}, data, world.own
+
+
 CONFIG = {
     "reasons": {"label": "Arrived late", "code": "LATE", "default_action": ""},
     "actions": {
@@ -710,6 +743,85 @@ def _b_config_edit(world):
 def _b_config_toggle(world):
     reason = ReturnReason.objects.filter(retailer=world.own).first()
     return {"kind": "reasons", "pk": reason.pk}, {}, reason
+
+
+HOLD_RULE = {
+    "name": "New customer over 1,000",
+    "kind": "compliance",
+    "condition": "new_customer_over",
+    "amount": "1000",
+    "countries": "",
+}
+
+
+def _b_hold_rule(data: dict):
+    def build(world):
+        rule = HoldRule.objects.create(
+            retailer=world.own, name="Abroad", condition="ships_outside", countries=["NL"]
+        )
+        return {"pk": rule.pk}, dict(data), rule
+
+    return build
+
+
+LOCATION = {
+    "name": "Rotterdam DC",
+    "type": "dc",
+    "zones": "NL, BE",
+    "daily_capacity": "30",
+    "line1": "Kade 1",
+    "postcode": "3011 AA",
+    "city": "Rotterdam",
+    "country": "NL",
+}
+
+
+def _b_location_list(world):
+    return {}, {**LOCATION, "ref": "RTM", "retailer": world.own.pk}, None
+
+
+def _b_location(data: dict):
+    def build(world):
+        location = LocationFactory(retailer=world.own)
+        return {"pk": location.pk}, dict(data), location
+
+    return build
+
+
+def _b_carrier_list(world):
+    data = {"name": "Courier Zqy", "zones": "NL", "transit_days": "3", "retailer": world.own.pk}
+    return {}, data, None
+
+
+def _b_carrier(data: dict):
+    def build(world):
+        carrier = CarrierFactory(retailer=world.own)
+        return {"pk": carrier.pk}, {"name": carrier.name, **data}, carrier
+
+    return build
+
+
+CHANNEL = {
+    "name": "Bol NL",
+    "kind": "marketplace",
+    "require_phone": "on",
+    "require_known_sku": "",
+    "total_tolerance": "0.05",
+}
+
+
+def _b_channel_list(world):
+    return {}, {**CHANNEL, "code": "bol", "retailer": world.own.pk}, None
+
+
+def _b_channel(data: dict):
+    def build(world):
+        channel = IntakeChannel.objects.create(
+            retailer=world.own, code="web2", name="Web", kind="webstore", secret="s3cret"
+        )
+        return {"pk": channel.pk}, dict(data), channel
+
+    return build
 
 
 def _intake_message(world) -> IntakeMessage:
@@ -788,7 +900,7 @@ def _b_returns_api_without_order(world):
 # what a returnRequest takes: the API's documentation, field for field
 RETURN_REQUEST = frozenset(
     {"retailerId", "orderId", "orderRef", "returnRef", "type", "status", "customer", "items"}
-    | {"fulfilmentChoice", "fulfilments"}
+    | {"fulfilmentChoice", "fulfilments", "customAttributes"}
 )
 RETURN_ITEM = frozenset(
     {"skuId", "skuRef", "skuPrice", "skuTaxPrice", "taxType", "currency", "returnQty"}
@@ -931,15 +1043,31 @@ ENDPOINTS: dict[str, Endpoint | list[Endpoint]] = {
     "fulfilments:cancel_lines": Endpoint(_b_fulfilment({})),
     "returns:release_refund": Endpoint(_b_release_refund),
     "returns:fulfilment_move": Endpoint(_b_return_fulfilment_move),
+    "returns:attribute_set": Endpoint(
+        lambda w: (
+            {"pk": (r := ReturnFactory(retailer=w.own)).pk},
+            {"name": "gift", "type": "BOOLEAN", "value": "true", "remove": ""},
+            r,
+        )
+    ),
     "billing:account_status": Endpoint(_b_account({"status": "SUSPENDED"})),
     "billing:account_attribute": Endpoint(
         _b_account({"key": "tier", "value": "gold", "remove": ""})
     ),
     "billing:debit_memo": Endpoint(_b_account({"amount": "12.50", "reason": "Late fee"})),
     "billing:account_invoice_email": Endpoint(_b_account_invoice_email),
+    "customers:customer_edit": Endpoint(_b_customer(_customer_details)),
+    "customers:address_save": [
+        Endpoint(_b_customer(lambda c: {**NEW_ADDRESS, "country": "Netherlands"})),
+        Endpoint(_b_customer(_address_in_book)),
+    ],
+    "customers:address_remove": Endpoint(
+        _b_customer(lambda c: {"address": c.addresses.first().pk})
+    ),
     "order_statuses:list": Endpoint(_b_status_list),
     "order_statuses:edit": Endpoint(_b_status(STATUS_DATA)),
     "order_statuses:dates": Endpoint(_b_date_window),
+    "billing_settings:seller": Endpoint(_b_seller_details),
     "order_statuses:move": Endpoint(_b_status({"direction": "up"})),
     "order_statuses:delete": Endpoint(_b_status({})),
     "billing_settings:edit": Endpoint(_b_billing_settings),
@@ -948,6 +1076,19 @@ ENDPOINTS: dict[str, Endpoint | list[Endpoint]] = {
     "return_config:conditions": Endpoint(_b_config_list("conditions")),
     "return_config:edit": Endpoint(_b_config_edit),
     "return_config:toggle": Endpoint(_b_config_toggle),
+    "hold_rules:list": Endpoint(lambda w: ({}, {**HOLD_RULE, "retailer": w.own.pk}, None)),
+    "hold_rules:edit": Endpoint(_b_hold_rule(HOLD_RULE)),
+    "hold_rules:active": Endpoint(_b_hold_rule({"active": "0"})),
+    "fulfilment_settings:locations": Endpoint(_b_location_list),
+    "fulfilment_settings:location_edit": Endpoint(_b_location(LOCATION)),
+    "fulfilment_settings:location_toggle": Endpoint(_b_location({})),
+    "fulfilment_settings:carriers": Endpoint(_b_carrier_list),
+    "fulfilment_settings:carrier_edit": Endpoint(_b_carrier({"zones": "DE", "transit_days": "4"})),
+    "fulfilment_settings:carrier_toggle": Endpoint(_b_carrier({})),
+    "channel_settings:list": Endpoint(_b_channel_list),
+    "channel_settings:edit": Endpoint(_b_channel(CHANNEL)),
+    "channel_settings:toggle": Endpoint(_b_channel({})),
+    "channel_settings:rotate": Endpoint(_b_channel({})),
     "intake:replay": Endpoint(
         _b_intake_replay, verbatim=frozenset({(IntakeMessage._meta.db_table, "body")})
     ),

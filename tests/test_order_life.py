@@ -35,7 +35,7 @@ from oms.roles import Role
 from orders import services
 from orders.intake.models import IntakeChannel
 from orders.intake.processing import intake_process, intake_receive
-from orders.models import OPEN_STATES, Order, OrderLine, SystemState
+from orders.models import OPEN_STATES, HoldRule, Order, OrderLine, SystemState
 from returns import services as returns
 from returns.models import Return, ReturnFulfilment, ReturnStatus
 from tests import life_invariants
@@ -74,7 +74,11 @@ RARELY = st.sampled_from([False, False, False, True])
 
 # each watched table as one digest of its rows: (table, the columns a change shows in)
 WATCHED = (
-    ("orders_order", "status_id, payment_status, total"),
+    (
+        "orders_order",
+        "status_id, payment_status, total, hold_compliance, hold_compliance_rule_id, "
+        "hold_compliance_why",
+    ),
     ("orders_orderline", "quantity, cancelled, shipment_status"),
     ("billing_payment", "authorised, captured, refunded, refunded_by_hand, voided"),
     ("billing_paymenttransaction", "status, amount"),
@@ -125,6 +129,13 @@ class OrderLife(AuditedSteps, RuleBasedStateMachine):
             headers={"Authorization": f"Bearer {Token.objects.create(user=self.agent).key}"}
         )
         self.placed = 0
+        # new customers' larger orders wait for a compliance check
+        self.hold_rule = HoldRule.objects.create(
+            retailer=retailer,
+            name="New customer over 150",
+            condition=HoldRule.Condition.NEW_CUSTOMER_OVER,
+            amount=Decimal("150.00"),
+        )
 
     # what the machine watches for a refused step to leave alone
 
@@ -248,6 +259,19 @@ class OrderLife(AuditedSteps, RuleBasedStateMachine):
     @rule(index=INDEX)
     def confirm(self, index):
         self._set_status(self._order(index, self._in(SystemState.NEW)), SystemState.PROCESSING)
+
+    @precondition(
+        lambda self: getattr(self, "placed", 0) and self._orders().filter(hold_compliance=True)
+    )
+    @rule(index=INDEX)
+    def a_manager_clears_a_hold(self, index):
+        order = self._order(index, self._orders().filter(hold_compliance=True))
+        self._try(
+            lambda: services.order_hold_clear(
+                order=order, flag="compliance", by=self.manager, reason="Identity checked"
+            ),
+            by=self.manager,
+        )
 
     @precondition(
         lambda self: getattr(self, "placed", 0) and self._in(SystemState.PROCESSING).exists()

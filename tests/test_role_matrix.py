@@ -34,6 +34,8 @@ from orders.intake.models import IntakeChannel, IntakeMessage
 from orders.models import BulkJob, Order, OrderStatus, SystemState
 from returns.models import ReturnAction, ReturnCondition, ReturnReason
 from tests.factories import (
+    CarrierFactory,
+    LocationFactory,
     MembershipFactory,
     OrderFactory,
     StatusFactory,
@@ -425,6 +427,8 @@ def _mark(retailer) -> None:
     config = billing_settings(retailer.pk)
     config.invoice_prefix = f"{marker}-"
     config.save(update_fields=["invoice_prefix"])
+    LocationFactory(retailer=retailer, name=f"{marker} depot")
+    CarrierFactory(retailer=retailer, name=f"{marker} courier")
     channel = IntakeChannel.objects.create(
         retailer=retailer, code=f"{marker.lower()}", name=f"{marker} shop", kind="webstore"
     )

@@ -8,18 +8,21 @@ from billing.services.accounts import (
     invoice_email_to_account,
 )
 from billing.services.invoices import (
+    SELLER_FIELDS,
     billing_settings,
     billing_settings_update,
     credit_note_create,
     credit_note_for_refund,
+    document_language,
     document_number,
     invoice_create,
-    invoice_language,
+    invoice_email,
     invoice_resend,
     invoice_update,
     invoices_on_paid,
     invoices_on_placed,
     open_invoice,
+    retailer_seller_update,
 )
 from billing.services.payments import (
     amount_of,
@@ -40,6 +43,7 @@ from billing.services.payments import (
 )
 
 __all__ = [
+    "SELLER_FIELDS",
     "amount_of",
     "billing_account_set_attribute",
     "billing_account_set_status",
@@ -48,10 +52,11 @@ __all__ = [
     "credit_note_create",
     "credit_note_for_refund",
     "debit_memo_create",
+    "document_language",
     "document_number",
     "invoice_create",
+    "invoice_email",
     "invoice_email_to_account",
-    "invoice_language",
     "invoice_resend",
     "invoice_update",
     "invoices_on_paid",
@@ -70,5 +75,6 @@ __all__ = [
     "payments_sync",
     "queue_operation",
     "refund_by_hand",
+    "retailer_seller_update",
     "settle_order_payments",
 ]

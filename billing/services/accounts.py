@@ -9,7 +9,7 @@ from django.db import transaction
 
 from billing import events
 from billing.models import BillingAccount, DebitMemo, Invoice
-from billing.services.invoices import document_number
+from billing.services.invoices import document_number, invoice_email
 from oms import activity, bounds, locking, state
 from oms.emails import email_queue
 from oms.models import OutboundEmail
@@ -112,13 +112,12 @@ def invoice_email_to_account(*, invoice: Invoice, account: BillingAccount, by) -
         raise ValidationError("That invoice belongs to another retailer.")
     if not account.contact_email:
         raise ValidationError("The billing account has no contact email.")
-    label = invoice.get_kind_display()
+    subject, body = invoice_email(invoice, name=account.name)
     email = email_queue(
         retailer=account.retailer,
         to=account.contact_email,
-        subject=f"{label} {invoice.number}",
-        body=f"Dear {account.name},\n\nPlease find attached {label.lower()} {invoice.number}.\n\n"
-        f"Kind regards,\n{account.retailer.name}\n",
+        subject=subject,
+        body=body,
         about=invoice.order,
         by=by,
         attachment=f"billing.invoice:{invoice.pk}",

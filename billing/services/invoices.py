@@ -12,9 +12,9 @@ from django.utils import timezone
 from billing import events
 from billing.ledger import share
 from billing.models import INVOICE_LANGUAGES, BillingSettings, DocumentSequence, Invoice
-from oms import activity, locking, state
-from oms.emails import email_queue
-from oms.models import OutboundEmail
+from oms import activity, bounds, locking, state
+from oms.emails import email_queue, email_render
+from oms.models import OutboundEmail, Retailer
 from oms.roles import Role, require_role
 
 CENT = Decimal("0.01")
@@ -25,12 +25,15 @@ def billing_settings(retailer_id: int) -> BillingSettings:
     return found
 
 
-def invoice_language(retailer, wanted: str | None = None) -> str:
-    """`wanted` when invoices can be printed in it, else the retailer's first such language."""
+def document_language(retailer, wanted: str | None = None, *, customer=None) -> str:
+    """The language of a document or email for a customer: `wanted` when documents can be
+    written in it, else the customer's own language, else the retailer's first such language,
+    else English."""
     supported = [code for code, _ in INVOICE_LANGUAGES]
-    if wanted in supported:
-        return wanted
-    return next((code for code in retailer.languages if code in supported), "en")
+    for code in (wanted, getattr(customer, "language", "")):
+        if code in supported:
+            return code
+    return next((code for code in retailer.languages or [] if code in supported), "en")
 
 
 def document_number(retailer_id: int, kind: str, prefix: str) -> tuple[int, str]:
@@ -43,17 +46,23 @@ def document_number(retailer_id: int, kind: str, prefix: str) -> tuple[int, str]
     return number, f"{prefix}{timezone.localdate().year}-{number:05d}"
 
 
+def _cancelled_share(line, amount: Decimal) -> Decimal:
+    """What the line's cancelled units take of one of its amounts (as their refund does)."""
+    return share(amount, line.quantity, 0, line.cancelled)
+
+
 def _line_snapshot(line) -> dict:
+    """The line as invoiced: the units not cancelled, at their share of its amounts."""
     return {
         "line_id": line.pk,
         "sku": line.sku,
         "name": line.name,
-        "quantity": line.quantity,
+        "quantity": line.quantity - line.cancelled,
         "unit_price": str(line.unit_price),
-        "discount": str(line.discount),
+        "discount": str(line.discount - _cancelled_share(line, line.discount)),
         "tax_rate": str(line.tax_rate),
-        "tax": str(line.tax),
-        "total": str(line.total),
+        "tax": str(line.tax - _cancelled_share(line, line.tax)),
+        "total": str(line.total - _cancelled_share(line, line.total)),
     }
 
 
@@ -76,6 +85,11 @@ def _create_invoice(order, *, by, language: str | None) -> Invoice:
         raise state.InvalidTransition(
             f"Order {order.ref} is invoiced already; credit that invoice before invoicing again."
         )
+    lines = list(order.lines.all())
+    if all(line.cancelled >= line.quantity for line in lines):
+        raise state.InvalidTransition(
+            f"Every item of order {order.ref} is cancelled: there is nothing to invoice."
+        )
     config = billing_settings(order.retailer_id)
     sequence_number, number = document_number(
         order.retailer_id, Invoice.Kind.INVOICE, config.invoice_prefix
@@ -88,13 +102,15 @@ def _create_invoice(order, *, by, language: str | None) -> Invoice:
         number=number,
         sequence_number=sequence_number,
         status=Invoice.Status.PAID if order.is_paid else Invoice.Status.NOT_PAID,
-        language=invoice_language(order.retailer, language),
+        language=document_language(order.retailer, language, customer=order.customer),
         delivery_time=config.default_delivery_time,
         currency=order.currency,
-        lines=[_line_snapshot(line) for line in order.lines.all()],
+        # cancelled units are not invoiced
+        lines=[_line_snapshot(line) for line in lines if line.quantity > line.cancelled],
         shipping=order.shipping,
-        tax=order.tax,
-        total=order.total,
+        tax=order.tax - sum((_cancelled_share(line, line.tax) for line in lines), Decimal("0.00")),
+        total=order.total
+        - sum((_cancelled_share(line, line.total) for line in lines), Decimal("0.00")),
         billing_name=address.name
         if address
         else (order.customer.full_name if order.customer else ""),
@@ -162,6 +178,18 @@ def invoice_update(
     return invoice
 
 
+def invoice_email(invoice: Invoice, *, name: str) -> tuple[str, str]:
+    """Subject and body of the email that carries an invoice or credit note, in the invoice's
+    language, greeting `name`."""
+    order = invoice.order
+    return email_render(
+        "emails/billing/invoice.txt",
+        {"invoice": invoice, "order": order, "retailer": order.retailer, "name": name},
+        language=invoice.language,
+        time_zone=order.retailer.time_zone,
+    )
+
+
 @transaction.atomic
 def invoice_resend(*, invoice: Invoice, by) -> OutboundEmail:
     """Email the invoice (as a PDF attachment) to the order's customer again."""
@@ -169,16 +197,12 @@ def invoice_resend(*, invoice: Invoice, by) -> OutboundEmail:
     order = invoice.order
     if order.customer is None or not order.customer.email:
         raise ValidationError("This order has no customer email address to write to.")
-    label = "Credit note" if invoice.is_credit_note else "Invoice"
+    subject, body = invoice_email(invoice, name=order.customer.first_name)
     email = email_queue(
         retailer=order.retailer,
         to=order.customer.email,
-        subject=f"{label} {invoice.number} for your order {order.ref}",
-        body=(
-            f"Dear {order.customer.first_name or 'customer'},\n\n"
-            f"Please find attached {label.lower()} {invoice.number} for your order {order.ref}."
-            f"\n\nKind regards,\n{order.retailer.name}\n"
-        ),
+        subject=subject,
+        body=body,
         about=order,
         by=by,
         attachment=f"billing.invoice:{invoice.pk}",
@@ -320,3 +344,60 @@ def billing_settings_update(*, retailer_id: int, by, **values) -> BillingSetting
         data={"before": before, "after": {f: getattr(config, f) for f in values}},
     )
     return config
+
+
+# What an admin sets of the seller that invoices name, and how each value is checked.
+SELLER_FIELDS = (
+    "legal_name",
+    "street",
+    "postcode",
+    "city",
+    "country",
+    "vat_number",
+    "chamber_of_commerce",
+    "iban",
+)
+activity.describe_as("oms.retailer.seller_changed", "Seller details for invoices changed: {fields}")
+_SELLER_CHECKS = {
+    "country": bounds.country_code,
+    "vat_number": bounds.check_vat_number,
+    "iban": bounds.check_iban,
+}
+
+
+@transaction.atomic
+def retailer_seller_update(*, retailer_id: int, by, **values: str) -> Retailer:
+    """Set the seller's details invoices print in their header and footer (admins): legal name,
+    address, VAT number, chamber of commerce number and IBAN. An empty value leaves a detail
+    off; a value that does not fit is refused with its field named, and nothing changes."""
+    require_role(by, retailer_id, Role.ADMIN)
+    unknown = set(values) - set(SELLER_FIELDS)
+    if unknown:
+        raise ValidationError(f"Unknown seller details: {', '.join(sorted(unknown))}.")
+    cleaned, errors = {}, {}
+    for name, value in values.items():
+        text = " ".join(str(value or "").split())
+        try:
+            if text and name in _SELLER_CHECKS:
+                text = _SELLER_CHECKS[name](text)
+            cleaned[name] = bounds.check_text(text, Retailer, name)
+        except ValidationError as error:
+            errors[name] = " ".join(error.messages)
+    if errors:
+        raise ValidationError(errors)
+    retailer = Retailer.objects.get(pk=retailer_id)
+    changed = {name: text for name, text in cleaned.items() if getattr(retailer, name) != text}
+    if not changed:
+        return retailer
+    before = {name: getattr(retailer, name) for name in changed}
+    # one row, written in one statement: the retailer row is not taken under a lock
+    Retailer.objects.filter(pk=retailer_id).update(**changed)
+    for name, text in changed.items():
+        setattr(retailer, name, text)
+    activity.record(
+        action="oms.retailer.seller_changed",
+        target=retailer,
+        by=by,
+        data={"before": before, "after": changed, "fields": ", ".join(changed)},
+    )
+    return retailer

@@ -30,6 +30,7 @@ from billing.tasks import run_payment_operation
 from oms import bounds, locking, state
 from oms.roles import Role, require_role
 from oms.tasks import enqueue_on_commit
+from oms.templatetags.money import format_money
 
 logger = logging.getLogger(__name__)
 
@@ -140,7 +141,7 @@ def payment_capture(*, payment: Payment, amount, by) -> PaymentTransaction:
     available = ledger.capturable(payment)
     if amount > available:
         raise ValidationError(
-            {"amount": f"At most {available} {payment.currency} can be captured."}
+            {"amount": f"At most {format_money(available, payment.currency)} can be captured."}
         )
     return queue_operation(payment, Kind.CAPTURE, amount, by=by)
 
@@ -157,7 +158,7 @@ def payment_refund(
     available = ledger.refundable(payment)
     if amount > available:
         raise ValidationError(
-            {"amount": f"At most {available} {payment.currency} can be refunded."}
+            {"amount": f"At most {format_money(available, payment.currency)} can be refunded."}
         )
     return queue_operation(payment, Kind.REFUND, amount, by=by, return_request_id=return_request_id)
 

@@ -49,6 +49,7 @@ class MappingError(Exception):
 @dataclass
 class CanonicalAddress:
     name: str = ""
+    company: str = ""
     line1: str = ""
     line2: str = ""
     postcode: str = ""
@@ -80,6 +81,7 @@ class CanonicalOrder:
     shipping: Decimal = Decimal("0.00")
     total: Decimal | None = None
     payment_method: str = ""
+    vat_number: str = ""  # a business buyer's
     placed_at: datetime | None = None
     sent_at: datetime | None = None  # when the channel sent this version of the order
 
@@ -232,7 +234,8 @@ class _Reader:
 
 class WebstoreAdapter:
     """{"id", "event", "created_at", "updated_at", "currency", "customer": {email, first_name,
-    last_name, phone}, "shipping_address": {name, street, street2, zip, city, country},
+    last_name, phone, vat_number}, "shipping_address": {name, company, street, street2, zip,
+    city, country},
     "billing_address", "lines": [{sku, title, qty, price}], "shipping_cost", "total",
     "payment": {method}}"""
 
@@ -269,6 +272,9 @@ class WebstoreAdapter:
             customer.get("last_name"), "customer.last_name", Customer, "last_name"
         )
         order.phone = r.phone(customer.get("phone"), "customer.phone")
+        order.vat_number = r.text(
+            customer.get("vat_number"), "customer.vat_number", Order, "vat_number"
+        )
         order.shipping_address = self._address(
             r, r.object(data.get("shipping_address"), "shipping_address"), "shipping_address", order
         )
@@ -312,6 +318,7 @@ class WebstoreAdapter:
             name = r.fits(name, "customer.first_name and customer.last_name", Address, "name")
         return CanonicalAddress(
             name=name,
+            company=r.text(raw.get("company"), f"{where}.company", Address, "company"),
             line1=r.text(raw.get("street"), f"{where}.street", Address, "line1", required=True),
             line2=r.text(raw.get("street2"), f"{where}.street2", Address, "line2"),
             postcode=r.text(raw.get("zip"), f"{where}.zip", Address, "postcode", required=True),

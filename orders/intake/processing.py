@@ -196,8 +196,23 @@ def _apply(message: IntakeMessage) -> str:
         return _reject(message, reasons)
     if existing is not None:
         return _update(message, existing, canonical)
-    order = _create(channel, ref, canonical)
+    try:
+        with transaction.atomic():  # a refused order leaves no customer or address behind
+            order = _create(channel, ref, canonical)
+    except ValidationError as error:
+        return _reject(message, faults(error))
     return _accept(message, order, "order created")
+
+
+def faults(error: ValidationError) -> list[str]:
+    """Every fault a service found, one reason each, named by its field where it has one."""
+    if hasattr(error, "error_dict"):
+        return [
+            f"{field}: {reason}" if field != "__all__" else reason
+            for field, reasons in error.message_dict.items()
+            for reason in reasons
+        ]
+    return list(error.messages)
 
 
 def _applied_after(message: IntakeMessage) -> IntakeMessage | None:
@@ -271,6 +286,7 @@ def validate(order: CanonicalOrder, channel: IntakeChannel, *, complete: bool = 
 def _address(address: CanonicalAddress) -> services.AddressInput:
     return services.AddressInput(
         name=address.name,
+        company=address.company,
         line1=address.line1,
         line2=address.line2,
         postcode=address.postcode,
@@ -318,6 +334,7 @@ def _create(channel: IntakeChannel, ref: str, canonical: CanonicalOrder) -> Orde
             if canonical.billing_address
             else None,
             placed_at=canonical.placed_at,
+            vat_number=canonical.vat_number,
             payment=services.PaymentInput(
                 method=canonical.payment_method, provider_reference=f"psp_{ref}"
             ),
@@ -331,8 +348,10 @@ def _update(message: IntakeMessage, order: Order, canonical: CanonicalOrder) -> 
         services.order_lines_replace(
             order=order, lines=_lines(canonical), shipping=canonical.shipping, by=None
         )
-    except (InvalidTransition, ValidationError) as error:
-        return _reject(message, [f"state: {' '.join(getattr(error, 'messages', [str(error)]))}"])
+    except InvalidTransition as error:
+        return _reject(message, [f"state: {error}"])
+    except ValidationError as error:
+        return _reject(message, faults(error))
     return _accept(message, order, "order updated")
 
 

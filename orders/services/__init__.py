@@ -6,6 +6,7 @@ The workflows that cross apps (place, confirm, complete, cancel, cancel items, c
 here and call down into fulfilments, returns and billing.
 """
 
+from orders.services.holds import hold_rule_save, hold_rule_set_active, holds_apply, why_held
 from orders.services.lifecycle import (
     AddressInput,
     Cancellation,
@@ -78,6 +79,9 @@ __all__ = [
     "completion_blockers",
     "fulfilment_lines_cancel",
     "fulfilment_moved",
+    "hold_rule_save",
+    "hold_rule_set_active",
+    "holds_apply",
     "memo_add",
     "order_cancel",
     "order_copy",
@@ -115,4 +119,5 @@ __all__ = [
     "ticket_close",
     "ticket_customer_message",
     "ticket_reply",
+    "why_held",
 ]

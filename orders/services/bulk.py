@@ -10,6 +10,7 @@ first order without a result.
 
 from __future__ import annotations
 
+import zoneinfo
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,9 +21,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import F, Q
-from django.template.loader import render_to_string
 from django.utils import timezone
-from weasyprint import HTML
 
 from billing.documents import invoices_pdf
 from billing.models import Invoice
@@ -31,6 +30,7 @@ from oms.activity import describe_as
 from oms.exports import csv_bytes
 from oms.roles import Role, require_role
 from oms.tasks import enqueue_on_commit
+from orders.documents import packing_slips_pdf
 from orders.exports import CSV_COLUMNS
 from orders.models import BulkJob, BulkJobItem, Order, OrderLine, OrderStatus, SystemState
 from orders.services.lifecycle import (
@@ -408,7 +408,10 @@ def _make_file(job: BulkJob, action: BulkAction) -> None:
 
 
 def _csv(orders: list[Order]) -> bytes:
-    return csv_bytes(orders, CSV_COLUMNS)
+    """The orders' export, its times in their retailer's zone (UTC when they span several)."""
+    zones = {order.retailer.time_zone or "UTC" for order in orders}
+    zone = zoneinfo.ZoneInfo(zones.pop() if len(zones) == 1 else "UTC")
+    return csv_bytes(orders, CSV_COLUMNS, zone=zone)
 
 
 def _invoices_pdf(orders: list[Order]) -> bytes:
@@ -421,13 +424,4 @@ def _invoices_pdf(orders: list[Order]) -> bytes:
 
 
 def _packing_slips_pdf(orders: list[Order]) -> bytes:
-    pages = [
-        render_to_string(
-            "orders/pdf/packing_slip.html", {"order": order, "lines": list(order.lines.all())}
-        )
-        for order in orders
-    ]
-    documents = [HTML(string=page).render() for page in pages]
-    first = documents[0]
-    all_pages = [page for document in documents for page in document.pages]
-    return first.copy(all_pages).write_pdf()
+    return packing_slips_pdf(orders)

@@ -33,8 +33,10 @@ from orders.models import (
     ShipmentStatus,
     SystemState,
 )
+from orders.services.holds import holds_apply
 from orders.services.mail import queue_order_email
 from orders.services.payments import order_payment_status_refresh
+from orders.services.shipments import BEFORE_SHIPPING
 from returns import services as returns
 
 HOLD_FLAGS = {
@@ -154,6 +156,7 @@ class LineInput:
 @dataclass
 class AddressInput:
     name: str = ""
+    company: str = ""
     line1: str = ""
     line2: str = ""
     postcode: str = ""
@@ -188,13 +191,17 @@ class OrderInput:
     promised_date: date | None = None
     collection_location: str = ""
     payment: PaymentInput | None = None
+    vat_number: str = ""
 
 
 def _address(retailer_id: int, customer: Customer | None, given: AddressInput) -> Address:
     """The address as given, its country as an ISO code (an English name becomes its code; an
     unknown country is refused, never cut to two letters)."""
     faults = bounds.check_fits(
-        {n: getattr(given, n) for n in ("name", "line1", "line2", "postcode", "city", "phone")},
+        {
+            n: getattr(given, n)
+            for n in ("name", "company", "line1", "line2", "postcode", "city", "phone")
+        },
         Address,
     )
     country = given.country
@@ -208,6 +215,7 @@ def _address(retailer_id: int, customer: Customer | None, given: AddressInput) -
         retailer_id=retailer_id,
         customer=customer,
         name=given.name or (customer.full_name if customer else ""),
+        company=given.company,
         line1=given.line1,
         line2=given.line2,
         postcode=given.postcode,
@@ -273,6 +281,12 @@ def order_place(*, data: OrderInput, by) -> Order:
     if not data.lines:
         raise ValidationError({"lines": "An order needs at least one line."})
     _check_shipping(data.shipping)
+    vat_number = data.vat_number.strip()
+    try:
+        bounds.check_text(vat_number, Order, "vat_number")
+        bounds.check_header(vat_number)
+    except ValidationError as error:
+        raise ValidationError({"vat_number": " ".join(error.messages)}) from None
     shipping_address = (
         _address(data.retailer_id, data.customer, data.shipping_address)
         if data.shipping_address
@@ -298,6 +312,7 @@ def order_place(*, data: OrderInput, by) -> Order:
         carrier=data.carrier,
         promised_date=data.promised_date,
         collection_location=data.collection_location,
+        vat_number=vat_number,
         placed_at=data.placed_at or now,
         updated_at=now,
         payment_status=PaymentStatus.NOT_PAID,
@@ -307,6 +322,7 @@ def order_place(*, data: OrderInput, by) -> Order:
     _total_up(order, lines, data.shipping)
     order.save(update_fields=["subtotal", "discount", "shipping", "tax", "total", "item_count"])
     events.order_placed(order)
+    holds_apply(order=order)
     if data.payment is not None:
         billing.payment_authorise(
             order=order,
@@ -425,6 +441,13 @@ def order_cancel(
     )
     if refunds:
         returns.return_for_cancellation(order=order, by=by, operations=refunds)
+    else:  # nothing was paid to give back: an invoice already made is credited all the same
+        billing.credit_note_for_refund(
+            order=order,
+            quantities={pk: each.open for pk, each in units.items() if each.open},
+            include_shipping=True,
+            by=by,
+        )
     if notify:
         queue_order_email(
             order,
@@ -438,22 +461,25 @@ def order_cancel(
 
 def _cancel_units(order: Order, counts: dict[int, int], *, by, record: bool) -> list[OrderLine]:
     """Add `counts` (by line id) to the lines' cancelled units; a line with nothing left to
-    ship and nothing shipped reads Cancelled. The caller checked the units are open."""
+    ship reads Cancelled when nothing of it shipped, and Shipped when the rest of it did. The
+    caller checked the units are open."""
     lines = locking.lock_all(order.lines.filter(pk__in=[pk for pk, n in counts.items() if n]))
     units = order.lines.units()
     for line in lines:
         line.cancelled += counts[line.pk]
         changes = {"cancelled": line.cancelled}
         left = units[line.pk].open - counts[line.pk]
+        before, after = line.shipment_status, None
         if not left and not units[line.pk].shipped:
-            before = line.shipment_status
-            line.shipment_status = ShipmentStatus.CANCELLED
-            changes["shipment_status"] = line.shipment_status
+            after = ShipmentStatus.CANCELLED
+        elif not left and before in BEFORE_SHIPPING:
+            after = ShipmentStatus.SHIPPED
+        if after is not None:
+            line.shipment_status = after
+            changes["shipment_status"] = after
         line.save(update_fields=list(changes))
         if record and "shipment_status" in changes:
-            events.line_shipment_updated(
-                line, changes={"shipment_status": (before, ShipmentStatus.CANCELLED)}, by=by
-            )
+            events.line_shipment_updated(line, changes={"shipment_status": (before, after)}, by=by)
         elif record:
             events.line_units_cancelled(line, count=counts[line.pk], by=by)
     return lines
@@ -502,6 +528,10 @@ def order_lines_cancel(
     order.updated_at = timezone.now()
     order.save(update_fields=["updated_at"])
     if not any(ledger.paid([p]) > 0 for p in order.payments.all()):
+        # nothing was paid for them: an invoice already made is credited all the same
+        billing.credit_note_for_refund(
+            order=order, quantities=counts, include_shipping=False, by=by
+        )
         return None
     by_line = {line.pk: line for line in cancelled}
     return returns.return_for_unfulfillable(
@@ -567,7 +597,13 @@ def order_line_correct_quantity(*, order: Order, line_id: int, quantity: int, by
         tax_rate=line.tax_rate,
     )
     line.quantity, line.total, line.tax = quantity, amounts.total, amounts.tax
-    line.save(update_fields=["quantity", "discount", "total", "tax"])
+    fields = ["quantity", "discount", "total", "tax"]
+    if not open_after and line.shipment_status in BEFORE_SHIPPING:
+        # nothing left to ship: it reads as what became of its units
+        shipped = ShipmentStatus.SHIPPED if units.shipped else ShipmentStatus.CANCELLED
+        line.shipment_status = shipped
+        fields.append("shipment_status")
+    line.save(update_fields=fields)
     _total_up(order, order.lines.all(), order.shipping)
     order.updated_at = timezone.now()
     order.save(update_fields=["subtotal", "discount", "tax", "total", "item_count", "updated_at"])
@@ -616,6 +652,7 @@ def order_copy(*, order: Order, by) -> Order:
             return None
         return AddressInput(
             name=given.name,
+            company=given.company,
             line1=given.line1,
             line2=given.line2,
             postcode=given.postcode,
@@ -640,6 +677,7 @@ def order_copy(*, order: Order, by) -> Order:
             delivery_method=source.delivery_method,
             carrier=source.carrier,
             collection_location=source.collection_location,
+            vat_number=source.vat_number,
             lines=[
                 LineInput(
                     sku=line.sku,
@@ -670,8 +708,10 @@ def order_hold_set(*, order: Order, flag: str, by, reason: str) -> Order:
     if getattr(order, name):
         return order
     setattr(order, name, True)
+    setattr(order, f"{name}_rule", None)  # held by hand
+    setattr(order, f"{name}_why", reason.strip()[: Order._meta.get_field(f"{name}_why").max_length])
     order.updated_at = timezone.now()
-    order.save(update_fields=[name, "updated_at"])
+    order.save(update_fields=[name, f"{name}_rule", f"{name}_why", "updated_at"])
     events.order_hold_changed(order, hold=label, held=True, reason=reason.strip(), by=by)
     return order
 
@@ -687,8 +727,10 @@ def order_hold_clear(*, order: Order, flag: str, by, reason: str) -> Order:
     if not getattr(order, name):
         raise ValidationError({"flag": f"Order {order.ref} is not held for {label.lower()}."})
     setattr(order, name, False)
+    setattr(order, f"{name}_rule", None)
+    setattr(order, f"{name}_why", "")
     order.updated_at = timezone.now()
-    order.save(update_fields=[name, "updated_at"])
+    order.save(update_fields=[name, f"{name}_rule", f"{name}_why", "updated_at"])
     events.order_hold_changed(order, hold=label, held=False, reason=reason.strip(), by=by)
     return order
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.template.loader import render_to_string
 
 from billing import ledger
+from billing.services import document_language
 from oms import bounds
-from oms.emails import email_queue
+from oms.emails import email_queue, email_render
 from oms.models import OutboundEmail
 from oms.roles import Role, require_role
 from orders import events
@@ -16,15 +16,14 @@ from orders.models import AWAITING_PAYMENT, Order
 
 
 def render_order_email(order: Order, template: str, context: dict | None = None) -> tuple[str, str]:
-    """Subject and body of `templates/emails/orders/<template>.txt` (first line: Subject: ...)."""
-    text = render_to_string(
+    """Subject and body of `templates/emails/orders/<template>.txt` (first line: Subject: ...),
+    in the customer's language (else the retailer's)."""
+    return email_render(
         f"emails/orders/{template}.txt",
         {"order": order, "customer": order.customer, "retailer": order.retailer, **(context or {})},
-    ).lstrip()
-    first, _, body = text.partition("\n")
-    if not first.startswith("Subject:"):
-        raise ValueError(f"emails/orders/{template}.txt must start with a Subject: line")
-    return first.removeprefix("Subject:").strip(), body.strip() + "\n"
+        language=document_language(order.retailer, customer=order.customer),
+        time_zone=order.retailer.time_zone,
+    )
 
 
 def queue_order_email(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -17,6 +18,7 @@ from billing import services as billing
 from billing.models import Payment, PaymentStatus, PaymentTransaction
 from oms import locking, state
 from oms.roles import Role, require_role
+from oms.templatetags.money import format_money
 from orders.models import ORDER_CHECKS, Order, SystemState
 from returns import services as returns
 
@@ -41,8 +43,37 @@ def _refuse_capture(order: Order) -> None:
 def order_payment_capture(*, payment: Payment, amount, by) -> PaymentTransaction:
     """Capture all or part of what is authorised, unless the order is cancelled or fraud."""
     require_role(by, payment.retailer_id, Role.MANAGER)
-    _refuse_capture(_lock(payment.order))
+    order = _lock(payment.order)
+    _refuse_capture(order)
+    _refuse_charging_cancelled_items(order, payment, billing.amount_of(amount))
     return billing.payment_capture(payment=payment, amount=amount, by=by)
+
+
+def _refuse_charging_cancelled_items(order: Order, payment: Payment, amount) -> None:
+    """Cancelled items are not charged: captures (with those on their way) stop at what the
+    order is worth without them, less what was given back of it. (More than the payment can
+    capture at all is billing's to refuse.)"""
+    if amount > ledger.capturable(payment):
+        return
+    taken = sum(
+        (
+            each.payment.captured
+            + each.capturing
+            - each.payment.refunded
+            - each.payment.refunded_by_hand
+            - each.refunding
+            for each in ledger.balances(order.payments.all())
+        ),
+        ledger.ZERO,
+    )
+    room = max(ledger.ZERO, ledger.worth_kept(order) - taken)
+    if amount > room:
+        raise ValidationError(
+            {
+                "amount": f"At most {format_money(room, order.currency)} can be captured: "
+                "cancelled items are not charged."
+            }
+        )
 
 
 @transaction.atomic

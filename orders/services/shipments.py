@@ -7,12 +7,15 @@ records its open units as shipped. A line's shipment status follows its fulfilme
 
 from __future__ import annotations
 
+import zoneinfo
+from datetime import date, datetime, timedelta
+
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from fulfilments import services as fulfilments
-from fulfilments.models import Fulfilment, FulfilmentStatus
+from fulfilments.models import Carrier, Fulfilment, FulfilmentStatus
 from oms import locking, state
 from oms.roles import Role, require_role
 from orders import events
@@ -141,6 +144,7 @@ def order_mark_sent(*, order: Order, by, tracking_number: str = "", carrier: str
             )
         fulfilments.fulfilment_direct(order=order, units=leaving, by=by, note="order marked sent")
     now = timezone.now()
+    estimate = delivery_estimate(retailer=order.retailer, carrier=carrier, shipped_at=now)
     shipment = Shipment.objects.create(
         retailer_id=order.retailer_id,
         order=order,
@@ -148,6 +152,7 @@ def order_mark_sent(*, order: Order, by, tracking_number: str = "", carrier: str
         service=order.delivery_method,
         tracking_number=tracking_number,
         status=Shipment.Status.IN_TRANSIT,
+        estimated_delivery=estimate,
         shipped_at=now,
         created_at=now,
     )
@@ -163,10 +168,34 @@ def order_mark_sent(*, order: Order, by, tracking_number: str = "", carrier: str
         order,
         "sent_tracking" if tracking_number else "sent",
         by=by,
-        context={"shipment": shipment},
+        context={"shipment": shipment, "estimate": estimate},
         required=False,
     )
     return shipment
+
+
+def delivery_estimate(*, retailer, carrier: str, shipped_at: datetime) -> date | None:
+    """The day a parcel handed to `carrier` at `shipped_at` should arrive: the carrier's transit
+    days counted in working days (Monday to Friday) after the ship date, in the retailer's time
+    zone. None when the carrier is not set up with the retailer, or when that day has passed
+    already: then nobody is promised a date."""
+    days = (
+        Carrier.objects.filter(retailer_id=retailer.pk, name=carrier)
+        .values_list("transit_days", flat=True)
+        .first()
+    )
+    if days is None:
+        return None
+    zone = zoneinfo.ZoneInfo(retailer.time_zone)
+    day = shipped_at.astimezone(zone).date()
+    left = days
+    while left > 0 or day.weekday() >= 5:
+        day += timedelta(days=1)
+        if day.weekday() < 5:
+            left -= 1
+    if day < timezone.localtime(timezone=zone).date():
+        return None
+    return day
 
 
 def _nothing_to_ship(order: Order, units) -> str:

@@ -11,6 +11,7 @@ from oms.activity import RecordRef, describe_as, record
 from oms.emails import email_queue
 from oms.roles import Role, require_role
 from orders.models import Order, Ticket, TicketMessage
+from orders.services.mail import render_order_email
 
 describe_as("orders.ticket.customer_message", "Customer wrote on “{subject}”: “{body}”")
 describe_as("orders.ticket.replied", "Replied on “{subject}”: “{body}”")
@@ -94,13 +95,15 @@ def ticket_reply(*, ticket: Ticket, by, body: str) -> TicketMessage:
     _record(ticket, "orders.ticket.replied", by, body=body[:200])
     order = ticket.order
     if order.customer is not None and order.customer.email:
+        # the customer's subject, on one line as a mail header has it
+        subject, text = render_order_email(
+            order, "ticket_reply", {"subject": " ".join(ticket.subject.split()), "message": body}
+        )
         email_queue(
             retailer=order.retailer,
             to=order.customer.email,
-            # the customer's subject, on one line as a mail header has it
-            subject=f"Re: {' '.join(ticket.subject.split())} (order {order.ref})",
-            body=f"Dear {order.customer.first_name or 'customer'},\n\n{body}\n\n"
-            f"Kind regards,\n{order.retailer.name}\n",
+            subject=subject,
+            body=text,
             about=order,
             by=by,
         )

@@ -14,20 +14,20 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.loader import render_to_string
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.views import View
-from weasyprint import HTML
 
 from billing import services as billing
 from billing.documents import invoices_pdf
 from billing.models import Invoice
-from oms import bounds
+from oms import bounds, datestyle
 from oms.exports import disposition
 from oms.state import InvalidTransition
 from oms.templatetags.money import format_money
 from oms.views import TenantScopedMixin
 from orders import forms as order_forms
 from orders import services
+from orders.documents import packing_slips_pdf
 from orders.models import Order
 from orders.selectors import order_fulfilments, order_header_queryset, order_shipments
 from orders.views.browse import _OrderActionView
@@ -480,7 +480,7 @@ class InvoicesPdfView(_OrderDocumentView):
             raise Http404("This order has no invoices yet.")
         language = request.GET.get("language") or None
         if language is not None:
-            language = billing.invoice_language(order.retailer, language)
+            language = billing.document_language(order.retailer, language)
         name = invoices[0].number if len(invoices) == 1 else f"invoices-{order.ref}"
         return self.pdf(invoices_pdf(invoices, language=language), f"{name}.pdf")
 
@@ -488,12 +488,8 @@ class InvoicesPdfView(_OrderDocumentView):
 class PackingSlipPdfView(_OrderDocumentView):
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         order = self.order()
-        language = billing.invoice_language(order.retailer, request.GET.get("language"))
-        with translation.override(language), timezone.override(order.retailer.time_zone):
-            html = render_to_string(
-                "orders/pdf/packing_slip.html", {"order": order, "lines": list(order.lines.all())}
-            )
-        return self.pdf(HTML(string=html).write_pdf(), f"packing-slip-{order.ref}.pdf")
+        content = packing_slips_pdf([order], language=request.GET.get("language") or None)
+        return self.pdf(content, f"packing-slip-{order.ref}.pdf")
 
 
 class OrderLiveView(_OrderDocumentView):
@@ -502,7 +498,7 @@ class OrderLiveView(_OrderDocumentView):
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         order = self.order()
         fulfilments = order_fulfilments(order)
-        with timezone.override(order.retailer.time_zone):
+        with datestyle.shown_for(order.retailer):
             html = render_to_string(
                 "orders/_live.html",
                 {

@@ -11,6 +11,7 @@ from django.shortcuts import redirect
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import urlencode
 from django.views import View
 from django.views.generic import ListView
 from django_filters.views import FilterView
@@ -18,8 +19,11 @@ from django_tables2 import SingleTableMixin
 from weasyprint import HTML
 
 from billing import ledger
+from billing.documents import credit_note_returns
 from billing.models import INVOICE_LANGUAGES, Invoice
-from billing.services import invoice_language, open_invoice
+from billing.services import document_language, open_invoice
+from customers import selectors as customer_selectors
+from oms import datestyle
 from oms.exports import csv_response
 from oms.roles import Role, has_role, has_role_anywhere
 from oms.tenancy import retailer_ids_for
@@ -168,7 +172,8 @@ def _describe_filters(filterset: OrderFilter) -> list[tuple[str, str]]:
         field = filterset.form.fields[name]
         if hasattr(value, "start"):
             text = " to ".join(
-                part.strftime("%d %b %Y") if part else "…" for part in (value.start, value.stop)
+                datestyle.current().show(part) if part else "…"
+                for part in (value.start, value.stop)
             )
         elif hasattr(field, "choices"):
             choices = {str(k): v for k, v in field.choices}
@@ -182,6 +187,7 @@ def _describe_filters(filterset: OrderFilter) -> list[tuple[str, str]]:
 
 TABS = [
     ("items", "Items"),
+    ("customer", "Customer"),
     ("transactions", "Transactions"),
     ("shipments", "Shipments"),
     ("returns", "Returns"),
@@ -213,7 +219,7 @@ class OrderDetailView(TenantDetailView):
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         self.tab  # noqa: B018 - an unknown tab is a 404 before any query
         self.object = self.get_object()
-        with timezone.override(self.object.retailer.time_zone):
+        with datestyle.shown_for(self.object.retailer):
             return self.render_to_response(self.get_context_data()).render()
 
     def get_template_names(self) -> list[str]:
@@ -274,6 +280,8 @@ def _tax_bands(order: Order) -> list[selectors.TaxBand]:
 
 def tab_context(request: HttpRequest, order: Order, tab: str, forms: dict) -> dict[str, Any]:
     """What one tab shows: read only when it is open."""
+    if tab == "customer":
+        return customer_tab(order)
     if tab == "transactions":
         return {"transactions": list(order.transactions.select_related("payment", "created_by"))}
     if tab == "shipments":
@@ -301,9 +309,13 @@ def tab_context(request: HttpRequest, order: Order, tab: str, forms: dict) -> di
             )
         }
     if tab == "invoices":
-        first = invoice_language(order.retailer)
+        first = document_language(order.retailer, customer=order.customer)
+        invoices = list(order.invoices.select_related("credits"))
+        refunds = credit_note_returns(invoices)
+        for invoice in invoices:
+            invoice.refund_of = refunds.get(invoice.pk)
         return {
-            "invoices": list(order.invoices.select_related("credits")),
+            "invoices": invoices,
             "can_invoice": open_invoice(order) is None,
             "invoice_statuses": Invoice.Status.choices,
             "invoice_languages": sorted(INVOICE_LANGUAGES, key=lambda item: item[0] != first),
@@ -316,6 +328,33 @@ def tab_context(request: HttpRequest, order: Order, tab: str, forms: dict) -> di
             "activity_kind": kind,
         }
     return {}
+
+
+CUSTOMER_TAB_ROWS = 10  # recent orders, open returns and open tickets on the Customer tab
+
+
+def customer_tab(order: Order) -> dict[str, Any]:
+    """The order's customer at a glance: who they are, where they live, what they bought and
+    what is still open with them (a fixed number of queries, however long their history)."""
+    customer = order.customer
+    if customer is None:
+        return {"customer": None}
+    here = f"{reverse('orders:order_tab', args=[order.pk, 'customer'])}#order-tab"
+    addresses = customer_selectors.address_book(customer)
+    for address in addresses.rows:
+        address.billing_here = customer_selectors.same_place(order.billing_address, address)
+        address.shipping_here = customer_selectors.same_place(order.shipping_address, address)
+    return {
+        "customer": customer,
+        "customer_language": customer_selectors.language_name(customer),
+        "customer_figures": customer_selectors.figures(customer),
+        "customer_orders": customer_selectors.recent_orders(customer, CUSTOMER_TAB_ROWS),
+        "customer_returns": customer_selectors.open_returns(customer, CUSTOMER_TAB_ROWS),
+        "customer_tickets": customer_selectors.open_tickets(customer, CUSTOMER_TAB_ROWS),
+        "customer_addresses": addresses,
+        "customer_edit_url": f"{reverse('customers:customer_edit', args=[customer.pk])}"
+        f"?{urlencode({'next': here})}",
+    }
 
 
 class _OrderActionView(TenantObjectActionView):
@@ -332,7 +371,7 @@ class _OrderActionView(TenantObjectActionView):
             return redirect("orders:order_tab", pk=order.pk, tab=self.tab)
         view = OrderDetailView(request=self.request, kwargs={"pk": order.pk, "tab": self.tab})
         view.object = order
-        with timezone.override(order.retailer.time_zone):
+        with datestyle.shown_for(order.retailer):
             context = view.get_context_data(forms=forms or {})
             template = view.get_template_names()
             response = view.response_class(self.request, template, context, status=status)

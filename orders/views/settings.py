@@ -29,9 +29,9 @@ class StatusForm(forms.Form):
 class DateWindowForm(forms.Form):
     """The dates the retailer's records may carry."""
 
-    dates_from = forms.DateField(
+    dates_from = bounds.LocalDateField(
         label="Earliest date",
-        widget=forms.DateInput(attrs={"type": "date", "class": "form-control form-control-sm"}),
+        widget=bounds.LocalDateInput(attrs={"class": "form-control form-control-sm"}),
         help_text="Orders, returns and payments dated before it are refused.",
     )
     dates_ahead_days = forms.IntegerField(

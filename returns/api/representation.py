@@ -36,8 +36,9 @@ def item(row) -> dict:
         "taxType": row.tax_type or None,
         "currency": row.currency or None,
         "returnQty": row.quantity,
-        "returnReason": row.reason_text or (row.reason.code if row.reason_id else None),
-        "returnCondition": row.condition_text or (row.condition.code if row.condition_id else None),
+        # codes, whatever made the return: the retailer's code when it knows the reason
+        "returnReason": (row.reason.code if row.reason_id else row.reason_text) or None,
+        "returnCondition": (row.condition.code if row.condition_id else row.condition_text) or None,
     }
 
 
@@ -90,6 +91,7 @@ def return_object(ret: Return) -> dict:
         "items": [item(row) for row in ret.items.all()],
         "fulfilmentChoice": fulfilment_choice(ret),
         "fulfilments": [fulfilment(row) for row in ret.fulfilments.all()],
+        "customAttributes": ret.attributes,
         "totalReturnPrice": number(ret.total_return_price),
         "createdOn": timestamp(ret.created_at),
         "updatedOn": timestamp(ret.updated_at),

@@ -24,6 +24,10 @@ from customers.models import Address
 from oms import bounds
 from orders.models import Order
 from returns.models import (
+    ATTRIBUTE_NAME_MAX,
+    ATTRIBUTE_VALUE_MAX,
+    ATTRIBUTES_MAX,
+    AttributeType,
     FulfilmentType,
     Return,
     ReturnFulfilment,
@@ -32,7 +36,13 @@ from returns.models import (
     ReturnType,
     TaxType,
 )
-from returns.services import CustomerInput, FulfilmentInput, ItemInput, ReturnInput
+from returns.services import (
+    CustomerInput,
+    FulfilmentInput,
+    ItemInput,
+    ReturnInput,
+    check_attribute,
+)
 
 # a count of units the database holds in one item (a PositiveIntegerField)
 MAX_QUANTITY = 2**31 - 1
@@ -333,6 +343,24 @@ class FulfilmentRequest(Object):
     status = Choice(ReturnFulfilment.Status.values)
 
 
+class AttributeRequest(Object):
+    name = Text(max_length=ATTRIBUTE_NAME_MAX, required=True)
+    type = Choice(AttributeType.values, help_text="STRING when left out")
+    value = Text(
+        max_length=ATTRIBUTE_VALUE_MAX,
+        help_text="Of the attribute's type: a whole number for INTEGER, a number for FLOAT, "
+        "true or false for BOOLEAN",
+    )
+
+    def validate(self, attrs: dict) -> dict:
+        try:
+            return check_attribute(attrs)
+        except DjangoValidationError as error:
+            raise refused(
+                {key: " ".join(reasons) for key, reasons in error.message_dict.items()}
+            ) from None
+
+
 NEW_STATUSES = [ReturnStatus.CREATED.value, ReturnStatus.BOOKED.value]
 
 
@@ -354,8 +382,17 @@ class ReturnRequest(Object):
     items = many(ItemRequest(), most=MAX_ITEMS, required=True, allow_empty=False)
     fulfilmentChoice = FulfilmentChoiceRequest(required=False, allow_null=True)
     fulfilments = many(FulfilmentRequest(), most=MAX_FULFILMENTS, required=False, allow_null=True)
+    customAttributes = many(
+        AttributeRequest(), most=ATTRIBUTES_MAX, required=False, allow_null=True
+    )
 
     def validate(self, attrs: dict) -> dict:
+        names = [a["name"].casefold() for a in attrs.get("customAttributes") or []]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise refused(
+                {"customAttributes": f"names each attribute once; not {', '.join(twice)}."}
+            )
         attrs["order"] = self._order(attrs.get("orderId"), attrs.get("orderRef"))
         return attrs
 
@@ -429,6 +466,7 @@ class ReturnRequest(Object):
                 )
                 for each in data.get("fulfilments") or []
             ],
+            custom_attributes=list(data.get("customAttributes") or []),
         )
 
 
@@ -550,6 +588,12 @@ class FulfilmentResponse(Object):
     status = out_enum(ReturnFulfilment.Status.values)
 
 
+class AttributeResponse(Object):
+    name = always()
+    type = out_enum(AttributeType.values)
+    value = always()
+
+
 class ReturnResponse(Object):
     orderRef = out_text()
     orderId = out_text()
@@ -561,6 +605,7 @@ class ReturnResponse(Object):
     items = ItemResponse(many=True, read_only=True)
     fulfilmentChoice = FulfilmentChoiceResponse(read_only=True, allow_null=True)
     fulfilments = FulfilmentResponse(many=True, read_only=True)
+    customAttributes = AttributeResponse(many=True, read_only=True)
     totalReturnPrice = out_number()
     createdOn = out()
     updatedOn = out()

@@ -103,3 +103,23 @@ document.addEventListener("submit", (event) => {
     count();
   });
 })();
+
+// A table wider than its card scrolls sideways inside it; the scroller then takes the keyboard
+// focus (Tab to it, the arrow keys scroll it), so its hidden columns are reachable without a mouse.
+(() => {
+  const mark = () => {
+    for (const box of document.querySelectorAll(".table-responsive")) {
+      const scrolls = box.scrollWidth > box.clientWidth + 1;
+      if (scrolls && !box.hasAttribute("tabindex")) {
+        box.setAttribute("tabindex", "0");
+        box.dataset.omsScrolls = "";
+      } else if (!scrolls && "omsScrolls" in box.dataset) {
+        box.removeAttribute("tabindex");
+        delete box.dataset.omsScrolls;
+      }
+    }
+  };
+  mark();
+  document.addEventListener("htmx:afterSettle", mark);
+  window.addEventListener("resize", mark);
+})();

@@ -177,5 +177,5 @@ def test_invoices_tab_lists_invoices_and_credit_notes(client_for, manager, order
         .content.decode()
     )
     assert f"Invoice {invoice.number}" in html
-    assert f"against {invoice.number}" in html
+    assert f"Credit for invoice {invoice.number}" in html
     assert "Print invoices (PDF)" in html

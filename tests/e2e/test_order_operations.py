@@ -46,7 +46,7 @@ def test_a_manager_cancels_an_order_with_an_email_and_sees_the_refund_and_email_
     # and Activity shows the refund and the email, with who did it
     page.get_by_role("tab", name="Activity").click()
     timeline = page.get_by_test_id("activity")
-    expect(timeline).to_contain_text("99.90 EUR refunded")
+    expect(timeline).to_contain_text("€99.90 refunded")
     expect(timeline).to_contain_text("Email “Your order ACME-3001 has been cancelled” sent to")
     expect(timeline).to_contain_text("Order cancelled (Customer changed their mind)")
     expect(timeline.locator("li").filter(has_text="Order cancelled").first).to_contain_text(

@@ -235,7 +235,7 @@ def test_the_escalation_queue_shows_waiting_fulfilments_with_their_reason(
     html = client_for(agent).get(reverse("fulfilments:escalated_list")).content.decode()
     assert mine.ref in html and "ACME-1" in html and "cannot be sourced" in html
     assert html.count('hx-boost="false" href="/fulfilments/') == 1
-    assert "age-fresh" in html
+    assert "esc-age-1" in html  # escalated just now: the first step of the age colours
 
 
 def test_escalation_actions_are_for_managers(client_for, agent, retailer):

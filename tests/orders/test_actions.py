@@ -147,7 +147,7 @@ def test_over_capture_through_the_page_is_a_message(client_for, manager, retaile
         {"amount": "1000.00", "confirm": "yes"},
     )
     page = client.get(response["Location"]).content.decode()
-    assert "At most 99.90 EUR can be captured" in page
+    assert "At most €99.90 can be captured" in page
     assert not PaymentTransaction.objects.filter(kind="capture").exists()
 
 
@@ -182,7 +182,7 @@ def test_cancel_with_email_tells_the_customer_about_the_refund(
     (email,) = mail.outbox
     assert email.to == [order.customer.email]
     assert email.subject == f"Your order {order.ref} has been cancelled"
-    assert "We are refunding €99.90 to your Card" in email.body
+    assert "We are refunding €99.90 to the payment method you used (Card)" in email.body
     assert email.body.startswith(f"Dear {order.customer.first_name},")
     actions = set(Activity.objects.values_list("action", flat=True))
     assert {"orders.order.cancelled", "orders.payment.refunded", "oms.email.sent"} <= actions

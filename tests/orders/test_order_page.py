@@ -16,9 +16,11 @@ from tests.factories import (
     OrderLineFactory,
     PaymentFactory,
     PaymentTransactionFactory,
+    ReturnFactory,
     ShipmentEventFactory,
     ShipmentFactory,
     TaskFactory,
+    TicketFactory,
 )
 from tests.querycount import assert_constant_queries
 
@@ -67,7 +69,7 @@ def test_the_header_answers_the_first_questions(client, order):
     assert 'status-orange fs-6" data-testid="order-status">Processing' in html
     assert "Acme Outfitters" in html
     assert "€136.85" in html  # 121.00 + 10.90 + 4.95 shipping
-    assert "On hold: Missing documentation" in html
+    assert "Held: Missing documentation" in html
     assert "Not paid" in html
 
 
@@ -218,6 +220,10 @@ def _grow(order, kind):
                 TaskFactory(order=order)
             elif kind == "activity":
                 activity.record(action="orders.order.viewed", target=order, by=None)
+            elif kind == "customer":
+                earlier = OrderFactory(retailer=order.retailer, customer=order.customer, lines=1)
+                ReturnFactory(retailer=order.retailer, order=earlier)
+                TicketFactory(order=earlier)
 
     return add
 
@@ -234,6 +240,7 @@ def _grow(order, kind):
         ("activity", "activity"),
         ("returns", "lines"),
         ("invoices", "lines"),
+        ("customer", "customer"),
     ],
 )
 def test_the_page_and_each_tab_cost_the_same_queries_for_one_row_or_fifty(client, order, tab, kind):

@@ -53,14 +53,14 @@ def test_a_partial_then_the_rest_captured_and_the_order_becomes_paid(
 
 
 def test_more_than_is_capturable_is_refused_and_nothing_is_written(manager, payment):
-    with pytest.raises(ValidationError, match=r"At most 99\.90 EUR can be captured"):
+    with pytest.raises(ValidationError, match=r"At most €99\.90 can be captured"):
         services.order_payment_capture(payment=payment, amount="99.91", by=manager)
     assert not PaymentTransaction.objects.exists()
 
 
 def test_captures_on_their_way_count_against_the_limit(manager, payment):
     services.order_payment_capture(payment=payment, amount="90.00", by=manager)  # not run yet
-    with pytest.raises(ValidationError, match=r"At most 9\.90 EUR"):
+    with pytest.raises(ValidationError, match=r"At most €9\.90"):
         services.order_payment_capture(payment=payment, amount="10.00", by=manager)
 
 
@@ -70,7 +70,7 @@ def test_a_refund_never_exceeds_captured_minus_refunded(
     Payment.objects.filter(pk=payment.pk).update(
         captured=Decimal("50.00"), refunded=Decimal("20.00")
     )
-    with pytest.raises(ValidationError, match=r"At most 30\.00 EUR can be refunded"):
+    with pytest.raises(ValidationError, match=r"At most €30\.00 can be refunded"):
         services.order_payment_refund(payment=_fresh(payment), amount="30.01", by=manager)
     with django_capture_on_commit_callbacks(execute=True):
         services.order_payment_refund(payment=_fresh(payment), amount="30.00", by=manager)

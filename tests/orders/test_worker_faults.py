@@ -65,8 +65,16 @@ def _die_at(where, monkeypatch):
 
 def test_a_worker_killed_anywhere_moves_money_exactly_once(manager, retailer, monkeypatch):
     rng = random.Random(7)
-    order = OrderFactory(retailer=retailer, state=SystemState.PROCESSING, lines=1)
-    payment = PaymentFactory(order=order, authorised=Decimal(RUNS * 2), captured=Decimal("0.00"))
+    # an order worth what is authorised: captures never go past what the order charges
+    order = OrderFactory(
+        retailer=retailer,
+        state=SystemState.PROCESSING,
+        lines=1,
+        lines__quantity=1,
+        lines__unit_price=Decimal(RUNS * 2),
+        lines__discount=Decimal("0.00"),
+    )
+    payment = PaymentFactory(order=order, authorised=order.total, captured=Decimal("0.00"))
     faults = dict.fromkeys(WHERE, 0)
     for run in range(RUNS):
         payment = Payment.objects.get(pk=payment.pk)

@@ -138,7 +138,7 @@ def test_the_documented_example_creates_a_return_and_reads_back_as_documented(ap
         "taxType": None,
         "currency": None,
         "returnQty": 1,
-        "returnReason": "Damaged",
+        "returnReason": "DAMAGED",  # "Damaged" is the retailer's reason of that code
         "returnCondition": "0",
     }
     assert body["fulfilmentChoice"]["fulfilmentType"] == "R_RTDC"
@@ -413,6 +413,8 @@ SEED_REQUEST = {
     "returnRef": "string",
     "status": "string",
     "type": "string",
+    # the return's custom attributes, [{name, type, value}] (issue 18)
+    "customAttributes": "array",
 }
 SEED_RETURN = {
     **SEED_REQUEST,

@@ -28,6 +28,7 @@ from rest_framework.authtoken.models import Token
 from oms import bounds
 from returns.api.docs import SCHEMA
 from returns.models import Return, ReturnFulfilment, ReturnItem
+from returns.services import check_attributes
 
 pytestmark = pytest.mark.django_db
 
@@ -97,6 +98,7 @@ VALID = {
     "fulfilments": [
         {"fulfilmentId": None, "fulfilmentRef": "RF-1", "fulfilmentType": "R_RTDC", "status": None}
     ],
+    "customAttributes": [{"name": "gift", "type": "BOOLEAN", "value": "true"}],
 }
 
 
@@ -184,6 +186,12 @@ def _out_of_bounds(row: models.Model) -> list[str]:
         elif isinstance(field, models.PositiveIntegerField) and value is not None:
             if not 1 <= value <= 2**31 - 1:
                 problems.append(f"{where} holds {value}")
+        elif field.name == "custom_attributes":  # a list of attributes, each within bounds
+            try:
+                if check_attributes(value) != value:
+                    problems.append(f"{where} holds {str(value)[:60]}, not as checked")
+            except ValidationError as error:
+                problems.append(f"{where} holds {str(value)[:60]}: {error.messages[0]}")
         elif isinstance(field, models.JSONField) and value is not None:
             problems += _json_problems(where, value)
     if isinstance(row, Return):
@@ -225,7 +233,7 @@ def test_the_valid_request_the_sweep_starts_from_is_accepted(api, retailer):
 
 
 def test_the_sweep_covers_every_field_of_the_request():
-    assert len(REQUEST_FIELDS) == 45
+    assert len(REQUEST_FIELDS) == 50
     assert {"items[0].skuPrice", "fulfilmentChoice.address.country", "fulfilments[0]"} <= set(
         REQUEST_FIELDS
     )

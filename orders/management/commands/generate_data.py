@@ -9,7 +9,18 @@ fulfilments with items (some escalated), returns for a share of the completed on
 tickets, tasks and their activity; customers are picked with a skew, so some have long histories.
 
 Rows are written with COPY in batches, with ids allocated here, so a million orders take minutes,
-not hours. The data is deterministic for a given --seed. Staff logins: `bench.agent` and
+not hours. It does not call the services: placing, confirming, capturing and shipping a million
+orders through them, each in its own locked transaction with its activity, email and background
+work, would take many hours. Instead every order's life is written consistent by construction,
+keeping the rules the services keep (`Life`): each step happens at its moment after placing and
+none after now; a fulfilment only once the order is confirmed, its units shipped, waiting or
+cancelled as its lines say; every movement of money a ledger row, the payment's figures and the
+order's payment status as the ledger adds them up (`billing.ledger`); a cancelled order's units
+cancelled and its money given back or released; a complete return refunded for what it is worth;
+stock reserved for what waits at each location. `manage.py check_consistency` proves it: on this
+command's output it finds 0 contradictions (`tests/orders/test_generate_data.py`).
+
+The data is deterministic for a given --seed. Staff logins: `bench.agent` and
 `bench.manager` (both of bench-01) and `bench.multi` (agent of every bench retailer), password
 `bench-password`.
 """
@@ -21,14 +32,20 @@ from __future__ import annotations
 import json
 import random
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
+from typing import NamedTuple
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, models, transaction
+from django.db.models import Sum
 
+from billing import ledger
 from billing.models import Payment, PaymentTransaction
 from customers.models import Address, Customer
 from fulfilments.models import (
+    RESERVING,
     Carrier,
     Fulfilment,
     FulfilmentItem,
@@ -51,7 +68,7 @@ from orders.models import (
     TicketMessage,
 )
 from orders.services.notes import order_statuses_ensure_defaults
-from returns.models import Return, ReturnFulfilment, ReturnItem, ReturnReason
+from returns.models import Return, ReturnAction, ReturnFulfilment, ReturnItem, ReturnReason
 from returns.services import return_config_ensure_defaults
 
 PASSWORD = "bench-password"
@@ -110,6 +127,18 @@ OLD_STATES = (
     [SystemState.COMPLETED, SystemState.CANCELLED, SystemState.SUSPENDED, SystemState.FRAUD],
     [86, 11, 2, 1],
 )
+# when each step of an order's life happens, in seconds after it was placed
+AUTHORISED = 30
+CONFIRMED = 3600  # confirmed and sourced: its fulfilment is made
+CAPTURED = CONFIRMED + 60
+CANCELLED = 2 * 3600
+LABELLED = 22 * 3600
+SHIPPED = 24 * 3600
+DELIVERED = 48 * 3600
+RETURNED = 10 * 86400
+RETURN_ARRIVED = 11 * 86400  # and refunded, when the return is complete
+# what a line reads while its fulfilment is being worked
+LINE_STATUS = {"ASSIGNED": "pending", "PICKED": "picked", "PACKED": "packed"}
 COMMENTS = [
     "Customer called to ask when the parcel arrives; gave them the tracking link.",
     "Address checked with the customer: correct.",
@@ -152,6 +181,88 @@ def _copy_value(value) -> str:
     if isinstance(value, datetime):
         return value.isoformat()
     return str(value)
+
+
+@dataclass(frozen=True)
+class Life:
+    """Where an order's life got to, as the services would have taken it there: what its
+    lines, fulfilment and activity say, and when each step happened."""
+
+    state: str
+    escalated: bool  # confirmed, but no location could take it
+    shipped: bool
+    returned: bool
+    sourced: str | None  # the status of its fulfilment while it is worked
+
+    @classmethod
+    def of(cls, state: str, rng: random.Random) -> Life:
+        working = state in (SystemState.PROCESSING, SystemState.SUSPENDED)
+        # waiting for a location: some orders being worked, and more of those put on hold
+        escalated = working and rng.random() < (0.1 if state == SystemState.PROCESSING else 0.3)
+        shipped = not escalated and (
+            state == SystemState.COMPLETED
+            or (state == SystemState.PROCESSING and rng.random() < 0.5)
+        )
+        returned = state == SystemState.COMPLETED and rng.random() < 0.06
+        sourced = None
+        if working and not (shipped or escalated):
+            sourced = rng.choice(list(LINE_STATUS))
+        return cls(state, escalated, shipped, returned, sourced)
+
+    @property
+    def span(self) -> int:
+        """How long after placing its last step happened."""
+        if self.state == SystemState.COMPLETED:
+            return RETURN_ARRIVED if self.returned else DELIVERED
+        if self.state == SystemState.PROCESSING:
+            return SHIPPED if self.shipped else CAPTURED
+        if self.state == SystemState.CANCELLED:
+            return CANCELLED
+        return AUTHORISED if self.state == SystemState.NEW else CONFIRMED
+
+    @property
+    def updated(self) -> int:
+        return self.span
+
+    @property
+    def status_changed(self) -> int:
+        return {SystemState.COMPLETED: DELIVERED, SystemState.CANCELLED: CANCELLED}.get(
+            self.state, CONFIRMED
+        )
+
+    @property
+    def line_status(self) -> str:
+        if self.state == SystemState.COMPLETED:
+            return "delivered"
+        if self.state == SystemState.CANCELLED:
+            return "cancelled"
+        if self.shipped:
+            return "shipped"
+        return LINE_STATUS.get(self.sourced, "pending")
+
+    def fulfilment(self, collect: bool) -> str | None:
+        """Its fulfilment's status; None when it was never confirmed."""
+        if self.escalated:
+            return "ESCALATED"
+        if self.state == SystemState.COMPLETED:
+            return "COLLECTED" if collect else "DELIVERED"
+        if self.state == SystemState.CANCELLED:
+            return "CANCELLED"
+        if self.shipped:
+            return "SHIPPED"
+        return self.sourced
+
+
+class Returned(NamedTuple):
+    """What a customer sent back: the return's id, its lines, status, reason (id, label,
+    action), the shipping it gives back and what it is worth (cents)."""
+
+    id: int
+    lines: list
+    status: str
+    reason: tuple
+    shipping: int
+    worth: int
 
 
 class Table:
@@ -327,6 +438,7 @@ class Command(BaseCommand):
                     "delivery_method",
                     "carrier",
                     "promised_date",
+                    "suspended_from_id",
                     "placed_at",
                     "updated_at",
                 ],
@@ -346,6 +458,7 @@ class Command(BaseCommand):
                     "tax_rate",
                     "tax",
                     "total",
+                    "cancelled",
                     "shipment_status",
                     "shipping_method",
                     "tracking_number",
@@ -374,6 +487,7 @@ class Command(BaseCommand):
                     "retailer_id",
                     "payment_id",
                     "order_id",
+                    "return_request_id",
                     "kind",
                     "amount",
                     "status",
@@ -445,7 +559,9 @@ class Command(BaseCommand):
                     "customer_email",
                     "customer_first_name",
                     "customer_last_name",
+                    "action_id",
                     "total_return_price",
+                    "shipping_amount",
                     "currency",
                     "created_at",
                     "updated_at",
@@ -462,8 +578,10 @@ class Command(BaseCommand):
                     "sku_price",
                     "currency",
                     "quantity",
+                    "amount",
                     "reason_text",
                     "reason_id",
+                    "action_id",
                 ],
             ),
             "return_fulfilment": Table(
@@ -477,6 +595,8 @@ class Command(BaseCommand):
                     "status",
                     "to_location",
                     "created_at",
+                    "arrived_at",
+                    "completed_at",
                 ],
             ),
             "comment": Table(
@@ -575,8 +695,12 @@ class RetailerData:
             s.system_state: s.pk
             for s in reversed(OrderStatus.objects.filter(retailer=retailer).order_by("position"))
         }
+        # reasons whose action gives the money back (a complete return is refunded)
         self.reasons = list(
-            ReturnReason.objects.filter(retailer=retailer).values_list("pk", "label")
+            ReturnReason.objects.filter(
+                retailer=retailer,
+                default_action__kind__in=[ReturnAction.Kind.REFUND, ReturnAction.Kind.CREDIT_NOTE],
+            ).values_list("pk", "label", "default_action_id")
         )
         self.catalogue = [
             (
@@ -625,6 +749,26 @@ class RetailerData:
             if number % BATCH_ORDERS == 0:
                 self._flush()
         self._flush()
+        self._reserve()
+
+    def _reserve(self) -> None:
+        """Reserve at each location what its sourced, unpicked fulfilments wait for, as
+        sourcing does (stock is counted up where it held less)."""
+        waiting = (
+            FulfilmentItem.objects.filter(retailer_id=self.rid, fulfilment__status__in=RESERVING)
+            .values_list("fulfilment__location_id", "order_line__sku")
+            .annotate(units=Sum("requested"))
+        )
+        sql, params = waiting.query.sql_with_params()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {StockPosition._meta.db_table} AS stock "  # noqa: S608
+                "SET reserved = waiting.units, on_hand = GREATEST(stock.on_hand, waiting.units) "
+                f"FROM ({sql}) AS waiting (location_id, sku, units) "
+                "WHERE stock.retailer_id = %s AND stock.location_id = waiting.location_id "
+                "AND stock.sku = waiting.sku",
+                [*params, self.rid],
+            )
 
     def _flush(self) -> None:
         with transaction.atomic():
@@ -672,7 +816,6 @@ class RetailerData:
     def _order(self, number: int) -> None:
         rng, t, rid = self.rng, self.t, self.rid
         age_days = rng.random() * HISTORY_DAYS
-        placed = self.c.now - age_days * 86400
         states = RECENT_STATES if age_days < 14 else OLD_STATES
         state = rng.choices(*states)[0]
         customer = self.customers[int(len(self.customers) * rng.random() ** 2)]
@@ -686,15 +829,10 @@ class RetailerData:
             else rng.choice(["Standard delivery", "Next-day delivery"])
         )
         carrier = "" if collect else rng.choice(CARRIERS[:3])
-        shipped = state == SystemState.COMPLETED or (
-            state == SystemState.PROCESSING and rng.random() < 0.5
-        )
-        line_status = {
-            SystemState.COMPLETED: "delivered",
-            SystemState.CANCELLED: "cancelled",
-            SystemState.PROCESSING: "shipped" if shipped else "picked",
-        }.get(state, "pending")
-        tracking = f"3S{self.prefix}{oid:010d}" if shipped else ""
+        life = Life.of(state, rng)
+        # an order is as old as its life needs at least: nothing happens after now
+        placed = min(self.c.now - age_days * 86400, self.c.now - life.span - 60)
+        tracking = f"3S{self.prefix}{oid:010d}" if life.shipped else ""
         lines = []
         subtotal = discount = tax = units = 0
         for position in range(rng.choices(*LINE_COUNTS)[0]):
@@ -717,18 +855,20 @@ class RetailerData:
                 "21.00",
                 _money(line_tax),
                 _money(line_total),
-                line_status,
+                quantity if state == SystemState.CANCELLED else 0,
+                life.line_status,
                 method,
                 tracking,
             )
-            lines.append((lid, sku, name, quantity, price))
+            lines.append((lid, sku, name, quantity, line_total))
             subtotal += price * quantity
             discount += line_discount
             tax += line_tax
             units += quantity
         shipping = 0 if collect else 495
         total = subtotal - discount + shipping
-        payment_status = self._payment(oid, ref, state, total, placed)
+        returned = self._choose_return(lines, shipping) if life.returned else None
+        payment_status = self._payment(oid, state, total, placed, returned)
         promised = datetime.fromtimestamp(placed + rng.randrange(1, 6) * 86400, UTC).date()
         t["order"].add(
             oid,
@@ -751,8 +891,9 @@ class RetailerData:
             method,
             carrier,
             promised.isoformat(),
+            self.statuses[SystemState.PROCESSING] if state == SystemState.SUSPENDED else None,
             _ts(placed),
-            _ts(placed + 3600),
+            _ts(placed + life.updated),
         )
         self._activity(
             "orders.order.placed",
@@ -768,17 +909,18 @@ class RetailerData:
                 "orders.order",
                 oid,
                 oid,
-                placed + 3600,
+                placed + life.status_changed,
                 {"before": "New", "after": state.label},
             )
-        if shipped:
+        if life.shipped:
             self._shipment(oid, carrier or "PostNL", tracking, state, placed)
-        self._fulfilment(oid, ref, state, shipped, collect, lines, placed)
-        if state == SystemState.COMPLETED and rng.random() < 0.06:
-            self._return(oid, customer, lines, placed)
+        self._fulfilment(oid, ref, life, collect, lines, placed)
+        if returned is not None:
+            self._return(oid, customer, returned, placed)
+        room = self.c.now - placed
         if rng.random() < 0.15:
             for _ in range(rng.choice((1, 1, 2, 3))):
-                at = placed + rng.random() * 86400 * 3
+                at = placed + rng.random() * min(86400 * 3, room)
                 body = rng.choice(COMMENTS)
                 comment = t["comment"].next_id()
                 author = rng.choice(self.staff_ids)
@@ -793,6 +935,7 @@ class RetailerData:
                     actor=author,
                 )
         if rng.random() < 0.02:
+            asked, answered = placed + min(86400, room / 2), placed + min(90000, room)
             tid = t["ticket"].next_id()
             status = "closed" if state in (SystemState.COMPLETED, SystemState.CANCELLED) else "open"
             t["ticket"].add(
@@ -801,8 +944,8 @@ class RetailerData:
                 oid,
                 "Where is my order?",
                 status,
-                _ts(placed + 86400),
-                _ts(placed + 90000),
+                _ts(asked),
+                _ts(answered if status == "closed" else asked),
             )
             t["ticket_message"].add(
                 t["ticket_message"].next_id(),
@@ -810,7 +953,7 @@ class RetailerData:
                 tid,
                 "customer",
                 "Hello, when will my order arrive?",
-                _ts(placed + 86400),
+                _ts(asked),
             )
             if status == "closed":
                 t["ticket_message"].add(
@@ -819,7 +962,7 @@ class RetailerData:
                     tid,
                     "agent",
                     "It is on its way; here is the tracking link.",
-                    _ts(placed + 90000),
+                    _ts(answered),
                 )
         if state in (SystemState.NEW, SystemState.PROCESSING) and rng.random() < 0.05:
             t["task"].add(
@@ -833,23 +976,40 @@ class RetailerData:
                 _ts(placed),
             )
 
-    def _payment(self, oid: int, ref: str, state: str, total: int, placed: float) -> str:
+    def _choose_return(self, lines, shipping: int) -> Returned:
+        """What a customer sends back of a delivered order: one or two of its lines, each unit
+        at the price paid (its share of the line total), and the shipping when it is all of
+        them (as `BillingSettings.return_shipping` does by default)."""
+        rng = self.rng
+        chosen = rng.sample(lines, min(len(lines), rng.choice((1, 1, 2))))
+        status = rng.choices(["COMPLETE", "PENDING_REFUND", "BOOKED", "CREATED"], [70, 10, 10, 10])[
+            0
+        ]
+        given_back = shipping if len(chosen) == len(lines) else 0
+        worth = sum(line_total for *_, line_total in chosen) + given_back
+        reason = rng.choice(self.reasons)
+        return Returned(self.t["return"].next_id(), chosen, status, reason, given_back, worth)
+
+    def _payment(self, oid: int, state: str, total: int, placed: float, returned) -> str:
+        """The order's payment and the operations that moved its money, each at its moment of
+        the order's life; returns the order's payment status as the ledger has it."""
         rng, t, rid = self.rng, self.t, self.rid
         pid = t["payment"].next_id()
         captured = refunded = voided = 0
-        status = "authorised"
-        moves = [("authorise", total)]
+        moves = [("authorise", total, AUTHORISED, None)]
         if state in (SystemState.PROCESSING, SystemState.COMPLETED):
-            captured, status = total, "paid"
-            moves.append(("capture", total))
+            captured = total
+            moves.append(("capture", total, CAPTURED, None))
         elif state == SystemState.CANCELLED:
             if rng.random() < 0.5:
                 captured = refunded = total
-                status = "refunded"
-                moves += [("capture", total), ("refund", total)]
+                moves += [("capture", total, CAPTURED, None), ("refund", total, CANCELLED, None)]
             else:
-                voided, status = total, "not_paid"
-                moves.append(("void", total))
+                voided = total
+                moves.append(("void", total, CANCELLED, None))
+        if returned is not None and returned.status == "COMPLETE":
+            refunded += returned.worth
+            moves.append(("refund", returned.worth, RETURN_ARRIVED, returned.id))
         t["payment"].add(
             pid,
             rid,
@@ -863,14 +1023,21 @@ class RetailerData:
             _money(voided),
             _ts(placed),
         )
-        at = placed + 30
-        for kind, amount in moves:
+        past = {
+            "authorise": "authorised",
+            "capture": "captured",
+            "refund": "refunded",
+            "void": "voided",
+        }
+        for kind, amount, after, return_id in moves:
+            at = placed + after
             tx = t["transaction"].next_id()
             t["transaction"].add(
                 tx,
                 rid,
                 pid,
                 oid,
+                return_id,
                 kind,
                 _money(amount),
                 "succeeded",
@@ -880,12 +1047,6 @@ class RetailerData:
                 _ts(at),
                 _ts(at),
             )
-            past = {
-                "authorise": "authorised",
-                "capture": "captured",
-                "refund": "refunded",
-                "void": "voided",
-            }
             self._activity(
                 f"orders.payment.{past[kind]}",
                 "billing.paymenttransaction",
@@ -894,14 +1055,17 @@ class RetailerData:
                 at,
                 {"amount": _money(amount), "currency": self.retailer.currency, "method": "Card"},
             )
-            at += rng.randrange(3600, 86400)
-        return status
+        return ledger.payment_status_for(
+            captured=Decimal(captured),
+            refunded=Decimal(refunded),
+            open_authorisation=Decimal(total - voided - captured),
+            total=Decimal(total),
+        )
 
     def _shipment(self, oid: int, carrier: str, tracking: str, state: str, placed: float) -> None:
         t, rid = self.t, self.rid
         sid = t["shipment"].next_id()
         delivered = state == SystemState.COMPLETED
-        shipped_at = placed + 86400
         t["shipment"].add(
             sid,
             rid,
@@ -910,39 +1074,31 @@ class RetailerData:
             "Standard",
             tracking,
             "delivered" if delivered else "in_transit",
-            _ts(shipped_at),
-            _ts(shipped_at + 86400) if delivered else None,
-            _ts(placed + 80000),
+            _ts(placed + SHIPPED),
+            _ts(placed + DELIVERED) if delivered else None,
+            _ts(placed + LABELLED),
         )
         events = [
-            ("label_created", "Label created", placed + 80000),
-            ("in_transit", "Parcel in transit", shipped_at),
+            ("label_created", "Label created", placed + LABELLED),
+            ("in_transit", "Parcel in transit", placed + SHIPPED),
         ]
         if delivered:
-            events.append(("delivered", "Delivered to the customer", shipped_at + 86400))
+            events.append(("delivered", "Delivered to the customer", placed + DELIVERED))
         for status, description, at in events:
             t["event"].add(
                 t["event"].next_id(), rid, sid, status, description, "Sorting centre", _ts(at)
             )
 
-    def _fulfilment(self, oid, ref, state, shipped, collect, lines, placed) -> None:
+    def _fulfilment(self, oid, ref, life: Life, collect, lines, placed) -> None:
+        """Where the order ships from, sourced when it was confirmed: no fulfilment before."""
         rng, t, rid = self.rng, self.t, self.rid
-        escalated = state in (SystemState.NEW, SystemState.PROCESSING) and rng.random() < 0.05
-        if state in (SystemState.NEW, SystemState.FRAUD) and not escalated:
+        status = life.fulfilment(collect)
+        if status is None:
             return
-        if escalated:
-            status = "ESCALATED"
-        elif state == SystemState.COMPLETED:
-            status = "COLLECTED" if collect else "DELIVERED"
-        elif state == SystemState.CANCELLED:
-            status = "CANCELLED"
-        elif shipped:
-            status = "SHIPPED"
-        else:
-            status = rng.choice(["ASSIGNED", "PICKED", "PACKED"])
+        escalated = status == "ESCALATED"
         location = None if escalated else rng.choice(self.locations)[0]
         fid = t["fulfilment"].next_id()
-        at = placed + 600
+        at = placed + CONFIRMED
         t["fulfilment"].add(
             fid,
             rid,
@@ -954,7 +1110,7 @@ class RetailerData:
             "No location has all the items in stock" if escalated else "",
             _ts(at) if escalated else None,
             _ts(at),
-            _ts(at),
+            _ts(placed + life.updated),
         )
         filled = status not in ("ESCALATED", "CANCELLED")
         for lid, _, _, quantity, _ in lines:
@@ -971,57 +1127,58 @@ class RetailerData:
                 {"ref": f"{ref}-F1", "reason": "No location has all the items in stock"},
             )
 
-    def _return(self, oid, customer, lines, placed) -> None:
-        rng, t, rid = self.rng, self.t, self.rid
+    def _return(self, oid, customer, returned: Returned, placed) -> None:
+        t, rid = self.t, self.rid
         cid, _, first, last, email, cref = customer
-        ret = t["return"].next_id()
-        chosen = rng.sample(lines, min(len(lines), rng.choice((1, 1, 2))))
-        total = sum(price * quantity for _, _, _, quantity, price in chosen)
-        at = placed + 10 * 86400
-        status = rng.choices(["COMPLETE", "PENDING_REFUND", "BOOKED", "CREATED"], [70, 10, 10, 10])[
-            0
-        ]
+        ret = returned.id
+        reason, label, action = returned.reason
+        arrived = returned.status in ("COMPLETE", "PENDING_REFUND")
+        at = placed + RETURNED
         t["return"].add(
             ret,
             rid,
             f"RET-{self.prefix}-{ret}",
             oid,
             "CUSTOMER_RETURN",
-            status,
+            returned.status,
             cid,
             cref,
             email,
             first,
             last,
-            _money(total),
+            action,
+            _money(returned.worth),
+            _money(returned.shipping),
             self.retailer.currency,
             _ts(at),
-            _ts(at + 86400),
+            _ts(placed + RETURN_ARRIVED if arrived else at),
         )
-        for lid, sku, _, quantity, price in chosen:
-            reason, label = rng.choice(self.reasons)
+        for lid, sku, _, quantity, line_total in returned.lines:
             t["return_item"].add(
                 t["return_item"].next_id(),
                 rid,
                 ret,
                 lid,
                 sku,
-                _money(price),
+                _money(line_total // quantity),
                 self.retailer.currency,
                 quantity,
+                _money(line_total),
                 label,
                 reason,
+                action,
             )
-        rf_status = "COMPLETE" if status == "COMPLETE" else "CREATED"
         t["return_fulfilment"].add(
             t["return_fulfilment"].next_id(),
             rid,
             ret,
             f"RF-{ret}",
             "R_RTDC",
-            rf_status,
+            {"COMPLETE": "COMPLETE", "PENDING_REFUND": "ARRIVED"}.get(returned.status, "CREATED"),
             self.locations[0][1],
             _ts(at),
+            _ts(placed + RETURN_ARRIVED) if arrived else None,
+            _ts(placed + RETURN_ARRIVED) if returned.status == "COMPLETE" else None,
         )
         self._activity(
             "returns.return.created",
@@ -1032,7 +1189,8 @@ class RetailerData:
             {
                 "type_label": "Customer return",
                 "return_ref": f"RET-{self.prefix}-{ret}",
-                "summary": f"{len(chosen)} item(s), {_money(total)} {self.retailer.currency}",
+                "summary": f"{len(returned.lines)} item(s), {_money(returned.worth)} "
+                f"{self.retailer.currency}",
             },
         )
 
