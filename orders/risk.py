@@ -55,8 +55,11 @@ def _transit_days(retailer_ids) -> dict[tuple[int, str], int]:
     }
 
 
-def risk_conditions(retailer_ids, today: date | None = None) -> dict[str, Q]:
-    """For each rule, the condition on orders that makes it hold (open orders only)."""
+def risk_conditions(
+    retailer_ids, today: date | None = None, *, transit: dict | None = None
+) -> dict[str, Q]:
+    """For each rule, the condition on orders that makes it hold (open orders only); `transit`
+    is the carriers' transit days when the caller has read them already."""
     today = today or timezone.localdate()
     open_order = Q(status__system_state__in=OPEN_STATES)
     shipped = Exists(
@@ -68,7 +71,7 @@ def risk_conditions(retailer_ids, today: date | None = None) -> dict[str, Q]:
     def too_late(days: int) -> Q:
         return Q(promised_date__lt=today + timedelta(days=HANDLING_DAYS + days))
 
-    known = _transit_days(retailer_ids)
+    known = _transit_days(retailer_ids) if transit is None else transit
     by_days: dict[int, Q] = {}
     for (retailer_id, name), days in known.items():
         by_days[days] = by_days.get(days, Q()) | Q(retailer_id=retailer_id, carrier=name)
@@ -104,11 +107,11 @@ def risks_of(orders: list[Order], today: date | None = None) -> dict[int, list[s
     if not orders:
         return {}
     retailer_ids = {order.retailer_id for order in orders}
-    conditions = risk_conditions(retailer_ids, today)
+    transit = _transit_days(retailer_ids)  # read once: for the conditions and the words
+    conditions = risk_conditions(retailer_ids, today, transit=transit)
     flags = Order.objects.filter(pk__in=[order.pk for order in orders]).annotate(
         **{f"risk_{code}": condition for code, condition in _as_flags(conditions).items()}
     )
-    transit = _transit_days(retailer_ids)
     by_id = {order.pk: order for order in orders}
     reasons: dict[int, list[str]] = {}
     for row in flags.values("pk", *[f"risk_{code}" for code in conditions]):
