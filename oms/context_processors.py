@@ -1,6 +1,6 @@
 from django.http import HttpRequest
 
-from oms.models import Retailer
+from oms.models import retailers_of
 from oms.roles import Role, has_role_anywhere, roles_of
 
 
@@ -12,7 +12,7 @@ def navigation(request: HttpRequest) -> dict:
 
     def memberships():
         roles = roles_of(user)
-        return [(r, roles[r.pk]) for r in Retailer.objects.filter(pk__in=roles).order_by("name")]
+        return [(r, roles[r.pk]) for r in retailers_of(user)]
 
     return {
         "nav_memberships": memberships,

@@ -3,8 +3,7 @@ import zoneinfo
 from django.utils import timezone
 
 from oms import datestyle
-from oms.models import Retailer
-from oms.roles import roles_of
+from oms.models import retailers_of
 
 
 class RetailerTimeZoneMiddleware:
@@ -19,9 +18,9 @@ class RetailerTimeZoneMiddleware:
 
     def __call__(self, request):
         user = getattr(request, "user", None)
-        retailer_ids = sorted(roles_of(user)) if user is not None else []
-        if retailer_ids:
-            retailer = Retailer.objects.filter(pk=retailer_ids[0]).first()
+        retailers = retailers_of(user) if user is not None else []
+        if retailers:
+            retailer = min(retailers, key=lambda each: each.pk)
             timezone.activate(zoneinfo.ZoneInfo(getattr(retailer, "time_zone", "") or "UTC"))
             datestyle.activate(datestyle.style_for(retailer))
         try:

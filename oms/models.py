@@ -10,7 +10,7 @@ from django.db import models
 from django.utils import timezone
 
 from oms import bounds
-from oms.roles import Role
+from oms.roles import Role, roles_of
 from oms.tenancy import TenantOwned
 
 
@@ -87,6 +87,19 @@ class Retailer(models.Model):
         the document's language); empty ones left out."""
         city_line = " ".join(part for part in (self.postcode, self.city) if part)
         return [part for part in (self.street, city_line) if part]
+
+
+def retailers_of(user) -> list[Retailer]:
+    """The user's active retailers by name, read once per request and kept on the user, like
+    their roles (`oms.roles.roles_of`): the layout, the time zone, the list tools and the home
+    page all ask."""
+    roles = roles_of(user)
+    cached = getattr(user, "_oms_retailers", None)
+    if cached is None or cached[0] is not roles:  # read again when the roles were read again
+        found = list(Retailer.objects.filter(pk__in=roles).order_by("name")) if roles else []
+        cached = (roles, found)
+        user._oms_retailers = cached
+    return cached[1]
 
 
 class Membership(models.Model):

@@ -30,7 +30,7 @@ from django.views.generic.detail import SingleObjectMixin
 from oms import health, saved_views
 from oms.global_search import search_everything
 from oms.inbox import lead_figures, work_queues
-from oms.models import Retailer, SavedView
+from oms.models import Retailer, SavedView, retailers_of
 from oms.pagination import FastPaginator
 from oms.roles import Role, has_role_anywhere, roles_of
 from oms.tenancy import retailer_ids_for
@@ -173,7 +173,7 @@ class HtmxResultsMixin:
     def list_tools(self, table) -> dict[str, Any]:
         user = self.request.user
         roles = roles_of(user)
-        retailers = list(Retailer.objects.filter(pk__in=roles).order_by("name"))
+        retailers = list(retailers_of(user))
         views = list(saved_views.views_for(user, self.list_name))
         for view in views:
             view.deletable = saved_views.may_delete(view, user)
@@ -240,7 +240,7 @@ class HomeView(TemplateView):
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         roles = roles_of(self.request.user)
-        retailers = Retailer.objects.filter(pk__in=roles).order_by("name")
+        retailers = retailers_of(self.request.user)
         context["memberships"] = [(retailer, roles[retailer.pk]) for retailer in retailers]
         if roles:
             context["queues"] = work_queues(self.request.user)
