@@ -49,7 +49,8 @@ def masked(secret: str) -> str:
 
 
 def rules_of(channel: IntakeChannel) -> dict[str, Any]:
-    """The channel's rules as processing applies them, defaults filled in."""
+    """The channel's rules, defaults filled in: what processing applies (`processing.validate`)
+    and the settings page shows."""
     tolerance = channel.rule("total_tolerance", DEFAULT_TOLERANCE)
     try:
         tolerance = bounds.check_money(tolerance)

@@ -33,6 +33,7 @@ from oms.state import InvalidTransition
 from oms.tasks import enqueue_on_commit
 from orders import services
 from orders.intake.adapters import ADAPTERS, CanonicalAddress, CanonicalOrder, MappingError
+from orders.intake.channels import rules_of
 from orders.intake.models import IntakeChannel, IntakeMessage
 from orders.models import ORDER_CHECKS, Order, SystemState
 from orders.tasks import process_intake_message
@@ -256,7 +257,8 @@ def validate(order: CanonicalOrder, channel: IntakeChannel, *, complete: bool = 
     reasons = []
     retailer = channel.retailer
     names = ADAPTERS[channel.kind].NAMES
-    if channel.rule("require_phone", False) and not order.phone:
+    rules = rules_of(channel)  # as the settings page shows them, defaults filled in
+    if rules["require_phone"] and not order.phone:
         reasons.append(f"{names['phone']}: required by this channel")
     if order.currency != retailer.currency:
         reasons.append(
@@ -266,13 +268,12 @@ def validate(order: CanonicalOrder, channel: IntakeChannel, *, complete: bool = 
     if order.total is not None and complete:
         expected = sum((line.unit_price * line.quantity for line in order.lines), Decimal(0))
         expected += order.shipping
-        tolerance = Decimal(str(channel.rule("total_tolerance", "0.01")))
-        if abs(expected - order.total) > tolerance:
+        if abs(expected - order.total) > rules["total_tolerance"]:
             reasons.append(
                 f"{names['total']}: {order.total} does not add up to the lines and shipping "
                 f"({expected})"
             )
-    if channel.rule("require_known_sku", False):
+    if rules["require_known_sku"]:
         known = set(
             StockPosition.objects.filter(retailer_id=retailer.pk).values_list("sku", flat=True)
         )
