@@ -145,6 +145,11 @@ def paid(payments: Iterable[Payment]) -> Decimal:
     return sum((p.captured - p.refunded - p.refunded_by_hand for p in payments), ZERO)
 
 
+def cancelled_share(line, amount: Decimal) -> Decimal:
+    """What the line's cancelled units take of one of its amounts (as their refund does)."""
+    return share(amount, line.quantity, 0, line.cancelled)
+
+
 def worth_kept(order) -> Decimal:
     """What the order charges for once its cancelled units are taken off: its total less each
     line's share for them (`share`, as their refund takes it); nothing when every unit is
@@ -152,7 +157,7 @@ def worth_kept(order) -> Decimal:
     lines = list(order.lines.all())
     if lines and all(line.cancelled >= line.quantity for line in lines):
         return ZERO
-    cancelled = sum((share(line.total, line.quantity, 0, line.cancelled) for line in lines), ZERO)
+    cancelled = sum((cancelled_share(line, line.total) for line in lines), ZERO)
     return order.total - cancelled
 
 

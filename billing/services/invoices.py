@@ -9,7 +9,7 @@ from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
-from billing import events
+from billing import events, ledger
 from billing.ledger import share
 from billing.models import INVOICE_LANGUAGES, BillingSettings, DocumentSequence, Invoice
 from oms import activity, bounds, locking, state
@@ -46,11 +46,6 @@ def document_number(retailer_id: int, kind: str, prefix: str) -> tuple[int, str]
     return number, f"{prefix}{timezone.localdate().year}-{number:05d}"
 
 
-def _cancelled_share(line, amount: Decimal) -> Decimal:
-    """What the line's cancelled units take of one of its amounts (as their refund does)."""
-    return share(amount, line.quantity, 0, line.cancelled)
-
-
 def _line_snapshot(line) -> dict:
     """The line as invoiced: the units not cancelled, at their share of its amounts."""
     return {
@@ -59,10 +54,10 @@ def _line_snapshot(line) -> dict:
         "name": line.name,
         "quantity": line.quantity - line.cancelled,
         "unit_price": str(line.unit_price),
-        "discount": str(line.discount - _cancelled_share(line, line.discount)),
+        "discount": str(line.discount - ledger.cancelled_share(line, line.discount)),
         "tax_rate": str(line.tax_rate),
-        "tax": str(line.tax - _cancelled_share(line, line.tax)),
-        "total": str(line.total - _cancelled_share(line, line.total)),
+        "tax": str(line.tax - ledger.cancelled_share(line, line.tax)),
+        "total": str(line.total - ledger.cancelled_share(line, line.total)),
     }
 
 
@@ -108,9 +103,9 @@ def _create_invoice(order, *, by, language: str | None) -> Invoice:
         # cancelled units are not invoiced
         lines=[_line_snapshot(line) for line in lines if line.quantity > line.cancelled],
         shipping=order.shipping,
-        tax=order.tax - sum((_cancelled_share(line, line.tax) for line in lines), Decimal("0.00")),
-        total=order.total
-        - sum((_cancelled_share(line, line.total) for line in lines), Decimal("0.00")),
+        tax=order.tax
+        - sum((ledger.cancelled_share(line, line.tax) for line in lines), ledger.ZERO),
+        total=ledger.worth_kept(order),
         billing_name=address.name
         if address
         else (order.customer.full_name if order.customer else ""),

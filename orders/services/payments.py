@@ -55,15 +55,9 @@ def _refuse_charging_cancelled_items(order: Order, payment: Payment, amount) -> 
     capture at all is billing's to refuse.)"""
     if amount > ledger.capturable(payment):
         return
+    # kept of what was captured, and captures on their way
     taken = sum(
-        (
-            each.payment.captured
-            + each.capturing
-            - each.payment.refunded
-            - each.payment.refunded_by_hand
-            - each.refunding
-            for each in ledger.balances(order.payments.all())
-        ),
+        (each.refundable + each.capturing for each in ledger.balances(order.payments.all())),
         ledger.ZERO,
     )
     room = max(ledger.ZERO, ledger.worth_kept(order) - taken)
