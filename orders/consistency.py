@@ -52,6 +52,7 @@ from fulfilments.models import (
     StockPosition,
 )
 from oms.models import Activity, Retailer
+from oms.templatetags.money import format_money
 from orders.models import (
     Comment,
     Order,
@@ -63,6 +64,7 @@ from orders.models import (
     Ticket,
     TicketMessage,
 )
+from orders.services.shipments import BEFORE_SHIPPING
 from returns.models import Return, ReturnFulfilment, ReturnItem, ReturnType
 
 # findings listed per rule; the rest are counted
@@ -72,7 +74,6 @@ MONEY = DecimalField(max_digits=14, decimal_places=2)
 Kind = PaymentTransaction.Kind
 Op = PaymentTransaction.Status
 SHIPPED_STATUSES = (ShipmentStatus.SHIPPED, ShipmentStatus.DELIVERED)
-BEFORE_SHIPPING = (ShipmentStatus.PENDING, ShipmentStatus.PICKED, ShipmentStatus.PACKED)
 # an order's fulfilments wait only while it is being worked on
 FULFILLING_STATES = (SystemState.PROCESSING, SystemState.SUSPENDED)
 FINISHED_STATES = (SystemState.COMPLETED, SystemState.CANCELLED)
@@ -245,6 +246,11 @@ def _settled_orders(queryset: QuerySet) -> QuerySet:
 def _money(amount) -> Decimal:
     """An amount as summed by the database (SQLite sums in floating point), to the cent."""
     return Decimal(str(amount)).quantize(ledger.CENT)
+
+
+def _shown(amount, currency: str) -> str:
+    """An amount in a finding, as every page writes money."""
+    return format_money(_money(amount), currency)
 
 
 def _line(row: dict, prefix: str = "") -> str:
@@ -791,8 +797,8 @@ def _payment_ledger(scope: Scope) -> Iterator[Probe]:
 
     def word(r: dict) -> tuple[str, str]:
         wrong = [
-            f"{figure.replace('_', ' ')} {_money(r[figure])} {r['currency']} where its "
-            f"operations moved {_money(r[f'moved_{kind}'])}"
+            f"{figure.replace('_', ' ')} {_shown(r[figure], r['currency'])} where its "
+            f"operations moved {_shown(r[f'moved_{kind}'], r['currency'])}"
             for figure, kind in FIGURES
             if _money(r[figure]) != _money(r[f"moved_{kind}"])
         ]
@@ -814,8 +820,8 @@ def _refund_over(scope: Scope) -> Iterator[Probe]:
         rows,
         lambda r: (
             f"order {r['order__ref']} payment {r['pk']}",
-            f"refunded {_money(r['given'])} {r['currency']} of "
-            f"{_money(r[f'moved_{Kind.CAPTURE}'])} captured.",
+            f"refunded {_shown(r['given'], r['currency'])} of "
+            f"{_shown(r[f'moved_{Kind.CAPTURE}'], r['currency'])} captured.",
         ),
     )
 
@@ -841,8 +847,9 @@ def _return_over(scope: Scope) -> Iterator[Probe]:
         rows,
         lambda r: (
             f"return {r['return_ref']}",
-            f"refunds of {_money(r['given'])} {r['currency']} given or on their way, but the return "
-            f"is worth {_money(r['total_return_price'])}.",
+            f"refunds of {_shown(r['given'], r['currency'])} given or on their way, but the "
+            "return "
+            f"is worth {_shown(r['total_return_price'], r['currency'])}.",
         ),
     )
 
@@ -871,9 +878,9 @@ def _return_worth(scope: Scope) -> Iterator[Probe]:
         rows,
         lambda r: (
             f"return {r['return_ref']}",
-            f"worth {_money(r['total_return_price'])} {r['currency']}, but its items come to "
-            f"{_money(r['items_worth'])} and the shipping it gives back to "
-            f"{_money(r['shipping_amount'])}.",
+            f"worth {_shown(r['total_return_price'], r['currency'])}, but its items come to "
+            f"{_shown(r['items_worth'], r['currency'])} and the shipping it gives back to "
+            f"{_shown(r['shipping_amount'], r['currency'])}.",
         ),
     )
 
@@ -946,8 +953,9 @@ def _cancelled_paid(scope: Scope) -> Iterator[Probe]:
         rows,
         lambda r: (
             f"order {r['ref']}",
-            f"keeps {_money(r['paid'])} {r['currency']} captured though cancelled items leave "
-            f"{_money(r['kept'])} to pay: refund {_money(r['paid'] - r['kept'])}.",
+            f"keeps {_shown(r['paid'], r['currency'])} captured though cancelled items leave "
+            f"{_shown(r['kept'], r['currency'])} to pay: "
+            f"refund {_shown(r['paid'] - r['kept'], r['currency'])}.",
         ),
     )
 
@@ -978,8 +986,9 @@ def _cancelled_invoiced(scope: Scope) -> Iterator[Probe]:
         rows,
         lambda r: (
             f"order {r['ref']}",
-            f"invoiced {_money(r['net'])} {r['currency']} net of credit notes though cancelled items "
-            f"leave {_money(r['kept'])}: credit {_money(r['net'] - r['kept'])}.",
+            f"invoiced {_shown(r['net'], r['currency'])} net of credit notes though cancelled "
+            f"items leave {_shown(r['kept'], r['currency'])}: "
+            f"credit {_shown(r['net'] - r['kept'], r['currency'])}.",
         ),
     )
 
@@ -1001,8 +1010,9 @@ def _cancelled_authorised(scope: Scope) -> Iterator[Probe]:
         rows,
         lambda r: (
             f"order {r['order__ref']} payment {r['pk']}",
-            f"the order is cancelled but {_money(r['authorised'] - r['voided'] - r['captured'])} "
-            f"{r['currency']} is still authorised: release it.",
+            f"the order is cancelled but "
+            f"{_shown(r['authorised'] - r['voided'] - r['captured'], r['currency'])} is still "
+            "authorised: release it.",
         ),
     )
 
@@ -1025,7 +1035,8 @@ def _credited_over(scope: Scope) -> Iterator[Probe]:
         rows,
         lambda r: (
             f"order {r['order__ref']} invoice {r['number']}",
-            f"credited {_money(r['credited'])} {r['currency']} of {_money(r['total'])} invoiced.",
+            f"credited {_shown(r['credited'], r['currency'])} of "
+            f"{_shown(r['total'], r['currency'])} invoiced.",
         ),
     )
 

@@ -21,6 +21,7 @@ from billing import ledger
 from billing import services as billing
 from billing.models import DebitMemo, Invoice, Payment, PaymentTransaction
 from fulfilments.models import Fulfilment, FulfilmentItem, FulfilmentStatus, StockPosition
+from oms.templatetags.money import format_money
 from orders import consistency, services
 from orders.models import Order, OrderLine, Shipment, ShipmentStatus, SystemState
 from returns.models import Return, ReturnItem
@@ -364,7 +365,7 @@ def test_a_cancelled_line_still_captured():
 
     assert [c.rule for c in found] == ["cancelled-units-still-paid"]
     line = order.lines.first()
-    assert f"refund {line.total}" in found[0].detail
+    assert f"refund {format_money(line.total, order.currency)}" in found[0].detail
 
 
 def test_a_cancelled_line_still_invoiced():
