@@ -344,8 +344,8 @@ class ReadyzView(View):
 
 def admin_retailers(user) -> list[Retailer]:
     """The retailers the user administers."""
-    ids = [rid for rid, role in roles_of(user).items() if role.includes(Role.ADMIN)]
-    return list(Retailer.objects.filter(pk__in=ids).order_by("name"))
+    roles = roles_of(user)
+    return [r for r in retailers_of(user) if roles[r.pk].includes(Role.ADMIN)]
 
 
 class AdminRetailerMixin(RoleRequiredMixin):
