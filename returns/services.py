@@ -473,7 +473,7 @@ def _email_customer(ret: Return, template: str, *, by, **context) -> None:
         bounds.check_email(ret.customer_email)
     except ValidationError:
         return
-    retailer = Retailer.objects.get(pk=ret.retailer_id)
+    retailer = ret.retailer
     subject, body = email_render(
         f"emails/returns/{template}.txt",
         {"ret": ret, "order": ret.order, "retailer": retailer, **context},
@@ -533,18 +533,20 @@ def _with_location_address(retailer_id: int, choice: dict | None) -> dict | None
     ).first()
     if location is None:
         return choice
+    return {**choice, "address": location_address(location)}
+
+
+def location_address(location: Location) -> dict:
+    """A retailer's location as a return's address (seed 002's Address shape)."""
     return {
-        **choice,
-        "address": {
-            "locationRef": location.ref,
-            "companyName": location.name or None,
-            "name": None,
-            "street": location.line1 or None,
-            "city": location.city or None,
-            "postcode": location.postcode or None,
-            "state": None,
-            "country": location.country or None,
-        },
+        "locationRef": location.ref,
+        "companyName": location.name or None,
+        "name": None,
+        "street": location.line1 or None,
+        "city": location.city or None,
+        "postcode": location.postcode or None,
+        "state": None,
+        "country": location.country or None,
     }
 
 

@@ -110,14 +110,7 @@ def return_destination(ret: Return, location) -> dict | None:
         return address
     if location is None:
         return address or None
-    return {
-        "locationRef": location.ref,
-        "companyName": location.name,
-        "street": location.line1,
-        "city": location.city,
-        "postcode": location.postcode,
-        "country": location.country,
-    }
+    return services.location_address(location)
 
 
 class ReturnAttributeView(TenantObjectActionView):
