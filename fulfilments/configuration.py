@@ -160,35 +160,56 @@ def location_create(
     return location
 
 
+def _update(record, by, values: dict[str, Any], *, fields, limits, noun, updated, check=None):
+    """Change some of `fields` of a location or carrier (admins of its retailer): checked,
+    locked, saved when something changed, and recorded by `updated` with before and after."""
+    require_role(by, record.retailer_id, Role.ADMIN)
+    unknown = set(values) - set(fields)
+    if unknown:
+        raise ValidationError(f"A {noun} has no {', '.join(sorted(unknown))} to change.")
+    values = _checked(values, type(record), limits)
+    if check is not None:
+        check(values)
+    record = locking.lock(record)
+    before = {name: getattr(record, name) for name in fields}
+    for name, value in values.items():
+        setattr(record, name, value)
+    old, new, words = _changes(record, before, fields)
+    if not old:
+        return record
+    record.save(update_fields=list(old))
+    updated(record, before=old, after=new, changes=words, by=by)
+    return record
+
+
+def _toggle(record, by, flag: str, toggled):
+    """Switch a location or carrier off or on again (admins of its retailer)."""
+    require_role(by, record.retailer_id, Role.ADMIN)
+    record = locking.lock(record)
+    setattr(record, flag, not getattr(record, flag))
+    record.save(update_fields=[flag])
+    toggled(record, by=by)
+    return record
+
+
 @transaction.atomic
 def location_update(*, location: Location, by, **values: Any) -> Location:
     """Change a location's name, kind, address, zones or daily capacity (its ref stays)."""
-    require_role(by, location.retailer_id, Role.ADMIN)
-    unknown = set(values) - set(LOCATION_FIELDS)
-    if unknown:
-        raise ValidationError(f"A location has no {', '.join(sorted(unknown))} to change.")
-    values = _checked(values, Location, {"daily_capacity": MOST_CAPACITY})
-    location = locking.lock(location)
-    before = {name: getattr(location, name) for name in LOCATION_FIELDS}
-    for name, value in values.items():
-        setattr(location, name, value)
-    old, new, words = _changes(location, before, LOCATION_FIELDS)
-    if not old:
-        return location
-    location.save(update_fields=list(old))
-    events.location_updated(location, before=old, after=new, changes=words, by=by)
-    return location
+    return _update(
+        location,
+        by,
+        values,
+        fields=LOCATION_FIELDS,
+        limits={"daily_capacity": MOST_CAPACITY},
+        noun="location",
+        updated=events.location_updated,
+    )
 
 
 @transaction.atomic
 def location_toggle(*, location: Location, by) -> Location:
     """Stop sourcing from a location (its fulfilments and stock stay) or start again."""
-    require_role(by, location.retailer_id, Role.ADMIN)
-    location = locking.lock(location)
-    location.is_active = not location.is_active
-    location.save(update_fields=["is_active"])
-    events.location_toggled(location, by=by)
-    return location
+    return _toggle(location, by, "is_active", events.location_toggled)
 
 
 def location_loads(locations: list[Location], day: date) -> dict[int, int]:
@@ -228,31 +249,24 @@ def carrier_create(
 @transaction.atomic
 def carrier_update(*, carrier: Carrier, by, **values: Any) -> Carrier:
     """Change a carrier's name, zones or transit days."""
-    require_role(by, carrier.retailer_id, Role.ADMIN)
-    unknown = set(values) - set(CARRIER_FIELDS)
-    if unknown:
-        raise ValidationError(f"A carrier has no {', '.join(sorted(unknown))} to change.")
-    values = _checked(values, Carrier, {"transit_days": MOST_TRANSIT_DAYS})
-    if "name" in values:
-        _check_carrier_name(carrier.retailer_id, values["name"], not_pk=carrier.pk)
-    carrier = locking.lock(carrier)
-    before = {name: getattr(carrier, name) for name in CARRIER_FIELDS}
-    for name, value in values.items():
-        setattr(carrier, name, value)
-    old, new, words = _changes(carrier, before, CARRIER_FIELDS)
-    if not old:
-        return carrier
-    carrier.save(update_fields=list(old))
-    events.carrier_updated(carrier, before=old, after=new, changes=words, by=by)
-    return carrier
+
+    def name_free(values: dict[str, Any]) -> None:
+        if "name" in values:
+            _check_carrier_name(carrier.retailer_id, values["name"], not_pk=carrier.pk)
+
+    return _update(
+        carrier,
+        by,
+        values,
+        fields=CARRIER_FIELDS,
+        limits={"transit_days": MOST_TRANSIT_DAYS},
+        noun="carrier",
+        updated=events.carrier_updated,
+        check=name_free,
+    )
 
 
 @transaction.atomic
 def carrier_toggle(*, carrier: Carrier, by) -> Carrier:
     """Make a carrier unavailable (sourcing stops using it) or available again."""
-    require_role(by, carrier.retailer_id, Role.ADMIN)
-    carrier = locking.lock(carrier)
-    carrier.is_available = not carrier.is_available
-    carrier.save(update_fields=["is_available"])
-    events.carrier_toggled(carrier, by=by)
-    return carrier
+    return _toggle(carrier, by, "is_available", events.carrier_toggled)
