@@ -10,6 +10,7 @@ from django import forms
 from customers.models import Address, Customer
 from customers.services import ADDRESS_FIELDS, DETAILS, language_choices
 from oms import bounds
+from oms.forms import StyledForm
 
 
 def _text(model, name: str, label: str, *, required: bool = False, **attrs: Any) -> forms.CharField:
@@ -18,38 +19,21 @@ def _text(model, name: str, label: str, *, required: bool = False, **attrs: Any)
         required=required,
         strip=True,
         max_length=bounds.text_limit(model, name),
-        widget=forms.TextInput(attrs={"class": "form-control form-control-sm", **attrs}),
+        widget=forms.TextInput(attrs=attrs),
     )
 
 
 def _choice(label: str, choices, *, required: bool = True) -> forms.ChoiceField:
-    return forms.ChoiceField(
-        label=label,
-        choices=choices,
-        required=required,
-        widget=forms.Select(attrs={"class": "form-select form-select-sm"}),
-    )
+    return forms.ChoiceField(label=label, choices=choices, required=required)
 
 
-class _Marked(forms.Form):
-    """A form whose fields with an error are drawn as invalid (Bootstrap's `is-invalid`)."""
-
-    def add_error(self, field: str | None, error: Any) -> None:
-        super().add_error(field, error)
-        for name in self.errors:
-            if name in self.fields:
-                attrs = self.fields[name].widget.attrs
-                if "is-invalid" not in attrs.get("class", ""):
-                    attrs["class"] = f"{attrs.get('class', '')} is-invalid".strip()
-
-
-class CustomerForm(_Marked):
+class CustomerForm(StyledForm):
     first_name = _text(Customer, "first_name", DETAILS["first_name"], autocomplete="off")
     last_name = _text(Customer, "last_name", DETAILS["last_name"], autocomplete="off")
     email = forms.CharField(
         label=DETAILS["email"],
         max_length=bounds.EMAIL_MAX,
-        widget=forms.EmailInput(attrs={"class": "form-control form-control-sm"}),
+        widget=forms.EmailInput(),
     )
     mobile = _text(Customer, "mobile", DETAILS["mobile"], type="tel")
     segment = _choice(DETAILS["segment"], Customer.Segment.choices)
@@ -69,7 +53,7 @@ class CustomerForm(_Marked):
         )
 
 
-class AddressForm(_Marked):
+class AddressForm(StyledForm):
     """One address of the address book; `address` is its id, empty for a new one."""
 
     address = forms.CharField(required=False, widget=forms.HiddenInput, max_length=20)
@@ -83,7 +67,6 @@ class AddressForm(_Marked):
     country = bounds.CountryField(
         label=ADDRESS_FIELDS["country"],
         help_text="ISO code or English name",
-        widget=forms.TextInput(attrs={"class": "form-control form-control-sm"}),
     )
     phone = _text(Address, "phone", ADDRESS_FIELDS["phone"], type="tel")
 

@@ -17,9 +17,8 @@ from django.views.generic import TemplateView
 
 from fulfilments import configuration
 from fulfilments.models import Carrier, Location
-from oms import bounds
-from oms.forms import StyledForm
-from oms.models import Activity
+from oms import activity, bounds
+from oms.forms import StyledForm, refuse
 from oms.roles import Role
 from oms.views import AdminRetailerMixin, TenantObjectActionView, TenantScopedMixin
 
@@ -107,28 +106,6 @@ class CarrierForm(StyledForm):
         super().__init__(*args, **kwargs)
 
 
-def _refused(form: forms.Form, error: ValidationError) -> None:
-    """Put a service's refusal on the form: by field where the form has it, else on top."""
-    if hasattr(error, "error_dict"):
-        for name, errors in error.error_dict.items():
-            form.add_error(name if name in form.fields else None, errors)
-    else:
-        form.add_error(None, error)
-
-
-def _history(record) -> list[Activity]:
-    """The last changes of a record, newest first."""
-    return list(
-        Activity.objects.filter(
-            retailer_id=record.retailer_id,
-            target_type=record._meta.label_lower,
-            target_id=str(record.pk),
-        )
-        .select_related("actor")
-        .order_by("-created_at", "-pk")[:10]
-    )
-
-
 class _Kind:
     """What differs between the locations and the carriers pages."""
 
@@ -183,7 +160,7 @@ class _ListView(AdminRetailerMixin, TemplateView):
             try:
                 entry = self.create(retailer, form.cleaned_data)
             except ValidationError as error:
-                _refused(form, error)
+                refuse(form, error)
             else:
                 messages.success(request, f"{self.kind.noun.capitalize()} “{entry}” added.")
                 return redirect(self.kind.list_url(retailer.pk))
@@ -255,7 +232,7 @@ class _EditView(_EntryMixin, TemplateView):
             form=form,
             kind=self.kind,
             list_url=self.kind.list_url(entry.retailer_id),
-            history=_history(entry),
+            history=activity.history_of(entry),
             **kwargs,
         )
 
@@ -266,7 +243,7 @@ class _EditView(_EntryMixin, TemplateView):
             try:
                 self.update(entry, form.cleaned_data)
             except ValidationError as error:
-                _refused(form, error)
+                refuse(form, error)
             else:
                 messages.success(request, f"{self.kind.noun.capitalize()} “{entry}” saved.")
                 return redirect(self.kind.list_url(entry.retailer_id))

@@ -67,6 +67,19 @@ _DESCRIPTIONS: dict[str, str] = {
 }
 
 
+def history_of(record: models.Model, limit: int = 10) -> list[Activity]:
+    """The last changes of a record, newest first (what its settings page lists)."""
+    return list(
+        Activity.objects.filter(
+            retailer_id=record.retailer_id,
+            target_type=record._meta.label_lower,
+            target_id=str(record.pk),
+        )
+        .select_related("actor")
+        .order_by("-created_at", "-pk")[:limit]
+    )
+
+
 def describe_as(action: str, text: str) -> None:
     """Say how `action` reads in a timeline, e.g. `"Comment: “{body}”"`."""
     _DESCRIPTIONS[action] = text

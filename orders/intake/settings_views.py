@@ -17,9 +17,8 @@ from django.utils import timezone
 from django.views import View
 from django.views.generic import TemplateView
 
-from oms import bounds
-from oms.forms import StyledForm
-from oms.models import Activity
+from oms import activity, bounds
+from oms.forms import StyledForm, refuse
 from oms.roles import Role
 from oms.views import AdminRetailerMixin, TenantObjectActionView, TenantScopedMixin
 from orders.intake import channels
@@ -57,14 +56,6 @@ class ChannelForm(StyledForm):
             del self.fields["code"]
 
 
-def _refused(form: forms.Form, error: ValidationError) -> None:
-    if hasattr(error, "error_dict"):
-        for name, errors in error.error_dict.items():
-            form.add_error(name if name in form.fields else None, errors)
-    else:
-        form.add_error(None, error)
-
-
 def _list_url(retailer_id: int) -> str:
     return f"{reverse('channel_settings:list')}?retailer={retailer_id}"
 
@@ -83,15 +74,7 @@ def _edit_page(
 ) -> HttpResponse:
     """The channel's page: its form, its address, its secret (masked, or new and shown this
     once), and its last changes."""
-    history = list(
-        Activity.objects.filter(
-            retailer_id=channel.retailer_id,
-            target_type=channel._meta.label_lower,
-            target_id=str(channel.pk),
-        )
-        .select_related("actor")
-        .order_by("-created_at", "-pk")[:10]
-    )
+    history = activity.history_of(channel)
     try:
         address = request.build_absolute_uri(
             reverse(
@@ -154,7 +137,7 @@ class ChannelListView(AdminRetailerMixin, TemplateView):
                     retailer_id=retailer.pk, by=request.user, **form.cleaned_data
                 )
             except ValidationError as error:
-                _refused(form, error)
+                refuse(form, error)
             else:
                 messages.success(request, f"Channel “{channel.name}” added.")
                 return _edit_page(request, channel, new_secret=channel.secret)
@@ -177,7 +160,7 @@ class ChannelEditView(_ChannelMixin, View):
             try:
                 channels.channel_update(channel=channel, by=request.user, **form.cleaned_data)
             except ValidationError as error:
-                _refused(form, error)
+                refuse(form, error)
             else:
                 messages.success(request, f"Channel “{form.cleaned_data['name']}” saved.")
                 return redirect(_list_url(channel.retailer_id))
