@@ -324,12 +324,15 @@ class Order(TenantOwned):
 
     @property
     def hold_reasons(self) -> list[str]:
-        reasons = []
-        if self.hold_documentation:
-            reasons.append("Missing documentation")
-        if self.hold_compliance:
-            reasons.append("Compliance")
-        return reasons
+        """The kinds of hold set, in words (`holds` adds the rule behind each)."""
+        return [
+            kind.label
+            for kind, held in (
+                (HoldRule.Kind.DOCUMENTATION, self.hold_documentation),
+                (HoldRule.Kind.COMPLIANCE, self.hold_compliance),
+            )
+            if held
+        ]
 
     @property
     def holds(self) -> list[Hold]:

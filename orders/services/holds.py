@@ -216,7 +216,7 @@ def holds_apply(*, order: Order) -> list[HoldRule]:
             continue
         setattr(order, flag, True)
         setattr(order, f"{flag}_rule", rule)
-        setattr(order, f"{flag}_why", why[: Order._meta.get_field(f"{flag}_why").max_length])
+        setattr(order, f"{flag}_why", why[: bounds.text_limit(Order, f"{flag}_why")])
         changed += [flag, f"{flag}_rule", f"{flag}_why"]
         applied.append(rule)
     if changed:
