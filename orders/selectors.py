@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Count, F, Prefetch, Q, QuerySet, Sum
 
 from fulfilments.models import Fulfilment, FulfilmentItem
 from oms.models import Activity, Membership
 from orders.models import (
     Order,
-    OrderLine,
     OrderStatus,
     Shipment,
     ShipmentEvent,
@@ -71,14 +69,16 @@ class TaxBand:
     tax: Decimal
 
 
-def tax_breakdown(lines: list[OrderLine]) -> list[TaxBand]:
-    """Line totals grouped by tax rate: what was charged at each rate, net and tax."""
-    bands: dict[Decimal, list[Decimal]] = defaultdict(lambda: [Decimal(0), Decimal(0)])
-    for line in lines:
-        band = bands[line.tax_rate]
-        band[0] += line.total - line.tax
-        band[1] += line.tax
-    return [TaxBand(rate, net, tax) for rate, (net, tax) in sorted(bands.items())]
+def tax_breakdown(order: Order) -> list[TaxBand]:
+    """Line totals grouped by tax rate: what was charged at each rate, net and tax, over every
+    line of the order (not only the page of lines shown), summed by the database."""
+    rows = (
+        order.lines.order_by()
+        .values("tax_rate")
+        .annotate(net=Sum(F("total") - F("tax")), tax_sum=Sum("tax"))
+        .order_by("tax_rate")
+    )
+    return [TaxBand(row["tax_rate"], row["net"], row["tax_sum"]) for row in rows]
 
 
 def order_shipments(order: Order) -> list[Shipment]:

@@ -5,7 +5,6 @@ from typing import Any
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db.models import F, Sum
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect
 from django.template.loader import render_to_string
@@ -251,7 +250,7 @@ class OrderDetailView(TenantDetailView):
             balances=balances,
             cancel_plan=ledger.settlement_of(balances),
             memos=list(order.memos.all()),
-            tax_bands=_tax_bands(order),
+            tax_bands=selectors.tax_breakdown(order),
             can_manage=has_role(self.request.user, order.retailer_id, Role.MANAGER),
             status_options=list(selectors.status_choices(order)),
             available_states=order.available_states(),
@@ -264,18 +263,6 @@ class OrderDetailView(TenantDetailView):
         )
         context.update(tab_context(self.request, order, self.tab, kwargs.get("forms", {})))
         return context
-
-
-def _tax_bands(order: Order) -> list[selectors.TaxBand]:
-    """The tax breakdown of every line of the order (not only the page shown), summed by the
-    database."""
-    rows = (
-        order.lines.order_by()
-        .values("tax_rate")
-        .annotate(net=Sum(F("total") - F("tax")), tax_sum=Sum("tax"))
-        .order_by("tax_rate")
-    )
-    return [selectors.TaxBand(row["tax_rate"], row["net"], row["tax_sum"]) for row in rows]
 
 
 def tab_context(request: HttpRequest, order: Order, tab: str, forms: dict) -> dict[str, Any]:
