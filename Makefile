@@ -17,12 +17,14 @@ BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/oms_bench
 BENCH_ORDERS ?= 1000000
 BENCH_RETAILERS ?= 20
 
-.PHONY: help install run test lint format migrations seed bench reliability
+.PHONY: help install run test lint format migrations seed bench bench-peers reliability
 
 help:
 	@echo "make run   - install, migrate the embedded SQLite database, load demo data, serve on :8000"
 	@echo "make test  - install and run lint, migration check and the whole test suite on Postgres and Redis"
-	@echo "make bench - a fresh database of BENCH_ORDERS orders and the benchmarks (bench/README.md)"
+	@echo "make bench - a fresh database of BENCH_ORDERS orders and the benchmarks (bench/README.md);"
+	@echo "             BENCH_REUSE=1 BENCH_ARGS=\"--baseline HEAD~1\" times each page against a commit"
+	@echo "make bench-peers - django-oscar's dashboard on the bench database's orders, timed side by side"
 	@echo "make reliability - the long runs of docs/reliability.md (1,000 worker faults, 2,000 order lives)"
 
 $(STAMP): requirements.lock
@@ -95,6 +97,18 @@ bench: install
 	else $(BIN)/python manage.py migrate --no-input -v0; fi
 	$(BIN)/python manage.py collectstatic --no-input -v0
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+# django-oscar's dashboard on the same orders, timed side by side (bench/README.md); needs the
+# bench database, whose orders it copies into oms_oscar.
+bench-peers: export DATABASE_URL = $(BENCH_DATABASE_URL)
+bench-peers: export BENCH_DATABASE_URL := $(BENCH_DATABASE_URL)
+bench-peers: export DEBUG = false
+bench-peers: export SECRET_KEY = bench-only-secret-key-not-for-production-use-0123456789
+bench-peers: export ALLOWED_HOSTS = testserver,127.0.0.1,localhost
+bench-peers: install
+	bench/peers/setup_oscar.sh
+	$(BIN)/python bench/peers/convert.py $(PEERS_CONVERT_ARGS)
+	$(BIN)/python bench/peers/compare.py $(PEERS_ARGS)
 
 # The long runs behind docs/reliability.md; `make test` runs the same tests shorter.
 reliability: export DATABASE_URL = $(TEST_DATABASE_URL)

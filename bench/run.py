@@ -2,6 +2,7 @@
 
     make bench                      # a fresh `oms_bench` database, 1,000,000 orders, then this
     python bench/run.py [--runs 40] [--only orders] [--skip-load] [--skip-intake]
+    python bench/run.py --baseline HEAD~1 --only orders --skip-export --skip-load --skip-intake
 
 For each page it measures the server-side time (the Django handler, in process, from request to
 rendered response) as p50 / p95 / p99 over `--runs` requests after a warm-up, the number of
@@ -10,6 +11,9 @@ same connection. It explains the list queries and fails a page whose plan scans 
 lines sequentially. It streams a 100,000-row CSV export in a child process to measure its peak
 memory, runs the load test (`bench/load.py`) and the intake throughput (`bench/intake.py`), and
 writes `bench/results.json` and the results table in `bench/README.md`.
+
+With `--baseline <ref>` it also times the pages in that commit's code, interleaved with today's,
+on the same database, and prints the ratios per page (`bench/baseline.py`).
 """
 
 from __future__ import annotations
@@ -180,6 +184,14 @@ def pages(f: Fixture) -> list[dict]:
             order,
         ),
     ]
+
+    open_statuses = (  # a retailer's statuses of open orders
+        "SELECT id FROM orders_orderstatus WHERE retailer_id = %s"
+        " AND system_state IN ('NEW', 'PROCESSING', 'FRAUD', 'SUSPENDED')"
+    )
+    suspended = (
+        "SELECT id FROM orders_orderstatus WHERE retailer_id = %s AND system_state = 'SUSPENDED'"
+    )
 
     def tab(sql: str) -> list:
         return [*header, (sql, order)]
@@ -423,24 +435,37 @@ def pages(f: Fixture) -> list[dict]:
                 ),
                 (
                     "SELECT count(*) FROM (SELECT id FROM orders_order WHERE retailer_id = %s"
-                    " AND (hold_documentation OR hold_compliance) UNION SELECT o.id"
-                    " FROM orders_order o JOIN orders_orderstatus s ON s.id = o.status_id"
-                    " WHERE o.retailer_id = %s AND s.system_state = 'SUSPENDED') held",
+                    " AND (hold_documentation OR hold_compliance) UNION SELECT id"
+                    f" FROM orders_order WHERE retailer_id = %s AND status_id IN ({suspended})"
+                    ") held",
+                    [r, r, r],
+                ),
+                (
+                    f"SELECT count(*) FROM orders_order WHERE retailer_id = %s AND status_id IN"
+                    f" ({open_statuses}) AND payment_status IN"
+                    " ('not_paid', 'authorised', 'partially_paid')",
                     [r, r],
                 ),
                 (
-                    "SELECT count(*) FROM orders_order o JOIN orders_orderstatus s"
-                    " ON s.id = o.status_id WHERE o.retailer_id = %s"
-                    " AND o.payment_status IN ('not_paid', 'authorised', 'partially_paid')"
-                    " AND s.system_state IN ('NEW', 'PROCESSING', 'FRAUD', 'SUSPENDED')",
+                    # at risk: late for the carrier and not shipped, or escalated (every carrier
+                    # of the bench takes the default transit days: promised before today + 3)
+                    f"SELECT count(*) FROM orders_order o WHERE o.retailer_id = %s AND o.status_id"
+                    f" IN ({open_statuses}) AND ((o.promised_date < %s AND NOT EXISTS (SELECT 1"
+                    " FROM orders_shipment s WHERE s.order_id = o.id AND s.shipped_at IS NOT NULL))"
+                    " OR EXISTS (SELECT 1 FROM fulfilments_fulfilment f WHERE f.order_id = o.id"
+                    " AND f.retailer_id = %s AND f.status = 'ESCALATED'))",
+                    [r, r, datetime.now(UTC).date() + timedelta(days=3), r],
+                ),
+                (
+                    "SELECT count(*) FROM orders_task WHERE retailer_id = %s AND status <> 'done'"
+                    " AND assignee_id = (SELECT id FROM oms_user WHERE username = 'bench.agent')",
                     [r],
                 ),
                 (
-                    "SELECT s.code, s.label, count(*) FROM orders_order o JOIN orders_orderstatus s"
-                    " ON s.id = o.status_id WHERE o.retailer_id = %s"
-                    " AND s.system_state IN ('NEW', 'PROCESSING', 'FRAUD', 'SUSPENDED')"
-                    " GROUP BY 1, 2",
-                    [r],
+                    "SELECT s.code, s.label, s.colour, count(*) FROM orders_order o"
+                    " JOIN orders_orderstatus s ON s.id = o.status_id WHERE o.retailer_id = %s"
+                    f" AND o.status_id IN ({open_statuses}) GROUP BY 1, 2, 3",
+                    [r, r],
                 ),
                 (
                     "SELECT (placed_at AT TIME ZONE 'UTC')::date, count(*) FROM orders_order"
@@ -752,11 +777,21 @@ def write_readme(results: dict) -> None:
             f"one worker process ({intake['messages']:,} messages, p95 {intake['p95_ms']} ms "
             "each).",
         ]
+    lines += against(results.get("baseline"))
     table = "\n".join(lines)
     text = README.read_text()
     start, end = "<!-- results -->", "<!-- /results -->"
     head, rest = text.split(start, 1)
     README.write_text(f"{head}{start}\n{table}\n{end}{rest.split(end, 1)[1]}")
+
+
+def against(baseline: dict | None) -> list[str]:
+    """The README lines comparing the pages with the baseline commit, if it was run."""
+    if not baseline:
+        return []
+    from bench.baseline import heading, table
+
+    return ["", *heading(baseline), "", *table(baseline["pages"])]
 
 
 # The work managers do in the load test with --work, against the mix of pages (weights).
@@ -805,6 +840,14 @@ def main() -> None:
         "--load-database-url",
         help="The server's DATABASE_URL, e.g. the application's role (default: DATABASE_URL).",
     )
+    parser.add_argument(
+        "--baseline",
+        metavar="REF",
+        help="Also time the pages in this commit's code, interleaved; print the ratios per page.",
+    )
+    parser.add_argument(
+        "--no-write", action="store_true", help="Print only: leave results.json and README.md."
+    )
     parser.add_argument("--export-child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.export_child:
@@ -839,6 +882,11 @@ def main() -> None:
             f"  {'ok' if result['target_met'] else 'NOT MET'} {result.get('seq_scans') or ''}",
             flush=True,
         )
+    if args.baseline:
+        from bench.baseline import compare, heading, table
+
+        results["baseline"] = compare(args.baseline, chosen, args.runs, ROUNDS, agent.username)
+        print("", *heading(results["baseline"]), *table(results["baseline"]["pages"]), sep="\n")
     if not args.skip_export and not args.only:
         results["export"] = export_memory(f)
         print("export", results["export"], flush=True)
@@ -849,7 +897,7 @@ def main() -> None:
 
         results["intake"] = run_intake(messages=1000)
         print("intake", results["intake"], flush=True)
-    if not args.only:
+    if not args.only and not args.no_write:
         RESULTS.write_text(json.dumps(results, indent=2, default=str) + "\n")
         write_readme(results)
 
