@@ -23,7 +23,7 @@ from billing.services import billing_settings, billing_settings_update
 from oms.models import Activity, Retailer
 from oms.roles import Role, has_role
 from oms.state import InvalidTransition
-from oms.tables import BaseTable
+from oms.tables import BaseTable, record_url
 from oms.views import (
     AdminRetailerMixin,
     HtmxResultsMixin,
@@ -148,7 +148,9 @@ class AccountFilter(django_filters.FilterSet):
 
 
 class AccountTable(BaseTable):
-    name = tables.Column("Name", linkify=True, attrs={"a": {"hx-boost": "false"}})
+    name = tables.Column(
+        "Name", linkify=record_url("billing:account_detail"), attrs={"a": {"hx-boost": "false"}}
+    )
     status = tables.Column("Status")
     type = tables.Column("Type")
     ref = tables.Column("Ref")

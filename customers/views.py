@@ -21,7 +21,7 @@ from customers.forms import AddressForm, CustomerForm
 from customers.models import Customer
 from oms import bounds
 from oms.search import name_words, search_key
-from oms.tables import BaseTable
+from oms.tables import BaseTable, record_url
 from oms.views import HtmxResultsMixin, TenantDetailView, TenantScopedMixin
 from orders.models import Order, Ticket
 from returns.models import Return
@@ -54,7 +54,7 @@ class CustomerTable(BaseTable):
         "Customer",
         accessor="last_name",
         order_by=("last_name", "first_name"),
-        linkify=lambda record: record.get_absolute_url(),
+        linkify=record_url("customers:customer_detail"),
         attrs={"a": {"hx-boost": "false"}},
     )
     email = tables.Column("Email")

@@ -15,7 +15,7 @@ def escalated(user) -> Queue:
     found = (
         Fulfilment.objects.for_user(user)
         .escalated()
-        .aggregate(count=Count("pk"), oldest=Min("escalated_at"))
+        .aggregate(count=Count("*"), oldest=Min("escalated_at"))  # read from the index alone
     )
     return Queue(
         "Escalated fulfilments",

@@ -22,7 +22,7 @@ from oms.models import Activity, Retailer
 from oms.roles import Role, has_role
 from oms.search import search_key
 from oms.state import InvalidTransition
-from oms.tables import BaseTable, DateTimeColumn
+from oms.tables import BaseTable, DateTimeColumn, record_url
 from oms.tenancy import retailer_ids_for
 from oms.views import HtmxResultsMixin, TenantDetailView, TenantObjectActionView, TenantScopedMixin
 from orders import services as order_services
@@ -62,7 +62,11 @@ class FulfilmentFilter(django_filters.FilterSet):
 
 
 class FulfilmentTable(BaseTable):
-    ref = tables.Column("Fulfilment", linkify=True, attrs={"a": {"hx-boost": "false"}})
+    ref = tables.Column(
+        "Fulfilment",
+        linkify=record_url("fulfilments:fulfilment_detail"),
+        attrs={"a": {"hx-boost": "false"}},
+    )
     order = tables.Column("Order", accessor="order__ref", order_by="order__ref")
     customer = tables.Column("Customer", accessor="order__customer", orderable=False)
     location = tables.Column("Location", accessor="location__name", default="—")

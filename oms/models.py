@@ -10,7 +10,7 @@ from django.db import models
 from django.utils import timezone
 
 from oms import bounds
-from oms.roles import Role, roles_of
+from oms.roles import Role, memberships_of
 from oms.tenancy import TenantOwned
 
 
@@ -90,16 +90,10 @@ class Retailer(models.Model):
 
 
 def retailers_of(user) -> list[Retailer]:
-    """The user's active retailers by name, read once per request and kept on the user, like
-    their roles (`oms.roles.roles_of`): the layout, the time zone, the list tools and the home
-    page all ask."""
-    roles = roles_of(user)
-    cached = getattr(user, "_oms_retailers", None)
-    if cached is None or cached[0] is not roles:  # read again when the roles were read again
-        found = list(Retailer.objects.filter(pk__in=roles).order_by("name")) if roles else []
-        cached = (roles, found)
-        user._oms_retailers = cached
-    return cached[1]
+    """The user's active retailers by name, read with their roles once per request and kept on
+    the user (`oms.roles.memberships_of`): the layout, the time zone, the list tools and the
+    home page all ask."""
+    return memberships_of(user)[1]
 
 
 class Membership(models.Model):

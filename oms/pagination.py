@@ -10,6 +10,7 @@ then those rows with their joins, so the rows before the page are never joined.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 from django.core.paginator import Paginator
 from django.db import connections
@@ -41,12 +42,22 @@ class FastPaginator(Paginator):
     """A paginator whose count is exact up to EXACT_COUNT_LIMIT and estimated beyond.
 
     `?per_page=` is held between 1 and MAX_PER_PAGE; a page past the end shows the last one.
+    `rows_of` adds to the page's query what only its rows need (flags worked out per row):
+    the count, and the ids of a deep page, leave it out.
     """
 
     estimated = False
 
-    def __init__(self, object_list, per_page, *args, **kwargs):
+    def __init__(
+        self,
+        object_list,
+        per_page,
+        *args,
+        rows_of: Callable[[QuerySet], QuerySet] | None = None,
+        **kwargs,
+    ):
         super().__init__(object_list, min(max(int(per_page), 1), MAX_PER_PAGE), *args, **kwargs)
+        self.rows_of = rows_of
 
     @cached_property
     def count(self) -> int:
@@ -62,17 +73,25 @@ class FastPaginator(Paginator):
         self.estimated = True
         return max(estimate, exact)
 
+    def _rows(self, queryset: QuerySet) -> QuerySet:
+        return self.rows_of(queryset) if self.rows_of else queryset
+
     def page(self, number):
         number = self.validate_number(number)
         queryset = _queryset_of(self.object_list)
         if queryset is None:
             return super().page(number)
         bottom = (number - 1) * self.per_page
-        if bottom == 0:  # nothing to skip: one query
+        if bottom == 0 and self.rows_of is None:  # nothing to skip: one query
             rows = list(queryset[: self.per_page])
+        elif bottom == 0:
+            # still one query, the page's ids a subquery of it: given the whole list, the
+            # planner would plan what `rows_of` adds for every row rather than the page's
+            page_ids = queryset.values("pk")[: self.per_page]
+            rows = list(self._rows(queryset.filter(pk__in=page_ids)))
         else:
             ids = list(queryset.values_list("pk", flat=True)[bottom : bottom + self.per_page])
-            rows = list(queryset.filter(pk__in=ids)) if ids else []
+            rows = list(self._rows(queryset.filter(pk__in=ids))) if ids else []
             position = {pk: index for index, pk in enumerate(ids)}
             rows.sort(key=lambda row: position[row.pk])
         if isinstance(self.object_list, BoundRows):

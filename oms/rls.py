@@ -20,7 +20,9 @@ tests this wall with the role.
 
 The settings are session-level and set at the start of every request and task (and cleared at
 its end): Django runs in autocommit and streams exports after the view returns, so a
-transaction-local setting would be gone before the rows are read.
+transaction-local setting would be gone before the rows are read. A request skips the round trip
+when the connection is known to hold its scope already: set by an earlier request outside any
+transaction, so no rollback can have undone it (`known`).
 """
 
 from __future__ import annotations
@@ -52,6 +54,13 @@ def current() -> str | tuple[int, ...] | None:
     return getattr(_state, "scope", None)
 
 
+def known() -> bool:
+    """True when the connection surely holds `current()`: it was set outside a transaction (or
+    never set on a new connection). A setting made inside one is undone if it rolls back, so it
+    is not sure until set again."""
+    return getattr(_state, "known", False)
+
+
 def _apply(
     scope: str | tuple[int, ...] | None, using: str = "default", *, force: bool = False
 ) -> None:
@@ -64,15 +73,18 @@ def _apply(
         or (not force and not closed and current() == scope)
     ):
         _state.scope = scope
+        _state.known = known() or closed or connection is None
         return
-    _state.scope = scope
     ids = ",".join(str(i) for i in scope) if isinstance(scope, tuple) else ""
     everything = "on" if scope == ALL_RETAILERS else ""
-    with connection.cursor() as cursor:
+    with connection.cursor() as cursor:  # opens a closed connection, which forgets the scope
         cursor.execute(
             "SELECT set_config(%s, %s, false), set_config(%s, %s, false)",
             [IDS, ids, ALL, everything],
         )
+    _state.scope = scope
+    # set inside a transaction, a rollback would undo it
+    _state.known = connection.get_autocommit() and not connection.in_atomic_block
 
 
 def use_retailers(
@@ -116,6 +128,7 @@ def _reset_new_connection(sender, connection, **kwargs) -> None:
     """A new connection remembers nothing: neither may this thread's record of its scope."""
     if connection.alias == "default":
         _state.scope = None
+        _state.known = True
 
 
 connection_created.connect(_reset_new_connection)
@@ -142,19 +155,23 @@ def row_scope(model, row_id: int, retailer_id: int | None) -> Iterator[None]:
 
 class TenantScopeMiddleware:
     """Scope the database to the signed-in user's retailers for the request (place it after
-    AuthenticationMiddleware). A platform superuser works for all of them."""
+    AuthenticationMiddleware). A platform superuser works for all of them.
+
+    The scope is set again unless the connection is known to hold it already (`known`): a
+    persistent connection serving the same user again needs no round trip."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
         user = getattr(request, "user", None)
+        force = not known()
         if user is None or not user.is_authenticated:
-            use_retailers([])  # nothing; no query when nothing was set on this connection
+            use_retailers([], force=force)  # nothing
         elif user.is_superuser:
-            use_all_retailers(force=True)
+            use_all_retailers(force=force)
         else:
-            use_retailers(retailer_ids_for(user), force=True)
+            use_retailers(retailer_ids_for(user), force=force)
         return self.get_response(request)
 
 

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from django.apps import apps
 from django.core.exceptions import PermissionDenied
 from django.db import models
+from django.db.models import F
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -34,18 +36,30 @@ _RANK = {Role.AGENT: 1, Role.MANAGER: 2, Role.ADMIN: 3}
 
 def roles_of(user: AbstractBaseUser | AnonymousUser) -> dict[int, Role]:
     """The user's role in each of their retailers, keyed by retailer id (read once per request)."""
+    return memberships_of(user)[0]
+
+
+def memberships_of(user: AbstractBaseUser | AnonymousUser) -> tuple[dict[int, Role], list]:
+    """The user's roles by retailer id, and their active retailers by name.
+
+    One query, read once per request and kept on the user: every page asks for both (the
+    database scope and the role checks for the roles, the layout and the time zone for the
+    retailers), so they are read together. Setting `user._oms_roles = None` reads them again.
+    """
     if not user.is_authenticated:
-        return {}
-    cached = getattr(user, "_oms_roles", None)
-    if cached is None:
-        cached = {
-            retailer_id: Role(role)
-            for retailer_id, role in user.memberships.filter(retailer__is_active=True).values_list(
-                "retailer_id", "role"
-            )
-        }
-        user._oms_roles = cached
-    return cached
+        return {}, []
+    if getattr(user, "_oms_roles", None) is None:
+        # the retailers with the membership's role beside them: cheaper to build than
+        # memberships with their retailers (`oms.models` imports this module, hence get_model)
+        retailers = list(
+            apps.get_model("oms", "Retailer")
+            .objects.filter(memberships__user=user, is_active=True)
+            .annotate(membership_role=F("memberships__role"))
+            .order_by("name", "pk")
+        )
+        user._oms_retailers = retailers
+        user._oms_roles = {retailer.pk: Role(retailer.membership_role) for retailer in retailers}
+    return user._oms_roles, user._oms_retailers
 
 
 def role_in(user: AbstractBaseUser | AnonymousUser, retailer_id: int) -> Role | None:

@@ -15,7 +15,7 @@ from django.db.models import Q, QuerySet
 
 from oms import activity, locking
 from oms.activity import describe_as
-from oms.models import SavedView
+from oms.models import SavedView, retailers_of
 from oms.roles import Role, has_role, require_role
 
 describe_as("oms.savedview.saved", "View “{name}” saved on {list_label}{shared_text}")
@@ -45,6 +45,19 @@ def views_for(user, list_name: str) -> QuerySet[SavedView]:
         .select_related("owner")
         .order_by("name", "pk")
     )
+
+
+def views_shown(user, list_name: str) -> list[SavedView]:
+    """The views of a list as its menu shows them, in one query: each with its retailer (taken
+    from the user's retailers the request has read already, not joined or fetched per view)
+    and whether the user may delete it (`deletable`)."""
+    retailers = {retailer.pk: retailer for retailer in retailers_of(user)}
+    views = list(views_for(user, list_name))
+    for view in views:
+        if view.retailer_id in retailers:
+            view.retailer = retailers[view.retailer_id]
+        view.deletable = may_delete(view, user)
+    return views
 
 
 def save_view(

@@ -112,6 +112,7 @@ TEMPLATES = [
                 "django.template.context_processors.csp",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "oms.context_processors.layout",
                 "oms.context_processors.navigation",
             ],
             # `date` and `time` that survive moments at the ends of the calendar

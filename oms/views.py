@@ -174,9 +174,7 @@ class HtmxResultsMixin:
         user = self.request.user
         roles = roles_of(user)
         retailers = list(retailers_of(user))
-        views = list(saved_views.views_for(user, self.list_name))
-        for view in views:
-            view.deletable = saved_views.may_delete(view, user)
+        views = saved_views.views_shown(user, self.list_name)
         query = self.request.GET.copy()
         query.pop("page", None)
         columns = []

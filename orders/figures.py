@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from django.db.models import Count, Exists, OuterRef
+from django.db.models import Avg, Count, Exists, F, OuterRef
 from django.db.models.functions import TruncDate
 from django.urls import reverse
 from django.utils import timezone
 
 from oms.inbox import Figures, StatusCount, bars
-from orders.models import OPEN_STATES, Order, Shipment
+from orders.models import Order, Shipment
+from orders.queues import open_orders
 
 CHART_DAYS = 30
 SHIPPED_SAMPLE = 500  # time to ship: the average over the latest orders shipped
@@ -20,22 +21,7 @@ SHIPPED_SAMPLE = 500  # time to ship: the average over the latest orders shipped
 def lead_figures(user) -> Figures:
     """Open orders by status, orders per day for 30 days, and how long orders take to ship."""
     orders = Order.objects.for_user(user)
-    order_list = reverse("orders:order_list")
-    by_status = (
-        orders.filter(status__system_state__in=OPEN_STATES)
-        .values("status__code", "status__label", "status__colour")
-        .annotate(count=Count("pk"))
-        .order_by("-count", "status__label")
-    )
-    open_by_status = [
-        StatusCount(
-            row["status__label"],
-            row["status__colour"],
-            row["count"],
-            f"{order_list}?view=open&status={row['status__code']}",
-        )
-        for row in by_status
-    ]
+    open_by_status = open_orders_by_status(user)
 
     today = timezone.localdate()
     first = today - timedelta(days=CHART_DAYS - 1)
@@ -54,25 +40,52 @@ def lead_figures(user) -> Figures:
     days = [first + timedelta(days=n) for n in range(CHART_DAYS)]
     counts = [per_day.get(day, 0) for day in days]
 
-    earlier = Shipment.objects.filter(
-        order_id=OuterRef("order_id"),
-        retailer_id=OuterRef("retailer_id"),
-        shipped_at__lt=OuterRef("shipped_at"),
-    )
-    first_shipments = (
-        Shipment.objects.for_user(user)
-        .filter(~Exists(earlier), shipped_at__isnull=False)
-        .order_by("-shipped_at")
-        .values_list("order__placed_at", "shipped_at")[:SHIPPED_SAMPLE]
-    )
-    # in seconds: the sum of waits between the ends of the calendar leaves what a timedelta holds
-    waits = [(shipped_at - placed_at).total_seconds() for placed_at, shipped_at in first_shipments]
+    to_ship, shipped_orders = _time_to_ship(user)
     return Figures(
         open_by_status=open_by_status,
         bars=bars(days, counts),
         chart_max=max(counts, default=0),
         placed_30_days=sum(counts),
         placed_today=counts[-1],
-        to_ship=timedelta(seconds=sum(waits) / len(waits)) if waits else None,
-        shipped_orders=len(waits),
+        to_ship=to_ship,
+        shipped_orders=shipped_orders,
     )
+
+
+def open_orders_by_status(user) -> list[StatusCount]:
+    """The user's open orders counted by status, most first, each linking to its list."""
+    order_list = reverse("orders:order_list")
+    by_status = (
+        open_orders(user)
+        .values("status__code", "status__label", "status__colour")
+        .annotate(count=Count("pk"))
+        .order_by("-count", "status__label")
+    )
+    return [
+        StatusCount(
+            row["status__label"],
+            row["status__colour"],
+            row["count"],
+            f"{order_list}?view=open&status={row['status__code']}",
+        )
+        for row in by_status
+    ]
+
+
+def _time_to_ship(user) -> tuple[timedelta | None, int]:
+    """The average time from placed to first shipment over the latest orders shipped, and how
+    many orders that is; averaged by the database, which hands back one row instead of them
+    all."""
+    earlier = Shipment.objects.filter(
+        order_id=OuterRef("order_id"),
+        retailer_id=OuterRef("retailer_id"),
+        shipped_at__lt=OuterRef("shipped_at"),
+    )
+    latest = (
+        Shipment.objects.for_user(user)
+        .filter(~Exists(earlier), shipped_at__isnull=False)
+        .annotate(wait=F("shipped_at") - F("order__placed_at"))
+        .order_by("-shipped_at")[:SHIPPED_SAMPLE]
+    )
+    found = latest.aggregate(to_ship=Avg("wait"), shipped=Count("pk"))
+    return found["to_ship"], found["shipped"]

@@ -9,12 +9,11 @@ from django.utils.functional import cached_property
 
 from customers.models import Customer
 from oms.bounds import parse_int
-from oms.filters import LocalDateRangeFilter
-from oms.models import Retailer
+from oms.filters import LazyChoices, LocalDateRangeFilter, RetailerFilter, offer_retailers
 from oms.search import could_be_a_name, name_words, search_key
 from oms.tenancy import retailer_ids_for
 from orders.models import Channel, Order, OrderLine, OrderStatus, OrderType, Shipment, SystemState
-from orders.risk import at_risk
+from orders.risk import at_risk, transit_days_for
 
 PRESETS = [
     ("open", "Open orders"),
@@ -28,6 +27,21 @@ PRESETS = [
 
 
 SEARCH_LIMIT = 1000
+
+
+def _status_choices(retailer_ids) -> LazyChoices:
+    """The statuses of these retailers as choices, read when first asked for: a page showing
+    only the results (an htmx swap) never reads them, and the filter menu and the bulk bar
+    share one read."""
+    return LazyChoices(
+        lambda: list(
+            dict(
+                OrderStatus.objects.for_retailers(retailer_ids)
+                .order_by("position", "label")
+                .values_list("code", "label")
+            ).items()
+        )
+    )
 
 
 class OrderFilter(django_filters.FilterSet):
@@ -58,9 +72,7 @@ class OrderFilter(django_filters.FilterSet):
     )
     type = django_filters.ChoiceFilter(choices=OrderType.choices, label="Type")
     customer = django_filters.NumberFilter(field_name="customer_id", label="Customer")
-    retailer = django_filters.ModelMultipleChoiceFilter(
-        distinct=False, queryset=Retailer.objects.none(), label="Retailer"
-    )
+    retailer = RetailerFilter()
 
     class Meta:
         model = Order
@@ -68,17 +80,8 @@ class OrderFilter(django_filters.FilterSet):
 
     def __init__(self, data=None, queryset=None, *, request, **kwargs):
         super().__init__(data, queryset, request=request, **kwargs)
-        retailer_ids = retailer_ids_for(request.user)
-        statuses = (
-            OrderStatus.objects.for_retailers(retailer_ids)
-            .order_by("position", "label")
-            .values_list("code", "label")
-        )
-        self.filters["status"].extra["choices"] = list(dict(statuses).items())
-        if len(retailer_ids) > 1:
-            self.filters["retailer"].queryset = Retailer.objects.filter(pk__in=retailer_ids)
-        else:
-            del self.filters["retailer"]
+        self.filters["status"].extra["choices"] = _status_choices(retailer_ids_for(request.user))
+        offer_retailers(self, request.user)
 
     @cached_property
     def customer_shown(self) -> Customer | None:
@@ -150,7 +153,8 @@ class OrderFilter(django_filters.FilterSet):
         if value == "unanswered":
             return queryset.unanswered()
         if value == "at_risk":
-            return at_risk(queryset, retailer_ids_for(self.request.user))
+            user = self.request.user
+            return at_risk(queryset, retailer_ids_for(user), transit=transit_days_for(user))
         if value == "today":
             start = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
             return queryset.filter(placed_at__gte=start, placed_at__lt=start + timedelta(days=1))

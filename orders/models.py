@@ -273,6 +273,13 @@ class Order(TenantOwned):
                 name="order_held",
             ),
             models.Index(fields=["retailer", "payment_status"], name="order_by_payment_status"),
+            # the home page's counts of open orders (by status, awaiting payment, at risk), read
+            # from the index alone: open orders are few, found status by status, and every
+            # column those counts test is here (see orders.queues)
+            models.Index(
+                fields=["retailer", "status", "payment_status", "promised_date", "carrier", "id"],
+                name="order_open_work",
+            ),
         ]
 
     def __str__(self) -> str:

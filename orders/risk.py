@@ -14,6 +14,7 @@ from django.db.models import BooleanField, Case, Exists, OuterRef, Q, Value, Whe
 from django.utils import formats, timezone
 
 from fulfilments.models import Carrier, Fulfilment, FulfilmentStatus
+from oms.roles import roles_of
 from orders.models import OPEN_STATES, Order, Shipment
 
 HANDLING_DAYS = 1  # picking and packing before the carrier has the parcel
@@ -44,6 +45,8 @@ RULES = [
     ),
 ]
 RULE_BY_CODE = {rule.code: rule for rule in RULES}
+# the names of the flags `with_risk_flags` sets on each order, one per rule
+FLAGS = tuple(f"risk_{rule.code}" for rule in RULES)
 
 
 def _transit_days(retailer_ids) -> dict[tuple[int, str], int]:
@@ -94,30 +97,61 @@ def risk_conditions(
     }
 
 
-def at_risk(queryset, retailer_ids, today: date | None = None):
-    conditions = list(risk_conditions(retailer_ids, today).values())
+def transit_days_for(user) -> dict[tuple[int, str], int]:
+    """The carriers' transit days of the user's retailers, read once per request and kept on the
+    user like their roles (`oms.roles.roles_of`): the "At risk" view and the list's flags both
+    need them."""
+    roles = roles_of(user)
+    cached = getattr(user, "_oms_transit_days", None)
+    if cached is None or cached[0] is not roles:  # read again when the roles were read again
+        cached = (roles, _transit_days(list(roles)) if roles else {})
+        user._oms_transit_days = cached
+    return cached[1]
+
+
+def at_risk(queryset, retailer_ids, today: date | None = None, *, transit: dict | None = None):
+    conditions = list(risk_conditions(retailer_ids, today, transit=transit).values())
     match = conditions[0]
     for condition in conditions[1:]:
         match |= condition
     return queryset.filter(match)
 
 
+def with_risk_flags(queryset, transit: dict, today: date | None = None):
+    """The orders, each with a `risk_<rule code>` flag worked out in the same query: a list
+    page learns which of its rows are at risk without a query of its own."""
+    conditions = risk_conditions((), today, transit=transit)
+    return queryset.annotate(
+        **{f"risk_{code}": flag for code, flag in _as_flags(conditions).items()}
+    )
+
+
 def risks_of(orders: list[Order], today: date | None = None) -> dict[int, list[str]]:
     """The reasons each of these orders is at risk, in words (orders not at risk are left out)."""
     if not orders:
         return {}
-    retailer_ids = {order.retailer_id for order in orders}
-    transit = _transit_days(retailer_ids)  # read once: for the conditions and the words
-    conditions = risk_conditions(retailer_ids, today, transit=transit)
-    flags = Order.objects.filter(pk__in=[order.pk for order in orders]).annotate(
-        **{f"risk_{code}": condition for code, condition in _as_flags(conditions).items()}
+    transit = _transit_days({order.retailer_id for order in orders})  # for the flags and words
+    flags = with_risk_flags(
+        Order.objects.filter(pk__in=[order.pk for order in orders]), transit, today
+    ).values("pk", *FLAGS)
+    flags_by_id = {row["pk"]: row for row in flags}
+    return _in_words(orders, lambda order: flags_by_id.get(order.pk, {}), transit)
+
+
+def flagged_risks(orders, transit: dict) -> dict[int, list[str]]:
+    """The reasons each of these orders is at risk, in words, from the flags they carry
+    (`with_risk_flags`); orders not at risk are left out."""
+    return _in_words(
+        orders, lambda order: {flag: getattr(order, flag, False) for flag in FLAGS}, transit
     )
-    by_id = {order.pk: order for order in orders}
+
+
+def _in_words(orders, flags_of, transit: dict) -> dict[int, list[str]]:
     reasons: dict[int, list[str]] = {}
-    for row in flags.values("pk", *[f"risk_{code}" for code in conditions]):
-        order = by_id[row["pk"]]
+    for order in orders:
+        flags = flags_of(order)
         found = []
-        if row["risk_late_for_carrier"]:
+        if flags.get("risk_late_for_carrier"):
             days = transit.get((order.retailer_id, order.carrier), DEFAULT_TRANSIT_DAYS)
             promised = formats.date_format(order.promised_date, "j M")
             carrier = order.carrier or "the carrier"
@@ -125,7 +159,7 @@ def risks_of(orders: list[Order], today: date | None = None) -> dict[int, list[s
                 f"Promised {promised}, not shipped: {HANDLING_DAYS} day to pack and "
                 f"{days} day{'s' if days != 1 else ''} with {carrier}"
             )
-        if row["risk_escalated"]:
+        if flags.get("risk_escalated"):
             found.append("Waiting on an escalated fulfilment")
         if found:
             reasons[order.pk] = found

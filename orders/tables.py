@@ -1,10 +1,16 @@
 import django_tables2 as tables
-from django.utils import dateformat
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
-from oms.tables import BaseTable, DateColumn, DateTimeColumn, MoneyColumn
-from oms.templatetags.dates import house_format
+from oms.tables import (
+    BaseTable,
+    DateColumn,
+    DateTimeColumn,
+    MoneyColumn,
+    date_text,
+    record_url,
+    styled_format,
+)
 from orders.models import Order
 
 # Columns an agent can do without on a phone.
@@ -23,7 +29,7 @@ class OrderTable(BaseTable):
     # the results are boosted for sorting and paging; opening an order is a page of its own
     ref = tables.Column(
         "Order",
-        linkify=True,
+        linkify=record_url("orders:order_detail"),
         attrs={"td": {"class": "text-nowrap fw-semibold"}, "a": {"hx-boost": "false"}},
     )
     retailer = tables.Column(
@@ -90,7 +96,7 @@ class OrderTable(BaseTable):
     risks: dict[int, list[str]] = {}
 
     def render_promised_date(self, value, record):
-        shown = dateformat.format(value, house_format("d M Y"))
+        shown = date_text(value, styled_format("d M Y"))
         reasons = self.risks.get(record.pk)
         if not reasons:
             return shown

@@ -2,8 +2,7 @@ import django_filters
 from django.db.models import Q
 
 from oms.bounds import parse_int
-from oms.filters import LocalDateRangeFilter
-from oms.models import Retailer
+from oms.filters import LocalDateRangeFilter, RetailerFilter, offer_retailers
 from oms.search import name_words, search_key
 from oms.tenancy import retailer_ids_for
 from orders.models import Order
@@ -19,9 +18,7 @@ class ReturnFilter(django_filters.FilterSet):
         distinct=False, choices=ReturnStatus.choices, label="Status"
     )
     created = LocalDateRangeFilter(field_name="created_at", label="Created")
-    retailer = django_filters.ModelMultipleChoiceFilter(
-        distinct=False, queryset=Retailer.objects.none(), label="Retailer"
-    )
+    retailer = RetailerFilter()
 
     class Meta:
         model = Return
@@ -29,11 +26,7 @@ class ReturnFilter(django_filters.FilterSet):
 
     def __init__(self, data=None, queryset=None, *, request, **kwargs):
         super().__init__(data, queryset, request=request, **kwargs)
-        ids = retailer_ids_for(request.user)
-        if len(ids) > 1:
-            self.filters["retailer"].queryset = Retailer.objects.filter(pk__in=ids)
-        else:
-            del self.filters["retailer"]
+        offer_retailers(self, request.user)
 
     @property
     def has_retailer_filter(self) -> bool:

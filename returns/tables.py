@@ -2,14 +2,18 @@ import django_tables2 as tables
 from django.utils.html import format_html
 
 from fulfilments.models import Location
-from oms.tables import BaseTable, DateTimeColumn, MoneyColumn
+from oms.tables import BaseTable, DateTimeColumn, MoneyColumn, record_url
 from returns.models import Return
 
 WIDE_ONLY = {"td": {"class": "d-none d-lg-table-cell"}, "th": {"class": "d-none d-lg-table-cell"}}
 
 
 class ReturnTable(BaseTable):
-    id = tables.Column("Return id", linkify=True, attrs={"a": {"hx-boost": "false"}})
+    id = tables.Column(
+        "Return id",
+        linkify=record_url("returns:return_detail"),
+        attrs={"a": {"hx-boost": "false"}},
+    )
     return_ref = tables.Column("Return ref", attrs={"td": {"class": "small text-nowrap"}})
     retailer = tables.Column("Retailer", accessor="retailer__name", attrs=WIDE_ONLY)
     order = tables.Column("Order", accessor="order__ref", order_by="order__ref")

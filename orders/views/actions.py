@@ -29,7 +29,7 @@ from orders import forms as order_forms
 from orders import services
 from orders.documents import packing_slips_pdf
 from orders.models import Order
-from orders.selectors import order_fulfilments, order_header_queryset, order_shipments
+from orders.selectors import order_fulfilments, order_queryset, order_shipments
 from orders.views.browse import _OrderActionView
 
 __all__ = [
@@ -451,7 +451,7 @@ class _OrderDocumentView(TenantScopedMixin, View):
     model = Order
 
     def scope_queryset(self, queryset):
-        return order_header_queryset(queryset)
+        return order_queryset(queryset)
 
     def order(self) -> Order:
         order = self.get_queryset().filter(pk=self.kwargs["pk"]).first()

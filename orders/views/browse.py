@@ -5,6 +5,7 @@ from typing import Any
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
+from django.db.models import Prefetch
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect
 from django.template.loader import render_to_string
@@ -31,10 +32,18 @@ from orders import selectors, services
 from orders.exports import CSV_COLUMNS
 from orders.filters import PRESETS, OrderFilter
 from orders.forms import CommentForm, MemoForm, TaskForm, TaskStatusForm
-from orders.models import AWAITING_PAYMENT, OPEN_STATES, Order, ShipmentStatus, Task
-from orders.risk import RULES, risks_of
+from orders.models import (
+    AWAITING_PAYMENT,
+    OPEN_STATES,
+    Order,
+    ShipmentStatus,
+    Task,
+    TicketMessage,
+)
+from orders.risk import RULES, flagged_risks, risks_of, transit_days_for, with_risk_flags
 from orders.services import bulk
 from orders.tables import OrderTable
+from returns.models import ReturnItem
 
 PDF_EXPORT_LIMIT = 500
 LINES_PER_PAGE = 100  # the order page's items, a page at a time
@@ -78,12 +87,20 @@ class OrderListView(_FilteredOrdersMixin, HtmxResultsMixin, SingleTableMixin, Fi
         """The bulk bar shows to a manager of any retailer; it acts on that retailer's orders."""
         return has_role_anywhere(self.request.user, Role.MANAGER)
 
+    def get_table_pagination(self, table):
+        """The page's orders are flagged at risk or not in the page's own query (the count
+        is left without the flags)."""
+        transit = transit_days_for(self.request.user)
+        pagination = super().get_table_pagination(table)
+        pagination["rows_of"] = lambda orders: with_risk_flags(orders, transit)
+        return pagination
+
     def get_table(self, **kwargs):
         table = super().get_table(**kwargs)
         table.managed_retailers = frozenset(retailer_ids_for(self.request.user, Role.MANAGER))
         rows = table.page.object_list
         records = rows.data if hasattr(rows, "data") else [row.record for row in rows]
-        table.risks = risks_of(list(records))
+        table.risks = flagged_risks(records, transit_days_for(self.request.user))
         return table
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
@@ -205,7 +222,15 @@ class OrderDetailView(TenantDetailView):
     template_name = "orders/order_detail.html"
     context_object_name = "order"
 
+    @property
+    def tab_only(self) -> bool:
+        """Whether only the open tab is drawn (htmx swapping a tab in): the page around it,
+        its header, sections and their reads, is left out."""
+        return self.request.htmx.target in ("order-tab", "ticket-messages")
+
     def scope_queryset(self, queryset):
+        if self.tab_only:
+            return selectors.order_queryset(queryset)
         return selectors.order_header_queryset(queryset)
 
     @property
@@ -222,77 +247,101 @@ class OrderDetailView(TenantDetailView):
             return self.render_to_response(self.get_context_data()).render()
 
     def get_template_names(self) -> list[str]:
-        if self.request.htmx.target in ("order-tab", "ticket-messages"):
+        if self.tab_only:
             return [f"{self.template_name}#tab"]
         return [self.template_name]
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         order = self.object
-        # a page of lines at a time: an order of 10,000 lines opens as fast as one of 100
-        lines_page = Paginator(order.lines.all(), LINES_PER_PAGE).get_page(
-            self.request.GET.get("lines")
-        )
-        lines = list(lines_page.object_list)
-        payments = list(order.payments.all())
-        balances = ledger.balances(payments)
-        context.update(
-            fulfilments=selectors.order_fulfilments(order),
-            shipments=selectors.order_shipments(order),
-            refreshed_at=timezone.localtime(),
-        )
         context.update(
             tab=self.tab,
             tabs=TABS,
-            lines=lines,
-            lines_page=lines_page,
-            payments=payments,
-            balances=balances,
-            cancel_plan=ledger.settlement_of(balances),
-            memos=list(order.memos.all()),
-            tax_bands=selectors.tax_breakdown(order),
             can_manage=has_role(self.request.user, order.retailer_id, Role.MANAGER),
-            status_options=list(selectors.status_choices(order)),
-            available_states=order.available_states(),
-            paid_online=ledger.paid(payments) > 0,
-            awaiting_payment=order.payment_status in AWAITING_PAYMENT,
-            shipment_statuses=ShipmentStatus.choices,
-            risks=risks_of([order]).get(order.pk, [])
-            if order.status.system_state in OPEN_STATES
-            else [],
         )
+        if not self.tab_only:
+            context.update(self.page_context(order))
+        elif self.tab == "items":
+            context.update(self.lines_context(order, selectors.tax_breakdown(order)))
+        elif self.tab == "shipments":
+            context.update(shipments=selectors.order_shipments(order))
         context.update(tab_context(self.request, order, self.tab, kwargs.get("forms", {})))
         return context
 
+    def lines_context(self, order: Order, tax_bands) -> dict[str, Any]:
+        """A page of lines at a time: an order of 10,000 lines opens as fast as one of 100.
+        The tax bands count the lines for the pager."""
+        lines_page = _CountedPaginator(
+            order.lines.all(), LINES_PER_PAGE, count=sum(band.lines for band in tax_bands)
+        ).get_page(self.request.GET.get("lines"))
+        return {"lines": list(lines_page.object_list), "lines_page": lines_page}
+
+    def page_context(self, order: Order) -> dict[str, Any]:
+        """What the page around the tabs shows: header, items, live section, money."""
+        tax_bands = selectors.tax_breakdown(order)
+        payments = list(order.payments.all())
+        balances = ledger.balances(payments)
+        return {
+            **self.lines_context(order, tax_bands),
+            "fulfilments": selectors.order_fulfilments(order),
+            "shipments": selectors.order_shipments(order),
+            "refreshed_at": timezone.localtime(),
+            "payments": payments,
+            "balances": balances,
+            "cancel_plan": ledger.settlement_of(balances),
+            "memos": list(order.memos.all()),
+            "tax_bands": tax_bands,
+            "status_options": list(selectors.status_choices(order)),
+            "available_states": order.available_states(),
+            "paid_online": ledger.paid(payments) > 0,
+            "awaiting_payment": order.payment_status in AWAITING_PAYMENT,
+            "shipment_statuses": ShipmentStatus.choices,
+            # asked only of an open order, and on the retailer's day: most orders are closed
+            "risks": risks_of([order]).get(order.pk, [])
+            if order.status.system_state in OPEN_STATES
+            else [],
+        }
+
+
+class _CountedPaginator(Paginator):
+    """A paginator told how many objects there are, by a query the page makes anyway."""
+
+    def __init__(self, object_list, per_page: int, *, count: int) -> None:
+        super().__init__(object_list, per_page)
+        self.count = count  # in place of Paginator's COUNT query
+
 
 def tab_context(request: HttpRequest, order: Order, tab: str, forms: dict) -> dict[str, Any]:
-    """What one tab shows: read only when it is open."""
+    """What one tab shows: read only when it is open. (The Shipments tab shows the `shipments`
+    the page reads for its live section.)"""
     if tab == "customer":
         return customer_tab(order)
     if tab == "transactions":
         return {"transactions": list(order.transactions.select_related("payment", "created_by"))}
-    if tab == "shipments":
-        return {"shipments": selectors.order_shipments(order)}
     if tab == "comments":
         return {
             "comments": list(order.comments.select_related("author")),
             "comment_form": forms.get("comment") or CommentForm(),
-            "memo_form": forms.get("memo") or MemoForm(retailer_id=order.retailer_id),
+            "memo_form": _staff_read(
+                forms.get("memo") or MemoForm(retailer_id=order.retailer_id), "recipient"
+            ),
         }
     if tab == "tasks":
         return {
             "tasks": selectors.order_tasks(order),
-            "task_form": forms.get("task") or TaskForm(retailer_id=order.retailer_id),
+            "task_form": _staff_read(
+                forms.get("task") or TaskForm(retailer_id=order.retailer_id), "assignee"
+            ),
             "task_statuses": Task.Status.choices,
         }
     if tab == "tickets":
-        return {
-            "tickets": list(order.tickets.prefetch_related("messages__author")),
-        }
+        said = TicketMessage.objects.select_related("author")
+        return {"tickets": list(order.tickets.prefetch_related(Prefetch("messages", said)))}
     if tab == "returns":
+        items = ReturnItem.objects.select_related("reason")
         return {
             "returns": list(
-                order.returns.select_related("action").prefetch_related("items__reason")
+                order.returns.select_related("action").prefetch_related(Prefetch("items", items))
             )
         }
     if tab == "invoices":
@@ -317,6 +366,16 @@ def tab_context(request: HttpRequest, order: Order, tab: str, forms: dict) -> di
     return {}
 
 
+def _staff_read(form, name: str):
+    """The form, its staff choice `name` read in one query: a template looping over a model
+    choice field's own choices counts them first, then reads them through a cursor."""
+    field = form.fields[name]
+    options = field.iterator(field)
+    empty = [("", field.empty_label)] if field.empty_label is not None else []
+    field.choices = [*empty, *(options.choice(user) for user in field.queryset)]
+    return form
+
+
 CUSTOMER_TAB_ROWS = 10  # recent orders, open returns and open tickets on the Customer tab
 
 
@@ -326,6 +385,7 @@ def customer_tab(order: Order) -> dict[str, Any]:
     customer = order.customer
     if customer is None:
         return {"customer": None}
+    customer.retailer = order.retailer  # the same retailer, read with the order already
     here = f"{reverse('orders:order_tab', args=[order.pk, 'customer'])}#order-tab"
     addresses = customer_selectors.address_book(customer)
     for address in addresses.rows:
@@ -351,7 +411,8 @@ class _OrderActionView(TenantObjectActionView):
     tab = "items"
 
     def scope_queryset(self, queryset):
-        return selectors.order_header_queryset(queryset)
+        # the page around the tab reads its own sections when it is drawn whole
+        return selectors.order_queryset(queryset)
 
     def show_tab(self, order: Order, *, forms: dict | None = None, status: int = 200):
         if forms is None and not self.request.htmx:

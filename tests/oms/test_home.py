@@ -10,11 +10,13 @@ from django.urls import reverse
 from django.utils import timezone
 
 from billing.models import PaymentTransaction
+from oms.roles import Role
 from orders.intake.models import IntakeChannel, IntakeMessage
 from orders.models import PaymentStatus, SystemState, Task, Ticket
 from returns.models import ReturnStatus
 from tests.factories import (
     FulfilmentFactory,
+    MembershipFactory,
     OrderFactory,
     PaymentFactory,
     PaymentTransactionFactory,
@@ -66,6 +68,7 @@ def _paid(owner, **fields):
 def work(retailer, other_retailer, manager):
     """Some of each kind of waiting work in the retailer, and the same in another one."""
     now = timezone.now()
+    yesterday = timezone.localdate() - timedelta(days=1)
     for owner in (retailer, other_retailer):
         FulfilmentFactory(order=_paid(owner), escalated_at=now - timedelta(hours=5))
         FulfilmentFactory(order=_paid(owner), escalated_at=now - timedelta(hours=1))
@@ -73,7 +76,12 @@ def work(retailer, other_retailer, manager):
         ReturnFactory(retailer=owner, order=_paid(owner), status=ReturnStatus.PENDING_REFUND)
         TicketFactory(order=_paid(owner), status=Ticket.Status.OPEN)
         _paid(owner, hold_compliance=True)
+        _paid(owner, state=SystemState.SUSPENDED)
         OrderFactory(retailer=owner, payment_status=PaymentStatus.AUTHORISED)
+        # at risk: due yesterday and not shipped; not at risk: shipped, or completed
+        _paid(owner, promised_date=yesterday)
+        ShipmentFactory(order=_paid(owner, promised_date=yesterday), shipped_at=now)
+        _paid(owner, promised_date=yesterday, state=SystemState.COMPLETED)
         channel = IntakeChannel.objects.create(
             retailer=owner, code="web", name="Web", kind=IntakeChannel.Kind.choices[0][0]
         )
@@ -100,10 +108,10 @@ def test_each_count_is_the_count_of_the_list_it_opens(client_for, manager, work)
     assert {label: count for label, (count, _) in found.items()} == {
         "Escalated fulfilments": 2,
         "Failed payment operations": 1,
-        "Orders at risk": 2,  # the escalated ones
+        "Orders at risk": 3,  # the escalated ones and the one due yesterday
         "Returns pending refund": 1,
         "Unanswered tickets": 1,
-        "Orders on hold": 1,
+        "Orders on hold": 2,  # held and suspended
         "Awaiting payment": 1,
         "Intake messages rejected or dead": 2,
         "My open tasks": 1,
@@ -111,6 +119,26 @@ def test_each_count_is_the_count_of_the_list_it_opens(client_for, manager, work)
     # and each link opens a list of exactly that many
     for label, (count, url) in found.items():
         assert listed(client.get(url)) == count, label
+
+
+def test_a_member_of_two_retailers_counts_the_work_of_both(client_for, agent, other_retailer, work):
+    # given the agent works for the other retailer too
+    MembershipFactory(user=agent, retailer=other_retailer, role=Role.AGENT)
+    client = client_for(agent)
+
+    # when they open the home page
+    response = client.get(reverse("home"))
+    found = queues(response.content.decode())
+
+    # then the orders' counts hold the work of both, each the count of the list it opens
+    assert found["Orders at risk"][0] == 6
+    assert found["Orders on hold"][0] == 4
+    assert found["Awaiting payment"][0] == 2
+    for label, (count, url) in found.items():
+        assert listed(client.get(url)) == count, label
+    # and so do the open orders by status
+    for row in response.context["figures"].open_by_status:
+        assert listed(client.get(row.url)) == row.count
 
 
 def test_the_oldest_escalation_says_how_long_it_has_waited(client_for, manager, work):

@@ -1,26 +1,34 @@
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+import time_machine
 from django.urls import reverse
 from django.utils import timezone
 
 from billing.models import Payment, PaymentTransaction
 from oms import activity
+from oms.roles import Role
 from orders.models import OrderType, SystemState
+from orders.selectors import LIVE_ITEMS
 from orders.views import TABS
+from orders.views.browse import LINES_PER_PAGE
 from tests.factories import (
     CommentFactory,
+    FulfilmentFactory,
+    MembershipFactory,
     MemoFactory,
     OrderFactory,
     OrderLineFactory,
     PaymentFactory,
     PaymentTransactionFactory,
+    RetailerFactory,
     ReturnFactory,
     ShipmentEventFactory,
     ShipmentFactory,
     TaskFactory,
     TicketFactory,
+    UserFactory,
 )
 from tests.querycount import assert_constant_queries
 
@@ -100,6 +108,66 @@ def test_financials_itemise_costs_and_break_tax_down_by_rate(client, order):
     assert '<td>21%</td><td class="text-end">€100.00</td><td class="text-end">€21.00</td>' in html
     assert "iDEAL" in html
     assert "€50.00" in html
+
+
+def test_a_payment_shows_what_is_on_its_way(client, order):
+    payment = PaymentFactory(order=order, authorised=order.total, captured=Decimal("50"))
+    PaymentTransactionFactory(
+        payment=payment,
+        kind=PaymentTransaction.Kind.REFUND,
+        amount=Decimal("20"),
+        status=PaymentTransaction.Status.PENDING,
+    )
+    html = page(client, order)
+    assert 'data-testid="on-its-way">refund €20.00' in html
+    assert 'data-testid="refundable">€30.00<' in html
+
+
+def test_the_lines_are_paged_and_counted_on_the_page_and_the_items_tab(client, order):
+    for _ in range(LINES_PER_PAGE + 3 - order.lines.count()):
+        OrderLineFactory(order=order)
+    swapped = page(client, order, "items", HX_Request="true", HX_Target="order-tab")
+    first = page(client, order)
+    for html in (first, swapped):
+        assert f"Lines 1–{LINES_PER_PAGE} of {LINES_PER_PAGE + 3}" in html
+    last = client.get(order.get_absolute_url(), {"lines": 2}).content.decode()
+    assert f"Lines {LINES_PER_PAGE + 1}–{LINES_PER_PAGE + 3} of {LINES_PER_PAGE + 3}" in last
+
+
+@pytest.mark.parametrize("most", [LIVE_ITEMS, LIVE_ITEMS + 2])
+def test_the_live_section_names_each_fulfilments_first_items(client, order, most):
+    """Every item when none holds more than LIVE_ITEMS; else the first ones and how many more."""
+    for _ in range(most - order.lines.count()):
+        OrderLineFactory(order=order)
+    big = FulfilmentFactory(order=order)  # an item per line
+    small = FulfilmentFactory(order=order)
+    small.items.all().delete()
+    small.items.create(retailer=order.retailer, order_line=order.lines.first(), requested=1)
+
+    fulfilments = client.get(order.get_absolute_url()).context["fulfilments"]
+    first = {f.pk: [item.order_line.sku for item in f.first_items] for f in fulfilments}
+    skus = list(order.lines.values_list("sku", flat=True))  # the big one's items in this order
+    assert first == {big.pk: skus[:LIVE_ITEMS], small.pk: skus[:1]}
+    assert {f.pk: f.more_items for f in fulfilments} == {big.pk: most - LIVE_ITEMS, small.pk: 0}
+
+
+def test_the_risk_is_judged_on_the_day_of_the_orders_retailer(client_for):
+    """A user's pages run in the zone of their first retailer; the order page in its own."""
+    home = RetailerFactory(ref="home", time_zone="UTC")
+    ahead = RetailerFactory(ref="ahead", time_zone="Pacific/Kiritimati")  # UTC+14
+    user = UserFactory(username="two.zones")
+    for retailer in (home, ahead):
+        MembershipFactory(user=user, retailer=retailer, role=Role.AGENT)
+    # 20:00 on 7 December in UTC is already 10:00 on 8 December at the retailer
+    with time_machine.travel(datetime(2026, 12, 7, 20, 0, tzinfo=UTC), tick=False):
+        order = OrderFactory(
+            retailer=ahead,
+            state=SystemState.PROCESSING,
+            carrier="Mystery",  # 1 day to pack and 2 in transit: from 8 December, too late
+            promised_date=date(2026, 12, 10),
+        )
+        html = client_for(user).get(order.get_absolute_url()).content.decode()
+    assert 'data-testid="at-risk"' in html
 
 
 def test_memos_are_pinned_on_top(client, order, manager):
