@@ -38,13 +38,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # run as a script, as well as imported
+
+from bench.stats import percentile  # noqa: E402
+
 SIDES = ("current", "baseline")
 WARMUP = 3
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(share * (len(ordered) - 1))))]
 
 
 # The commit's tree -------------------------------------------------------------------------
@@ -119,7 +118,8 @@ def serve(tree: Path, username: str) -> None:
     """Answer timing requests in the code of `tree`, logged in as `username`, until stdin ends.
     The protocol has stdout to itself: anything the code prints goes to stderr."""
     here = Path(__file__).resolve().parent
-    sys.path[:] = [str(tree), *(p for p in sys.path if Path(p or ".").resolve() != here)]
+    mine = {here, ROOT}
+    sys.path[:] = [str(tree), *(p for p in sys.path if Path(p or ".").resolve() not in mine)]
     os.chdir(tree)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "oms.settings")
     protocol = os.fdopen(os.dup(sys.stdout.fileno()), "w")

@@ -35,13 +35,12 @@ from pathlib import Path
 from unittest import mock
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # run as a script, as well as imported
+
+from bench.stats import percentile  # noqa: E402
+
 RETAILER = "bench-01"
 CHANNEL = "bench-web"
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(share * (len(ordered) - 1))))]
 
 
 def stats(times: list[float]) -> dict:

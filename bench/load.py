@@ -40,6 +40,10 @@ from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # run as a script, as well as imported
+
+from bench.stats import percentile  # noqa: E402
+
 GUNICORN = ROOT / ".venv" / "bin" / "gunicorn"
 BENCH_SECRET_KEY = "bench-only-secret-key-not-for-production-use-0123456789"
 TOKEN = re.compile(rb'name="csrfmiddlewaretoken" value="([^"]+)"')
@@ -57,11 +61,6 @@ ACTIONS = {
         {"confirm": "on", "reason": f"Load cancel {n}"},
     ),
 }
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(share * (len(ordered) - 1))))]
 
 
 def kind(url: str) -> str:

@@ -38,6 +38,8 @@ os.environ.setdefault("ALLOWED_HOSTS", "testserver,127.0.0.1,localhost")
 
 import django  # noqa: E402
 
+from bench.stats import percentile  # noqa: E402
+
 django.setup()
 
 from django.db import connection  # noqa: E402
@@ -52,12 +54,6 @@ EXPORT_ROWS = 100_000
 EXPORT_MB = 100
 LOAD_P95_MS = 200
 SCANNED = ("orders_order", "orders_orderline")
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(share * (len(ordered) - 1))))
-    return ordered[index]
 
 
 def summary(times: list[float]) -> dict[str, float]:
