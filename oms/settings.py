@@ -233,6 +233,25 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 60 * 60}
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_SERIALIZER = "json"
+# One queue per kind of work, so a long bulk job never holds up a refund: production runs a
+# worker per queue (`celery -A oms worker -Q money`); a worker started without -Q takes all four.
+# Every task is routed here by name, beat's relays to the queue of the work they relay
+# (tests/test_queues.py fails on a task left out). A queue not listed is refused when sent.
+CELERY_TASK_QUEUES = {"money": {}, "email": {}, "intake": {}, "bulk": {}}
+CELERY_TASK_DEFAULT_QUEUE = "bulk"
+CELERY_TASK_DEFAULT_EXCHANGE = "oms"
+CELERY_TASK_CREATE_MISSING_QUEUES = False
+CELERY_TASK_ROUTES = {
+    "orders.tasks.run_payment_operation": {"queue": "money"},
+    "orders.tasks.relay_payment_operations": {"queue": "money"},
+    "oms.tasks.send_email": {"queue": "email"},
+    "oms.tasks.relay_emails": {"queue": "email"},
+    "orders.tasks.process_intake_message": {"queue": "intake"},
+    "orders.tasks.relay_intake_messages": {"queue": "intake"},
+    "orders.tasks.run_bulk_job": {"queue": "bulk"},
+    "orders.tasks.relay_bulk_jobs": {"queue": "bulk"},
+    "fulfilments.tasks.retry_escalated_fulfilments": {"queue": "bulk"},
+}
 # Periodic work run by `celery beat`.
 CELERY_BEAT_SCHEDULE = {
     "relay-queued-emails": {"task": "oms.tasks.relay_emails", "schedule": 5 * 60},

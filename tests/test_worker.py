@@ -26,9 +26,54 @@ def _database_url() -> str:
     return f"postgres://{s['USER']}{password}@{s['HOST']}:{s['PORT'] or 5432}/{s['NAME']}"
 
 
+def queues() -> str:
+    """Every queue, as compose's workers take them between them (`-Q money`, `-Q bulk`, ...)."""
+    return ",".join(app.conf.task_queues)
+
+
+def start_worker(log_path: Path, env: dict, *, queues: str, hostname: str) -> subprocess.Popen:
+    """A `celery worker` process on `queues`, taking one task at a time, logging to `log_path`."""
+    with log_path.open("w") as log:
+        return subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "oms",
+                "worker",
+                "--pool=solo",
+                f"--queues={queues}",
+                f"--hostname={hostname}",
+                "--loglevel=INFO",
+                "--without-mingle",
+                "--without-gossip",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def wait_until_ready(processes: list[subprocess.Popen], logs: list[Path]) -> None:
+    deadline = time.monotonic() + 60
+    while not all("ready." in path.read_text() for path in logs):
+        if any(p.poll() is not None for p in processes) or time.monotonic() > deadline:
+            pytest.fail("workers did not start:\n" + "\n".join(p.read_text() for p in logs))
+        time.sleep(0.2)
+
+
+def stop(processes: list[subprocess.Popen]) -> None:
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        process.wait(timeout=30)
+
+
 @pytest.fixture
 def worker(request, tmp_path, celery_broker):
-    """A `celery worker` process on the test broker and the test database.
+    """A `celery worker` process on every queue, the test broker and the test database.
 
     Parametrize it indirectly with a dict to give the worker more environment."""
     broker = celery_broker()
@@ -41,36 +86,13 @@ def worker(request, tmp_path, celery_broker):
         "EMAIL_FILE_PATH": str(tmp_path / "mail"),
         **getattr(request, "param", {}),
     }
-    log = (tmp_path / "worker.log").open("w")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "oms",
-            "worker",
-            "--pool=solo",
-            "--loglevel=INFO",
-            "--without-mingle",
-            "--without-gossip",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    log = tmp_path / "worker.log"
+    process = start_worker(log, env, queues=queues(), hostname="all@%h")
     try:
-        deadline = time.monotonic() + 60
-        while "ready." not in (tmp_path / "worker.log").read_text():
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail("worker did not start:\n" + (tmp_path / "worker.log").read_text())
-            time.sleep(0.2)
+        wait_until_ready([process], [log])
         yield tmp_path
     finally:
-        process.terminate()
-        process.wait(timeout=30)
-        log.close()
+        stop([process])
 
 
 def _wait_for(predicate, timeout=30.0):

@@ -2,10 +2,7 @@
 
 import json
 import os
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 from django.db import transaction
@@ -15,9 +12,7 @@ from orders.intake.models import IntakeChannel, IntakeMessage
 from orders.intake.processing import intake_receive
 from orders.models import Order
 from tests.intake.test_intake import WEBSTORE
-from tests.test_worker import _database_url
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.test_worker import _database_url, queues, start_worker, stop, wait_until_ready
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -34,41 +29,11 @@ def two_workers(tmp_path, celery_broker):
     processes = []
     try:
         for n, path in enumerate(logs, start=1):
-            log = path.open("w")
-            processes.append(
-                subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-m",
-                        "celery",
-                        "-A",
-                        "oms",
-                        "worker",
-                        "--pool=solo",
-                        "--prefetch-multiplier=1",
-                        f"--hostname=intake{n}@%h",
-                        "--loglevel=INFO",
-                        "--without-mingle",
-                        "--without-gossip",
-                    ],
-                    cwd=ROOT,
-                    env=env,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                )
-            )
-            log.close()
-        deadline = time.monotonic() + 60
-        while not all("ready." in path.read_text() for path in logs):
-            if any(p.poll() is not None for p in processes) or time.monotonic() > deadline:
-                pytest.fail("workers did not start:\n" + "\n".join(p.read_text() for p in logs))
-            time.sleep(0.2)
+            processes.append(start_worker(path, env, queues=queues(), hostname=f"intake{n}@%h"))
+        wait_until_ready(processes, logs)
         yield logs
     finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            process.wait(timeout=30)
+        stop(processes)
 
 
 def test_identical_deliveries_on_two_workers_give_one_accepted_and_the_rest_duplicate(
