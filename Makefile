@@ -17,7 +17,7 @@ BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/oms_bench
 BENCH_ORDERS ?= 1000000
 BENCH_RETAILERS ?= 20
 
-.PHONY: help install run test lint format migrations seed bench bench-peers reliability
+.PHONY: help install run test test-machine lint format migrations seed bench bench-peers reliability
 
 help:
 	@echo "make run   - install, migrate the embedded SQLite database, load demo data, serve on :8000"
@@ -80,9 +80,15 @@ test: export TEST_REDIS_URL := $(TEST_REDIS_URL)
 test: export DEBUG = false
 test: export SECRET_KEY = test-only-secret-key-not-for-production-use-0123456789
 test: export LOCK_ORDER_CHECK = raise
-test: install lint
+# test-machine first: it installs msgfmt, which `install` needs for the translations
+test: test-machine install lint
 	DATABASE_URL=sqlite:///:memory: $(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Postgres and Redis started when down, Chromium and gettext installed when missing (as root
+# or through sudo); nothing when all is there. `make test` runs it with the test URLs.
+test-machine:
+	scripts/test-machine
 
 # The benchmarks on a database of their own, made fresh unless BENCH_REUSE=1 (bench/README.md).
 bench: export DATABASE_URL = $(BENCH_DATABASE_URL)
