@@ -1,4 +1,4 @@
-# One image for web, worker and beat (see docker-compose.yml).
+# One image for migrate, web, the workers and beat (see docker-compose.yml).
 FROM python:3.12-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 \

@@ -77,3 +77,42 @@ def test_commands_that_need_no_secret_run_without_one():
         "makemigrations", "--check", "--dry-run", env=env | {"DATABASE_URL": "sqlite:///:memory:"}
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+_IS_SECURE = (
+    "import django; django.setup(); from django.test import RequestFactory;"
+    " print(RequestFactory().get('/', headers={'X-Forwarded-Proto': 'https'}).is_secure())"
+)
+
+
+def _python(code: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    unset = {*PRODUCTION, "DJANGO_ALLOW_ASYNC_UNSAFE", "SECURE_PROXY_SSL_HEADER"}
+    base = {k: v for k, v in os.environ.items() if k not in unset}
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env=base | {"DJANGO_SETTINGS_MODULE": "oms.settings", "DATABASE_URL": "sqlite://"} | env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_a_clients_forwarded_proto_header_is_not_believed_by_default():
+    result = _python(_IS_SECURE, PRODUCTION)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"
+
+
+def test_behind_a_proxy_that_is_configured_its_header_makes_the_request_secure():
+    result = _python(
+        _IS_SECURE, PRODUCTION | {"SECURE_PROXY_SSL_HEADER": "HTTP_X_FORWARDED_PROTO,https"}
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "True"
+
+
+def test_a_malformed_proxy_header_setting_stops_the_start():
+    result = _python(_IS_SECURE, PRODUCTION | {"SECURE_PROXY_SSL_HEADER": "X-Forwarded-Proto"})
+    assert result.returncode != 0
+    assert 'SECURE_PROXY_SSL_HEADER is "<HTTP_ header name>,<value>"' in result.stderr
