@@ -64,6 +64,7 @@ _DESCRIPTIONS: dict[str, str] = {
     "oms.email.queued": "Email “{subject}” to {to} queued",
     "oms.email.sent": "Email “{subject}” sent to {to}",
     "oms.email.failed": "Email could not be sent after {attempts} attempts: {error}",
+    "oms.email.refused": "Email “{subject}” to {to} refused by the mail server: {error}",
 }
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import smtplib
 from collections.abc import Callable
 from datetime import timedelta
+from email.utils import parseaddr
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -12,6 +14,8 @@ from django.core.mail import EmailMessage
 from django.db import models, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
+from django.utils.crypto import salted_hmac
+from django.utils.encoding import punycode
 
 from oms import activity, bounds, locking
 from oms.models import OutboundEmail, Retailer
@@ -96,7 +100,12 @@ def email_deliver(*, email_id: int) -> OutboundEmail.Status:
     """Send one queued email, once. Safe to call again: a sent email is not sent twice.
 
     A failed attempt is recorded on the email (attempts, last error) and its error raised, so the
-    task can retry; after the last attempt the email is left FAILED and nothing is raised.
+    task can retry; after the last attempt the email is left FAILED and nothing is raised. A
+    refusal the mail server gives as final (a 5xx reply to the recipient or the message) leaves it
+    FAILED at once: sending the same message again gets the same answer.
+
+    Every attempt carries the same Message-ID, so an attempt that reached the mailbox although
+    its reply was lost is recognised there as the same message.
     """
     error: Exception | None = None
     with transaction.atomic():
@@ -110,6 +119,7 @@ def email_deliver(*, email_id: int) -> OutboundEmail.Status:
                 body=email.body,
                 from_email=settings.DEFAULT_FROM_EMAIL,
                 to=[email.to],
+                headers={"Message-ID": message_id(email)},
             )
             if email.attachment:
                 kind, _, pk = email.attachment.partition(":")
@@ -118,7 +128,16 @@ def email_deliver(*, email_id: int) -> OutboundEmail.Status:
         except Exception as exc:
             error = exc
             email.last_error = f"{type(exc).__name__}: {exc}"
-            if email.attempts >= MAX_ATTEMPTS:
+            if _refused_for_good(exc):
+                email.status = OutboundEmail.Status.FAILED
+                activity.record(
+                    action="oms.email.refused",
+                    target=email,
+                    root=_root_of(email),
+                    by=None,
+                    data={"to": email.to, "subject": email.subject, "error": email.last_error},
+                )
+            elif email.attempts >= MAX_ATTEMPTS:
                 email.status = OutboundEmail.Status.FAILED
                 activity.record(
                     action="oms.email.failed",
@@ -157,6 +176,27 @@ def emails_relay(*, older_than: timedelta = timedelta(minutes=5)) -> int:
     for email_id, retailer_id in ids:
         send_email.delay(email_id, retailer_id=retailer_id)
     return len(ids)
+
+
+def message_id(email: OutboundEmail) -> str:
+    """The Message-ID header of `email`, the same on every attempt; it reveals no ids."""
+    token = salted_hmac(
+        "oms.emails.message_id", f"{email.pk}:{email.created_at.isoformat()}", algorithm="sha256"
+    )
+    domain = parseaddr(settings.DEFAULT_FROM_EMAIL)[1].rpartition("@")[2] or "localhost"
+    return f"<{token.hexdigest()[:32]}@{punycode(domain)}>"
+
+
+def _refused_for_good(error: Exception) -> bool:
+    """Whether the mail server refused the recipient or the message with a permanent (5xx)
+    reply. A refused sender or login is left to the retries: it is the configuration, not this
+    email, and a fixed configuration should still deliver it."""
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _ in error.recipients.values()]
+        return bool(codes) and all(500 <= code < 600 for code in codes)
+    if isinstance(error, smtplib.SMTPDataError):
+        return 500 <= error.smtp_code < 600
+    return False
 
 
 def _root_of(email: OutboundEmail) -> activity.RecordRef | OutboundEmail:

@@ -206,17 +206,22 @@ MEDIA_ROOT = env("MEDIA_ROOT", default=str(BASE_DIR / "var" / "media"))
 # ------------------------------------------------------------------------------
 # https://docs.djangoproject.com/en/stable/topics/email/#mailers
 EMAIL_BACKEND_CLASS = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+# SMTP: STARTTLS on 587 by default; EMAIL_USE_SSL=true for implicit TLS (465) instead; both off
+# only for a server on a trusted network. docs/production.md "Mail" has the whole table.
+_EMAIL_USE_SSL = env.bool("EMAIL_USE_SSL", default=False)
 _EMAIL_OPTIONS = {
     "django.core.mail.backends.filebased.EmailBackend": {
         "file_path": env("EMAIL_FILE_PATH", default=str(BASE_DIR / "var" / "mail")),
     },
     "django.core.mail.backends.smtp.EmailBackend": {
         "host": env("EMAIL_HOST", default="localhost"),
-        "port": env.int("EMAIL_PORT", default=587),
+        "port": env.int("EMAIL_PORT", default=465 if _EMAIL_USE_SSL else 587),
         "username": env("EMAIL_HOST_USER", default=""),
         "password": env("EMAIL_HOST_PASSWORD", default=""),
-        "use_tls": env.bool("EMAIL_USE_TLS", default=True),
-        "timeout": 30,
+        "use_tls": env.bool("EMAIL_USE_TLS", default=not _EMAIL_USE_SSL),
+        "use_ssl": _EMAIL_USE_SSL,
+        # seconds per connect or reply; the email's row stays locked while it is sent
+        "timeout": env.int("EMAIL_TIMEOUT", default=30),
     },
 }
 MAILERS = {
