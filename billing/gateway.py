@@ -1,8 +1,10 @@
 """The payment gateway interface, and the built-in simulated gateway.
 
 Real providers plug in behind `PaymentGateway` and are chosen by `Payment.provider` in
-`settings.PAYMENT_GATEWAYS`. Every money movement carries an idempotency key: a gateway asked
-twice with the same key moves money once and answers the same both times.
+`settings.PAYMENT_GATEWAYS`; a new payment's provider is its retailer's, as
+`settings.PAYMENT_PROVIDER_BY_RETAILER` says (`provider_for`). Every money movement carries an
+idempotency key: a gateway asked twice with the same key moves money once and answers the same
+both times.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from django.db.models import Sum
 from django.utils.module_loading import import_string
 
 from billing.models import SimulatedGatewayRecord
+from oms.models import Retailer
 
 
 class GatewayError(Exception):
@@ -39,6 +42,9 @@ class Unavailable(GatewayError):
 @dataclass(frozen=True)
 class GatewayResult:
     reference: str
+    # accepted but not yet done (a refund some banks take days over): the provider tells the
+    # outcome later, by webhook or when asked again with the same key
+    pending: bool = False
 
 
 @dataclass(frozen=True)
@@ -49,6 +55,10 @@ class GatewayBalance:
 
 
 class PaymentGateway(Protocol):
+    def authorise(
+        self, *, amount: Decimal, currency: str, idempotency_key: str, payment_method: str = ""
+    ) -> GatewayResult: ...
+
     def capture(
         self, *, payment_reference: str, amount: Decimal, currency: str, idempotency_key: str
     ) -> GatewayResult: ...
@@ -64,12 +74,25 @@ class PaymentGateway(Protocol):
     def balance(self, *, payment_reference: str) -> GatewayBalance: ...
 
 
-def gateway_for(provider: str) -> PaymentGateway:
-    """The gateway of a payment's provider, as configured in PAYMENT_GATEWAYS."""
+def gateway_for(provider: str, *, retailer_id: int | None = None) -> PaymentGateway:
+    """The gateway of a payment's provider, as configured in PAYMENT_GATEWAYS, with the
+    retailer's own credentials where the provider has per-retailer ones."""
     path = settings.PAYMENT_GATEWAYS.get(provider)
     if path is None:
         raise GatewayError(f"No payment gateway is configured for provider {provider!r}.")
-    return import_string(path)()
+    gateway_class = import_string(path)
+    if retailer_id is not None and hasattr(gateway_class, "for_retailer"):
+        return gateway_class.for_retailer(retailer_id)
+    return gateway_class()
+
+
+def provider_for(retailer_id: int) -> str:
+    """The provider a retailer's new payments are made with."""
+    by_retailer = settings.PAYMENT_PROVIDER_BY_RETAILER
+    if not by_retailer:  # one provider for all: no need to know who the retailer is
+        return settings.PAYMENT_PROVIDER_DEFAULT
+    ref = Retailer.objects.filter(pk=retailer_id).values_list("ref", flat=True).first()
+    return by_retailer.get(ref, settings.PAYMENT_PROVIDER_DEFAULT)
 
 
 class SimulatedGateway:
@@ -80,6 +103,18 @@ class SimulatedGateway:
     call; amounts ending in .51 are declined and in .52 time out, as test cards do. A release
     of an authorisation is not an issuer's decision, so only a general failure declines it.
     """
+
+    def authorise(
+        self, *, amount: Decimal, currency: str, idempotency_key: str, payment_method: str = ""
+    ) -> GatewayResult:
+        """Hold an amount on a card: the payment's reference is the answer."""
+        return self._move(
+            "authorise",
+            payment_reference=idempotency_key,
+            amount=amount,
+            currency=currency,
+            idempotency_key=idempotency_key,
+        )
 
     def capture(self, **kwargs) -> GatewayResult:
         return self._move("capture", **kwargs)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from billing import views
+from billing import views, webhooks
 
 app_name = "billing"
 
@@ -19,4 +19,5 @@ urlpatterns = [
         views.AccountInvoiceEmailView.as_view(),
         name="account_invoice_email",
     ),
+    path("stripe/webhook/", webhooks.StripeWebhookView.as_view(), name="stripe_webhook"),
 ]

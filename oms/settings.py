@@ -319,7 +319,43 @@ LOGGING = {
 # PAYMENTS
 # ------------------------------------------------------------------------------
 # Payment.provider -> the gateway class that moves its money (see billing/gateway.py).
-PAYMENT_GATEWAYS = {"simulated": "billing.gateway.SimulatedGateway"}
+PAYMENT_GATEWAYS = {
+    "simulated": "billing.gateway.SimulatedGateway",
+    "stripe": "billing.stripe_gateway.StripeGateway",
+}
+
+
+def _by_retailer(name: str) -> dict[str, str]:
+    """A per-retailer setting from the environment, keyed by retailer ref: JSON
+    ('{"acme": "stripe"}') or pairs ("acme=stripe,globex=simulated")."""
+    raw = env.str(name, default="").strip()
+    if raw.startswith("{"):
+        return {str(k): str(v) for k, v in env.json(name).items()}
+    return {k.strip(): v.strip() for k, _, v in (p.partition("=") for p in raw.split(",")) if k}
+
+
+# The provider new payments of a retailer are made with; a retailer not named gets the default.
+PAYMENT_PROVIDER_DEFAULT = env.str("PAYMENT_PROVIDER_DEFAULT", default="simulated")
+PAYMENT_PROVIDER_BY_RETAILER = _by_retailer("PAYMENT_PROVIDER_BY_RETAILER")
+_PROVIDERS = {PAYMENT_PROVIDER_DEFAULT, *PAYMENT_PROVIDER_BY_RETAILER.values()}
+if _PROVIDERS - set(PAYMENT_GATEWAYS):
+    raise environ.ImproperlyConfigured(
+        f"Unknown payment providers: {', '.join(sorted(_PROVIDERS - set(PAYMENT_GATEWAYS)))}"
+    )
+# Stripe (docs/production.md, "Stripe"): the secret API key and the webhook endpoint's signing
+# secret, and per-retailer ones for a retailer with a Stripe account of its own ("acme=sk_...").
+# Secrets come from the environment only. STRIPE_API_BASE points the client elsewhere (tests).
+STRIPE_API_KEY = env.str("STRIPE_API_KEY", default="")
+STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
+STRIPE_API_KEY_BY_RETAILER = _by_retailer("STRIPE_API_KEY_BY_RETAILER")
+STRIPE_WEBHOOK_SECRET_BY_RETAILER = _by_retailer("STRIPE_WEBHOOK_SECRET_BY_RETAILER")
+STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="https://api.stripe.com")
+# Seconds to wait for Stripe's answer; a call without one is retried with the same key.
+STRIPE_TIMEOUT = env.float("STRIPE_TIMEOUT", default=30.0)
+if not DEBUG and "stripe" in _PROVIDERS and not (STRIPE_API_KEY and STRIPE_WEBHOOK_SECRET):
+    raise environ.ImproperlyConfigured(
+        "Stripe is a payment provider: set STRIPE_API_KEY and STRIPE_WEBHOOK_SECRET."
+    )
 # Make the simulated gateway fail every call: "decline" or "timeout" (empty: it succeeds).
 SIMULATED_GATEWAY_FAILURE = env("SIMULATED_GATEWAY_FAILURE", default="")
 # How often a payment operation is tried on transient gateway errors before it is failed.

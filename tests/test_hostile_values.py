@@ -227,7 +227,7 @@ def _json_body_of(value: Any) -> dict | None:
 def cases(endpoint: Endpoint, data: dict) -> list[Case]:
     """Every field of the valid data with every hostile value."""
     found = []
-    if endpoint.client in ("token", "signed"):
+    if endpoint.client in ("token", "signed", "stripe"):
         for where in _paths(data):
             valid = _get(data, where)
             for hostile in HOSTILE:
@@ -471,6 +471,8 @@ def reason_of(response, case: Case, endpoint: Endpoint) -> str | None:
                 return mark
     if "json" in content_type and response.status_code >= 400:
         text = response.content.decode(errors="replace")
+        if response.status_code == 413 and '"error"' in text:
+            return text[:200]  # a body beyond the endpoint's bound: the size is the reason
         if response.status_code in (403, 404) and '"message"' in text:
             return text[:200]  # no such record among the user's: the record named is the reason
         if not case.strict_json and "JSON" in text:

@@ -30,7 +30,7 @@ from django.contrib.messages import get_messages
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection, models, transaction
 from django.http import HttpResponse
-from django.test import Client
+from django.test import Client, override_settings
 from django.urls import include, path, reverse
 from rest_framework.authtoken.models import Token
 
@@ -56,6 +56,8 @@ from orders.models import (
 )
 from returns.api import representation
 from returns.models import Return, ReturnItem, ReturnReason, ReturnStatus
+from tests.billing.fake_stripe import WEBHOOK_SECRET as STRIPE_SECRET
+from tests.billing.fake_stripe import sign as stripe_signature
 from tests.factories import (
     DEMO_PASSWORD,
     BillingAccountFactory,
@@ -391,7 +393,7 @@ class Endpoint:
 
     build: Callable[[World], tuple[dict, dict, Any]]
     changes: bool = True  # the valid request writes something
-    client: str = "staff"  # staff, anonymous (login), token (API), signed (intake)
+    client: str = "staff"  # staff, anonymous (login), token (API), signed (intake), stripe
     documented: frozenset[str] = frozenset()  # names the endpoint takes beside the valid data
     verbatim: frozenset[tuple[str, str]] = frozenset()  # (table, column) keeping the raw request
     # extras inside a JSON body (items, customer), and what the API shows back afterwards
@@ -868,6 +870,32 @@ def _b_intake_receive(world):
     return {"retailer": world.own.ref, "channel": "web"}, dict(WEBSTORE), channel
 
 
+def _b_stripe_webhook(world):
+    """Stripe tells that a refund it had pending succeeded."""
+    order = _order(world, lines=1)
+    payment = PaymentFactory(
+        order=order, provider="stripe", provider_reference="pi_sweep", captured=order.total
+    )
+    operation = PaymentTransactionFactory(
+        payment=payment,
+        kind=PaymentTransaction.Kind.REFUND,
+        amount=Decimal("1.00"),
+        status=PaymentTransaction.Status.PENDING,
+        reference="re_sweep",
+        idempotency_key="refund-sweep",
+    )
+    refund = {
+        "id": "re_sweep",
+        "object": "refund",
+        "amount": 100,
+        "status": "succeeded",
+        "payment_intent": "pi_sweep",
+        "metadata": {"oms_operation": "refund-sweep"},
+    }
+    event = {"id": "evt_sweep", "object": "event", "type": "refund.updated"}
+    return {}, event | {"data": {"object": refund}}, operation
+
+
 def _b_login(world):
     return {}, {"username": world.admin.username, "password": DEMO_PASSWORD}, world.admin
 
@@ -1098,6 +1126,9 @@ ENDPOINTS: dict[str, Endpoint | list[Endpoint]] = {
         client="signed",
         verbatim=frozenset({(IntakeMessage._meta.db_table, "body")}),
     ),
+    # an event it cannot act on is acknowledged and changes nothing, as Stripe expects: the
+    # sweep's variants of the event may rightly change nothing
+    "billing:stripe_webhook": Endpoint(_b_stripe_webhook, client="stripe", changes=False),
     "returns_api:returns": [
         Endpoint(
             build,
@@ -1204,6 +1235,15 @@ def _send(client: Client, endpoint: Endpoint, url: str, data: dict, world: World
             content_type="application/json",
             headers={"Authorization": f"Bearer {world.token}"},
         )
+    if endpoint.client == "stripe":
+        body = json.dumps(data).encode()
+        with override_settings(STRIPE_WEBHOOK_SECRET=STRIPE_SECRET):
+            return client.post(
+                url,
+                body,
+                content_type="application/json",
+                headers={"Stripe-Signature": stripe_signature(body, STRIPE_SECRET)},
+            )
     if endpoint.client == "signed":
         body = json.dumps(data).encode()
         return client.post(
@@ -1219,7 +1259,7 @@ def _with_extras(
     endpoint: Endpoint, data: dict, extras: list[Extra], flavour: str, world: World
 ) -> tuple[dict, int]:
     """The valid data with the extras added, and how many names were added."""
-    as_json = endpoint.client in ("token", "signed")
+    as_json = endpoint.client in ("token", "signed", "stripe")
     sent = json.loads(json.dumps(data)) if as_json else dict(data)
     count = 0
     for extra in extras:
@@ -1286,7 +1326,7 @@ def try_endpoint(name: str, endpoint: Endpoint, world: World, capture, tally: Ta
         offered = [m for m in [view_model, type(target) if hasattr(target, "_meta") else None] if m]
         offered += _touched_models(before, control) + list(ALWAYS)
         offered = list(dict.fromkeys(offered))
-        camel = endpoint.client in ("token", "signed")
+        camel = endpoint.client in ("token", "signed", "stripe")
         for flavour in ("foreign", "values"):
             extras = extras_for(
                 offered,

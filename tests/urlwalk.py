@@ -20,6 +20,8 @@ PUBLIC_URL_NAMES = {
     "returns_api:docs",
     # channels sign their messages (HMAC) instead of logging in
     "intake:receive",
+    # Stripe signs its webhook events with the endpoint's secret
+    "billing:stripe_webhook",
 }
 
 # JSON APIs authenticate each request themselves (bearer token): no login page, a 401.

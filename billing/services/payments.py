@@ -24,7 +24,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from billing import events, ledger
-from billing.gateway import GatewayError, gateway_for
+from billing.gateway import Declined, GatewayError, gateway_for, provider_for
 from billing.models import GATEWAY_OPERATIONS, Payment, PaymentTransaction
 from billing.tasks import run_payment_operation
 from oms import bounds, locking, state
@@ -110,6 +110,7 @@ def payment_authorise(
         retailer_id=order.retailer_id,
         order=order,
         method=method,
+        provider=provider_for(order.retailer_id),
         currency=order.currency,
         authorised=amount,
         provider_reference=provider_reference,
@@ -292,7 +293,7 @@ def payment_operation_run(*, operation_id: int, last_attempt: bool = True) -> st
 
     # 2. ask the gateway, outside any transaction, with the operation's idempotency key
     try:
-        gateway = gateway_for(payment.provider)
+        gateway = gateway_for(payment.provider, retailer_id=payment.retailer_id)
         result = getattr(gateway, operation.kind)(
             payment_reference=payment.provider_reference or f"payment-{payment.pk}",
             amount=operation.amount,
@@ -308,8 +309,30 @@ def payment_operation_run(*, operation_id: int, last_attempt: bool = True) -> st
             raise
         return _record_failure(operation_id, error)
 
-    # 3. record the answer once
+    # 3. record the answer once; an answer still to come is settled by the provider's webhook
+    if result.pending:
+        return _record_pending(operation_id, result.reference)
     return _record_success(operation_id, result.reference)
+
+
+@transaction.atomic
+def payment_operation_settle(*, operation_id: int, reference: str, failure: str = "") -> str:
+    """Record what the gateway says happened to an operation sent to it (a provider's webhook):
+    succeeded, or declined with `failure` as the reason. Once only: an operation already
+    recorded is left as it is."""
+    if failure:
+        return _record_failure(operation_id, Declined(failure))
+    return _record_success(operation_id, reference)
+
+
+@transaction.atomic
+def _record_pending(operation_id: int, reference: str) -> str:
+    operation, _ = _locked_operation(operation_id)
+    if operation.status == Status.PENDING and operation.reference != reference:
+        operation.reference = reference
+        operation.message = "Accepted by the gateway; waiting for its outcome."
+        operation.save(update_fields=["reference", "message"])
+    return operation.status
 
 
 def _locked_operation(operation_id: int) -> tuple[PaymentTransaction, Payment]:
@@ -394,9 +417,9 @@ def payments_sync(*, order, payments: list[Payment], by) -> list[Payment]:
             continue
         payment = _lock(payment)
         try:
-            gateway_balance = gateway_for(payment.provider).balance(
-                payment_reference=payment.provider_reference or f"payment-{payment.pk}"
-            )
+            gateway_balance = gateway_for(
+                payment.provider, retailer_id=payment.retailer_id
+            ).balance(payment_reference=payment.provider_reference or f"payment-{payment.pk}")
         except GatewayError as error:
             raise ValidationError(f"The gateway could not be read: {error}") from error
         before = {

@@ -81,6 +81,7 @@ class CanonicalOrder:
     shipping: Decimal = Decimal("0.00")
     total: Decimal | None = None
     payment_method: str = ""
+    payment_reference: str = ""  # the provider's id of the authorisation (a Stripe PaymentIntent)
     vat_number: str = ""  # a business buyer's
     placed_at: datetime | None = None
     sent_at: datetime | None = None  # when the channel sent this version of the order
@@ -307,6 +308,9 @@ class WebstoreAdapter:
             order.total = r.money(data["total"], "total")
         payment = r.object(data.get("payment"), "payment")
         order.payment_method = r.payment_method(payment.get("method"), "payment.method")
+        order.payment_reference = r.text(
+            payment.get("reference"), "payment.reference", Payment, "provider_reference"
+        )
         return r.done(order)
 
     @staticmethod

@@ -337,7 +337,8 @@ def _create(channel: IntakeChannel, ref: str, canonical: CanonicalOrder) -> Orde
             placed_at=canonical.placed_at,
             vat_number=canonical.vat_number,
             payment=services.PaymentInput(
-                method=canonical.payment_method, provider_reference=f"psp_{ref}"
+                method=canonical.payment_method,
+                provider_reference=canonical.payment_reference or f"psp_{ref}",
             ),
         ),
         by=None,

@@ -8,6 +8,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from billing.models import Payment
 from oms.models import Activity
 from orders.intake.adapters import MarketplaceAdapter, WebstoreAdapter
 from orders.intake.models import IntakeChannel, IntakeMessage
@@ -131,6 +132,27 @@ def test_a_signed_web_order_is_stored_then_becomes_an_order(
     assert Activity.objects.filter(action="orders.intakemessage.accepted").exists()
 
 
+def test_the_stores_payment_reference_is_kept_for_the_gateway(
+    web, settings, django_capture_on_commit_callbacks
+):
+    """A store on Stripe sends the PaymentIntent it authorised; captures and refunds use it."""
+    settings.PAYMENT_PROVIDER_BY_RETAILER = {web.retailer.ref: "stripe"}
+    payload = copy.deepcopy(WEBSTORE) | {"payment": {"method": "card", "reference": "pi_3Abc"}}
+    with django_capture_on_commit_callbacks(execute=True):
+        send(web, payload)
+    other = copy.deepcopy(WEBSTORE) | {"id": "W-1002"}
+    with django_capture_on_commit_callbacks(execute=True):
+        send(web, other)
+    payments = {
+        p.order.ref: (p.provider, p.provider_reference)
+        for p in Payment.objects.select_related("order")
+    }
+    assert payments == {
+        "WEB-W-1001": ("stripe", "pi_3Abc"),
+        "WEB-W-1002": ("stripe", "psp_WEB-W-1002"),
+    }
+
+
 def test_a_marketplace_order_becomes_the_same_kind_of_order(
     market, django_capture_on_commit_callbacks
 ):
@@ -169,6 +191,7 @@ def test_a_bad_or_missing_signature_is_refused_and_nothing_is_stored(web, header
         ({"lines": [{"sku": "A", "qty": "x", "price": "1"}]}, "lines[0].qty: not a whole number"),
         ({"currency": "USD"}, "currency: USD, but Acme Outfitters sells in EUR"),
         ({"total": "999.00"}, "total: 999.00 does not add up"),
+        ({"payment": {"method": "card", "reference": "pi_" + "x" * 98}}, "payment.reference"),
     ],
 )
 def test_each_validation_rule_rejects_with_its_reason_and_creates_nothing(
