@@ -320,6 +320,12 @@ class PaymentTransaction(TenantOwned):
                 condition=Q(status="failed"),
                 name="transaction_failed",
             ),
+            # operations still to be carried out (the relay, /metrics, /readyz): few, in order
+            models.Index(
+                fields=["created_at"],
+                condition=Q(status="pending"),
+                name="transaction_pending",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -10,9 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from django.conf import settings
 from django.db import connection
+from django.utils import timezone
 
+from oms import metrics, rls
 from oms.celery import app
+from oms.models import OutboundEmail
 from oms.registry import Registry
 
 Check = Callable[[], str]
@@ -56,3 +60,31 @@ def check_broker() -> str:
     except Exception as exc:
         return f"error: {type(exc).__name__}"
     return "ok"
+
+
+def emails_backlog() -> metrics.Backlog:
+    """Emails queued and not yet sent (the `email_pending` index holds them in time order)."""
+    return metrics.backlog_of(
+        OutboundEmail.objects.filter(status=OutboundEmail.Status.QUEUED), "created_at"
+    )
+
+
+def check_outbox_age() -> str:
+    """The oldest item of the outboxes that must keep moving (emails, payment operations) has
+    waited less than OUTBOX_MAX_AGE seconds: the workers and the relays keep up."""
+    limit = settings.OUTBOX_MAX_AGE
+    now = timezone.now()
+    waits: dict[str, float] = {}
+    try:
+        with rls.all_retailers():
+            for name, outbox in metrics.outboxes():
+                if outbox.ready_within and (oldest := outbox.backlog().oldest) is not None:
+                    waits[name] = max((now - oldest).total_seconds(), 0)
+    except Exception as exc:
+        return f"error: {type(exc).__name__}"
+    if not waits:
+        return "ok (nothing waiting)"
+    name, seconds = max(waits.items(), key=lambda item: item[1])
+    if limit and seconds > limit:
+        return f"error: the oldest of {name} has waited {seconds:.0f} s (over {limit} s)"
+    return f"ok (oldest {seconds:.0f} s: {name})"

@@ -80,6 +80,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # first: the request id for the log lines, and the time of everything below (oms/metrics.py)
+    "oms.metrics.RequestMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -303,11 +305,19 @@ DJANGO_TABLES2_TEMPLATE = "django_tables2/bootstrap5-responsive.html"
 
 # LOGGING
 # ------------------------------------------------------------------------------
+# "json": one object a line, with the request id, user and retailers (oms/logs.py), for a log
+# collector; "plain": a line to read, the default with DEBUG (make run).
+LOG_FORMAT = env("LOG_FORMAT", default="plain" if DEBUG else "json")
+if LOG_FORMAT not in ("json", "plain"):
+    raise environ.ImproperlyConfigured('LOG_FORMAT is "json" or "plain"')
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "oms.logs.JsonFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     "loggers": {
         "axes": {"level": "WARNING"},
@@ -315,6 +325,19 @@ LOGGING = {
         "fontTools": {"level": "WARNING"},
     },
 }
+
+# METRICS
+# ------------------------------------------------------------------------------
+# /metrics answers a scrape with "Authorization: Bearer $METRICS_TOKEN", or from these networks
+# (CIDR; the address the request comes from, so not through a proxy on the same host).
+# docs/production.md, "What an operator watches".
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
+METRICS_ALLOWED_NETWORKS = env.list(
+    "METRICS_ALLOWED_NETWORKS", default=["127.0.0.0/8", "::1/128"] if DEBUG else []
+)
+# /readyz fails when an email or a payment operation has waited longer than this (seconds;
+# 0: report the age only).
+OUTBOX_MAX_AGE = env.int("OUTBOX_MAX_AGE", default=30 * 60)
 
 # PAYMENTS
 # ------------------------------------------------------------------------------

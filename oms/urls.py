@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from oms import views
+from oms import metrics, views
 from oms.forms import LoginForm
 
 urlpatterns = [
@@ -33,6 +33,7 @@ urlpatterns = [
     path("api/", include("orders.api")),
     path("healthz", views.HealthzView.as_view(), name="healthz"),
     path("readyz", views.ReadyzView.as_view(), name="readyz"),
+    path("metrics", metrics.metrics_view, name="metrics"),
     path("django-admin/", admin.site.urls),
 ]
 

@@ -11,12 +11,14 @@ class OrdersConfig(AppConfig):
         from oms.global_search import register_search
         from oms.health import register_check
         from oms.inbox import register_figures, register_queue
+        from oms.metrics import register_collector, register_outbox
         from oms.retailer_defaults import register_defaults
         from oms.roles import Role
         from orders import (
             events,  # noqa: F401 - registers how order activity reads
             figures,
             health,
+            metrics,
             queues,
         )
         from orders.search import search_orders
@@ -39,6 +41,10 @@ class OrdersConfig(AppConfig):
         register_search("orders", search_orders, position=10)
         # after the kernel's database (10) and broker (20)
         register_check("intake", health.intake_backlog, position=30)
+        # after the kernel's emails (10) and billing's payment operations (20)
+        register_outbox("intake_messages", metrics.intake_backlog, position=30)
+        register_outbox("bulk_jobs", metrics.bulk_jobs_backlog, position=40)
+        register_collector("intake", metrics.intake_per_channel, position=20)
         # a new retailer's statuses first, then returns' configuration (20)
         register_defaults("orders.statuses", order_statuses_ensure_defaults, position=10)
         # what follows money that moved and parcels that left, told by the apps below

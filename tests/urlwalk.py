@@ -22,6 +22,8 @@ PUBLIC_URL_NAMES = {
     "intake:receive",
     # Stripe signs its webhook events with the endpoint's secret
     "billing:stripe_webhook",
+    # Prometheus scrapes with a bearer token or from an allowed network (403 otherwise)
+    "metrics",
 }
 
 # JSON APIs authenticate each request themselves (bearer token): no login page, a 401.

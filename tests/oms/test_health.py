@@ -17,6 +17,7 @@ def test_readyz_reports_the_database_and_an_in_process_broker():
         "database": "ok",
         "broker": "in-process",
         "intake": "ok (0 waiting)",
+        "outbox": "ok (nothing waiting)",
     }
 
 

@@ -9,7 +9,7 @@ import pytest
 from django.apps import apps
 from django.core.exceptions import ImproperlyConfigured
 
-from oms import global_search, health, inbox, retailer_defaults
+from oms import global_search, health, inbox, metrics, retailer_defaults
 from oms.models import Retailer
 from oms.registry import Registry
 from orders.models import OrderStatus
@@ -23,6 +23,8 @@ def registered() -> dict[str, list]:
         "search": list(global_search._SEARCHES.items()),
         "checks": list(health._CHECKS.items()),
         "defaults": list(retailer_defaults._SETUPS.items()),
+        "outboxes": list(metrics._OUTBOXES.items()),
+        "collectors": list(metrics._COLLECTORS.items()),
     }
 
 
@@ -45,8 +47,15 @@ def test_the_apps_fill_the_registries_in_their_fixed_order():
     ]
     assert len(found["figures"]) == 1
     assert names(found["search"]) == ["orders", "returns", "customers", "fulfilments"]
-    assert names(found["checks"]) == ["database", "broker", "intake"]
+    assert names(found["checks"]) == ["database", "broker", "intake", "outbox"]
     assert names(found["defaults"]) == ["orders.statuses", "returns.config"]
+    assert names(found["outboxes"]) == [
+        "emails",
+        "payment_operations",
+        "intake_messages",
+        "bulk_jobs",
+    ]
+    assert names(found["collectors"]) == ["payment_operations", "intake"]
 
 
 def test_running_every_ready_again_changes_no_registry():
