@@ -10,7 +10,9 @@ among the retailers the connection is working for, or when the connection works 
 Who sets it: `TenantScopeMiddleware` for each request (the user's retailers; none for an
 anonymous one), `oms.api.ApiView` once a token is authenticated, `row_scope` in a task about
 one row (its retailer, passed with the row's id: a task without it refuses to run), and
-`all_retailers()` for system work. Unset, a connection sees no tenant rows at all.
+`all_retailers()` for system work. Unset, a connection sees no tenant rows at all. A read
+replica's connection is given the request's scope before a page reads from it (`follow`, called
+by `oms.replicas`), and reads go there only while it holds the same scope as the primary's.
 
 The policies bind a database role that is neither superuser nor the tables' owner: the web and
 worker processes connect as such a role (`manage.py db_app_role`), while migrations run as the
@@ -49,16 +51,32 @@ def _connection(using: str = "default"):
     return connection if connection.vendor == "postgresql" else None
 
 
-def current() -> str | tuple[int, ...] | None:
+def _held(using: str) -> tuple[str | tuple[int, ...] | None, bool]:
+    """The scope this thread's connection `using` holds, and whether surely (`known`)."""
+    if using == "default":
+        return getattr(_state, "scope", None), getattr(_state, "known", False)
+    return getattr(_state, "others", {}).get(using, (None, False))
+
+
+def _hold(using: str, scope: str | tuple[int, ...] | None, sure: bool) -> None:
+    if using == "default":  # two plain attributes, which the test suite resets between tests
+        _state.scope, _state.known = scope, sure
+        return
+    if not hasattr(_state, "others"):
+        _state.others = {}
+    _state.others[using] = (scope, sure)
+
+
+def current(using: str = "default") -> str | tuple[int, ...] | None:
     """What this thread's connection works for: a tuple of retailer ids, ALL_RETAILERS, or None."""
-    return getattr(_state, "scope", None)
+    return _held(using)[0]
 
 
-def known() -> bool:
+def known(using: str = "default") -> bool:
     """True when the connection surely holds `current()`: it was set outside a transaction (or
     never set on a new connection). A setting made inside one is undone if it rolls back, so it
     is not sure until set again."""
-    return getattr(_state, "known", False)
+    return _held(using)[1]
 
 
 def _apply(
@@ -70,10 +88,9 @@ def _apply(
     if (
         connection is None
         or (closed and scope is None)  # a new connection starts with nothing set
-        or (not force and not closed and current() == scope)
+        or (not force and not closed and current(using) == scope)
     ):
-        _state.scope = scope
-        _state.known = known() or closed or connection is None
+        _hold(using, scope, known(using) or closed or connection is None)
         return
     ids = ",".join(str(i) for i in scope) if isinstance(scope, tuple) else ""
     everything = "on" if scope == ALL_RETAILERS else ""
@@ -82,9 +99,8 @@ def _apply(
             "SELECT set_config(%s, %s, false), set_config(%s, %s, false)",
             [IDS, ids, ALL, everything],
         )
-    _state.scope = scope
     # set inside a transaction, a rollback would undo it
-    _state.known = connection.get_autocommit() and not connection.in_atomic_block
+    _hold(using, scope, connection.get_autocommit() and not connection.in_atomic_block)
 
 
 def use_retailers(
@@ -103,7 +119,7 @@ def use_all_retailers(using: str = "default", *, force: bool = False) -> None:
 def clear(using: str = "default") -> None:
     """Work for no retailer: tenant tables look empty."""
     if connections[using].connection is None:  # closed: a new one starts with nothing set
-        _state.scope = None
+        _hold(using, None, known(using))
         return
     _apply(None, using, force=True)
 
@@ -111,7 +127,7 @@ def clear(using: str = "default") -> None:
 @contextmanager
 def scoped(scope: str | Iterable[int], using: str = "default") -> Iterator[None]:
     """Work for `scope` (retailer ids, or ALL_RETAILERS) inside the block, then as before."""
-    before = current()
+    before = current(using)
     _apply(ALL_RETAILERS if scope == ALL_RETAILERS else tuple(sorted(int(i) for i in scope)), using)
     try:
         yield
@@ -124,11 +140,15 @@ def all_retailers():
     return scoped(ALL_RETAILERS)
 
 
+def follow(using: str) -> None:
+    """Give connection `using` (a read replica) the scope the default one works for: a no-op when
+    it holds that scope already."""
+    _apply(current(), using, force=not known(using))
+
+
 def _reset_new_connection(sender, connection, **kwargs) -> None:
     """A new connection remembers nothing: neither may this thread's record of its scope."""
-    if connection.alias == "default":
-        _state.scope = None
-        _state.known = True
+    _hold(connection.alias, None, True)
 
 
 connection_created.connect(_reset_new_connection)

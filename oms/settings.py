@@ -44,15 +44,26 @@ DATABASES = {
 }
 if "DATABASE_URL" not in env.ENVIRON:  # the embedded default: its folder must exist
     (BASE_DIR / "var").mkdir(exist_ok=True)
-DATABASES["default"]["ATOMIC_REQUESTS"] = False  # services own their transactions
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-    # Every query here is a short one. Postgres compiles a query with JIT when the planner
-    # expects it to be costly; with an estimate far off (an OR over a subquery, say) the
-    # compiling took 250 ms of a 290 ms query. A URL's own options= still wins.
-    options = DATABASES["default"].setdefault("OPTIONS", {})
-    options["options"] = " ".join(filter(None, ["-c jit=off", options.get("options")]))
+# A streaming standby of the primary, for the reads of list and detail pages (oms/replicas.py;
+# docs/production.md, "Read replicas"). Tests read their test database on it ("MIRROR").
+if env("DATABASE_REPLICA_URL", default=""):
+    DATABASES["replica"] = env.db("DATABASE_REPLICA_URL") | {"TEST": {"MIRROR": "default"}}
+for _database in DATABASES.values():
+    _database["ATOMIC_REQUESTS"] = False  # services own their transactions
+    if _database["ENGINE"] == "django.db.backends.postgresql":
+        _database["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+        _database["CONN_HEALTH_CHECKS"] = True
+        # Every query here is a short one. Postgres compiles a query with JIT when the planner
+        # expects it to be costly; with an estimate far off (an OR over a subquery, say) the
+        # compiling took 250 ms of a 290 ms query. A URL's own options= still wins.
+        options = _database.setdefault("OPTIONS", {})
+        options["options"] = " ".join(filter(None, ["-c jit=off", options.get("options")]))
+DATABASE_ROUTERS = ["oms.replicas.ReplicaRouter"] if "replica" in DATABASES else []
+# A browser's reads stay on the primary this long after it wrote (read-your-writes).
+REPLICA_STICKY_SECONDS = env.int("REPLICA_STICKY_SECONDS", default=5)
+# Past this lag the replica is not read; how often (per process) the lag is measured.
+REPLICA_MAX_LAG_SECONDS = env.float("REPLICA_MAX_LAG_SECONDS", default=10.0)
+REPLICA_CHECK_SECONDS = env.float("REPLICA_CHECK_SECONDS", default=5.0)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # APPS
@@ -92,6 +103,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     # Postgres row-level security: the request works for the user's retailers only
     "oms.rls.TenantScopeMiddleware",
+    # GET pages read from the read replica, when one is configured (with the scope set above)
+    "oms.replicas.ReplicaMiddleware",
     "oms.middleware.RetailerTimeZoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
