@@ -35,8 +35,13 @@ def _run(env: dict[str, str], path: str | None = None) -> subprocess.CompletedPr
 
 
 def test_make_test_prepares_the_machine_before_anything_else():
+    # run inside `make test` too, where make would say which folder it enters
     result = subprocess.run(
-        ["make", "-n", "test"], cwd=ROOT, capture_output=True, text=True, timeout=60
+        ["make", "--no-print-directory", "-n", "test"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[0] == "scripts/test-machine"
