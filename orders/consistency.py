@@ -637,6 +637,37 @@ def _shipped_early(scope: Scope) -> Iterator[Probe]:
     )
 
 
+@rule("order-shipped-at", "Orders whose time shipped is not their first parcel's")
+def _order_shipped_at(scope: Scope) -> Iterator[Probe]:
+    first = Subquery(
+        Shipment.objects.filter(order_id=OuterRef("pk"), shipped_at__isnull=False)
+        .order_by("shipped_at")
+        .values("shipped_at")[:1]
+    )
+    rows = (
+        scope.of(Order.objects)
+        .annotate(first=first)
+        .filter(
+            Q(shipped_at__isnull=True, first__isnull=False)
+            | Q(shipped_at__isnull=False, first__isnull=True)
+            | (Q(shipped_at__isnull=False) & ~Q(shipped_at=F("first")))
+        )
+        .order_by("pk")
+        .values("pk", "ref", "shipped_at", "first")
+    )
+
+    def when(moment) -> str:
+        return f"{moment:%Y-%m-%d %H:%M}" if moment else "never"
+
+    yield (
+        rows,
+        lambda r: (
+            f"order {r['ref']}",
+            f"reads shipped {when(r['shipped_at'])}, but its first parcel left {when(r['first'])}.",
+        ),
+    )
+
+
 @rule("delivered-before-shipped", "Shipments delivered before they shipped")
 def _delivered_early(scope: Scope) -> Iterator[Probe]:
     rows = (

@@ -209,6 +209,9 @@ class Order(TenantOwned):
     delivery_method = models.CharField(max_length=100, blank=True)
     carrier = models.CharField(max_length=100, blank=True)
     promised_date = models.DateField(null=True, blank=True)
+    # when its first parcel left (set by `order_mark_sent`, with the shipment): "not shipped yet"
+    # is read here, so the at-risk count is answered from an index alone
+    shipped_at = models.DateTimeField(null=True, blank=True)
     collection_location = models.CharField(
         max_length=200, blank=True, help_text="The store a click-and-collect order waits at."
     )
@@ -277,8 +280,22 @@ class Order(TenantOwned):
             # from the index alone: open orders are few, found status by status, and every
             # column those counts test is here (see orders.queues)
             models.Index(
-                fields=["retailer", "status", "payment_status", "promised_date", "carrier", "id"],
+                fields=[
+                    "retailer",
+                    "status",
+                    "payment_status",
+                    "promised_date",
+                    "carrier",
+                    "id",
+                    "shipped_at",
+                ],
                 name="order_open_work",
+            ),
+            # the latest orders shipped, for the home page's time to ship
+            models.Index(
+                fields=["retailer", "-shipped_at", "placed_at"],
+                condition=Q(shipped_at__isnull=False),
+                name="order_recently_shipped",
             ),
         ]
 

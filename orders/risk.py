@@ -15,7 +15,7 @@ from django.utils import formats, timezone
 
 from fulfilments.models import Carrier, Fulfilment, FulfilmentStatus
 from oms.roles import roles_of
-from orders.models import OPEN_STATES, Order, Shipment
+from orders.models import OPEN_STATES, Order
 
 HANDLING_DAYS = 1  # picking and packing before the carrier has the parcel
 DEFAULT_TRANSIT_DAYS = 2  # for a carrier not set up (fulfilments.Carrier.transit_days)
@@ -65,11 +65,7 @@ def risk_conditions(
     is the carriers' transit days when the caller has read them already."""
     today = today or timezone.localdate()
     open_order = Q(status__system_state__in=OPEN_STATES)
-    shipped = Exists(
-        Shipment.objects.filter(
-            order_id=OuterRef("pk"), retailer_id=OuterRef("retailer_id"), shipped_at__isnull=False
-        )
-    )
+    shipped = Q(shipped_at__isnull=False)  # a parcel left (Order.shipped_at)
 
     def too_late(days: int) -> Q:
         return Q(promised_date__lt=today + timedelta(days=HANDLING_DAYS + days))

@@ -222,6 +222,7 @@ class PaymentTransactionFactory(factory.django.DjangoModelFactory):
 class ShipmentFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Shipment
+        skip_postgeneration_save = True
 
     order = factory.SubFactory(OrderFactory)
     retailer = factory.SelfAttribute("order.retailer")
@@ -229,6 +230,14 @@ class ShipmentFactory(factory.django.DjangoModelFactory):
     service = "Standard"
     tracking_number = factory.Sequence(lambda n: f"3S{n:010d}")
     status = Shipment.Status.IN_TRANSIT
+
+    @factory.post_generation
+    def order_shipped(obj, create, extracted, **kwargs):
+        """As `order_mark_sent` does, the order keeps its first parcel's time."""
+        first = obj.order.shipped_at
+        if create and obj.shipped_at and (first is None or obj.shipped_at < first):
+            Order.objects.filter(pk=obj.order_id).update(shipped_at=obj.shipped_at)
+            obj.order.shipped_at = obj.shipped_at
 
 
 class ShipmentEventFactory(factory.django.DjangoModelFactory):

@@ -244,6 +244,13 @@ def finished_orders_wait_for_nothing(retailer_id: int) -> list[str]:
     return [f"{c.record}: {c.detail}" for finding in found for c in finding.listed]
 
 
+def orders_know_when_they_shipped(retailer_id: int) -> list[str]:
+    """An order's time shipped is its first parcel's, which the at-risk rule reads: the
+    consistency check's rule."""
+    found = consistency.check([retailer_id], rules=["order-shipped-at"])
+    return [f"{c.record}: {c.detail}" for finding in found for c in finding.listed]
+
+
 def holds_say_why(retailer_id: int) -> list[str]:
     """A held order says why (a rule that held it is its retailer's and named in its Activity);
     a flag that is clear keeps no rule and no why."""
@@ -280,5 +287,6 @@ def everything(retailer_id: int, counted: dict[tuple[int, str], int] | None = No
         + credit_notes_stay_within_invoices(retailer_id)
         + stock_is_counted_once(retailer_id, counted or {})
         + finished_orders_wait_for_nothing(retailer_id)
+        + orders_know_when_they_shipped(retailer_id)
         + holds_say_why(retailer_id)
     )

@@ -162,7 +162,8 @@ def order_mark_sent(*, order: Order, by, tracking_number: str = "", carrier: str
             pk__in=[pk for pk, each in after.items() if each.shipped > units[pk].shipped]
         ).update(tracking_number=tracking_number)
     order.updated_at = now
-    order.save(update_fields=["updated_at"])
+    order.shipped_at = order.shipped_at or now  # the first parcel's time
+    order.save(update_fields=["updated_at", "shipped_at"])
     events.order_sent(order, shipment=shipment, by=by)
     queue_order_email(
         order,

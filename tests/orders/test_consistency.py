@@ -227,6 +227,24 @@ def test_a_delivery_before_shipping_and_an_estimate_already_past(life):
     assert {"delivered-before-shipped", "estimate-before-shipping"} <= found
 
 
+def test_an_order_that_forgot_or_misdates_its_first_parcel(life):
+    shipment = Shipment.objects.get(order=life.shipped)
+    # the service set it with the parcel
+    assert Order.objects.get(pk=life.shipped.pk).shipped_at == shipment.shipped_at
+
+    Order.objects.filter(pk=life.shipped.pk).update(shipped_at=None)
+    Order.objects.filter(pk=life.escalated.pk).update(shipped_at=shipment.shipped_at)
+    found = [
+        c for f in consistency.check([life.retailer], rules=["order-shipped-at"]) for c in f.listed
+    ]
+
+    assert {c.record for c in found} == {f"order {life.shipped.ref}", f"order {life.escalated.ref}"}
+    assert {c.detail for c in found} == {
+        f"reads shipped never, but its first parcel left {shipment.shipped_at:%Y-%m-%d %H:%M}.",
+        f"reads shipped {shipment.shipped_at:%Y-%m-%d %H:%M}, but its first parcel left never.",
+    }
+
+
 def test_events_dated_after_now(life):
     shipment = Shipment.objects.get(order=life.shipped)
     ShipmentEventFactory(shipment=shipment, occurred_at=timezone.now() + DAY)

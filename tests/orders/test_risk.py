@@ -121,3 +121,29 @@ def test_a_carrier_with_longer_transit_moves_the_line(client_for, agent, retaile
         promised_date=today + timedelta(days=10),
     )
     assert refs(client_for(agent).get(LIST, {"view": "at_risk"})) == {"SLOW"}
+
+
+def test_an_order_sent_through_the_service_is_no_longer_at_risk(
+    client_for, manager, retailer, django_capture_on_commit_callbacks
+):
+    """The order keeps its first parcel's time, which the rule reads."""
+    from orders.services import order_mark_sent
+    from tests.factories import OrderLineFactory
+
+    today = timezone.localdate(timezone=ZoneInfo(retailer.time_zone))
+    order = OrderFactory(
+        retailer=retailer,
+        ref="RISK-then-sent",
+        promised_date=today,
+        state=SystemState.PROCESSING,
+    )
+    OrderLineFactory(order=order, quantity=2)
+    client = client_for(manager)
+    assert "RISK-then-sent" in refs(client.get(LIST, {"view": "at_risk"}))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        first = order_mark_sent(order=order, by=manager, tracking_number="3S1")
+    order.refresh_from_db()
+
+    assert order.shipped_at == first.shipped_at
+    assert "RISK-then-sent" not in refs(client.get(LIST, {"view": "at_risk"}))

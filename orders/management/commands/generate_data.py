@@ -438,6 +438,7 @@ class Command(BaseCommand):
                     "delivery_method",
                     "carrier",
                     "promised_date",
+                    "shipped_at",
                     "suspended_from_id",
                     "placed_at",
                     "updated_at",
@@ -891,6 +892,7 @@ class RetailerData:
             method,
             carrier,
             promised.isoformat(),
+            _ts(placed + SHIPPED) if life.shipped else None,  # as its shipment says
             self.statuses[SystemState.PROCESSING] if state == SystemState.SUSPENDED else None,
             _ts(placed),
             _ts(placed + life.updated),
