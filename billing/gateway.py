@@ -86,13 +86,20 @@ def gateway_for(provider: str, *, retailer_id: int | None = None) -> PaymentGate
     return gateway_class()
 
 
+def for_retailer[T](by_ref: dict[str, T], retailer_id: int, default: T) -> T:
+    """A per-retailer payment setting (keyed by retailer ref) for this retailer, else `default`;
+    the retailer's ref is read only when the setting names any retailer."""
+    if not by_ref:
+        return default
+    ref = Retailer.objects.filter(pk=retailer_id).values_list("ref", flat=True).first()
+    return by_ref.get(ref, default)
+
+
 def provider_for(retailer_id: int) -> str:
     """The provider a retailer's new payments are made with."""
-    by_retailer = settings.PAYMENT_PROVIDER_BY_RETAILER
-    if not by_retailer:  # one provider for all: no need to know who the retailer is
-        return settings.PAYMENT_PROVIDER_DEFAULT
-    ref = Retailer.objects.filter(pk=retailer_id).values_list("ref", flat=True).first()
-    return by_retailer.get(ref, settings.PAYMENT_PROVIDER_DEFAULT)
+    return for_retailer(
+        settings.PAYMENT_PROVIDER_BY_RETAILER, retailer_id, settings.PAYMENT_PROVIDER_DEFAULT
+    )
 
 
 class SimulatedGateway:

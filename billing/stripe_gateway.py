@@ -18,8 +18,14 @@ from decimal import ROUND_HALF_UP, Decimal
 import stripe
 from django.conf import settings
 
-from billing.gateway import Declined, GatewayBalance, GatewayError, GatewayResult, Unavailable
-from oms.models import Retailer
+from billing.gateway import (
+    Declined,
+    GatewayBalance,
+    GatewayError,
+    GatewayResult,
+    Unavailable,
+    for_retailer,
+)
 
 # https://docs.stripe.com/currencies#zero-decimal and #three-decimal
 ZERO_DECIMAL = frozenset(
@@ -99,12 +105,7 @@ class StripeGateway:
     @classmethod
     def for_retailer(cls, retailer_id: int) -> StripeGateway:
         """The gateway with the retailer's own key when it has one, else the platform's."""
-        overrides = settings.STRIPE_API_KEY_BY_RETAILER
-        if overrides:
-            ref = Retailer.objects.filter(pk=retailer_id).values_list("ref", flat=True).first()
-            if ref in overrides:
-                return cls(overrides[ref])
-        return cls()
+        return cls(for_retailer(settings.STRIPE_API_KEY_BY_RETAILER, retailer_id, None))
 
     def authorise(
         self,

@@ -24,7 +24,7 @@ def _signed_by(payload: bytes, header: str | None) -> tuple[bool, str | None]:
     """Whether a configured secret signed the payload, and whose: a retailer's own secret
     (its ref), or the platform's (None)."""
     own = settings.STRIPE_WEBHOOK_SECRET_BY_RETAILER
-    candidates = [(ref, secret) for ref, secret in own.items()]
+    candidates: list[tuple[str | None, str]] = list(own.items())
     if settings.STRIPE_WEBHOOK_SECRET:
         candidates.append((None, settings.STRIPE_WEBHOOK_SECRET))
     for ref, secret in candidates:

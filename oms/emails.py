@@ -128,23 +128,17 @@ def email_deliver(*, email_id: int) -> OutboundEmail.Status:
         except Exception as exc:
             error = exc
             email.last_error = f"{type(exc).__name__}: {exc}"
-            if _refused_for_good(exc):
+            refused = _refused_for_good(exc)
+            if refused or email.attempts >= MAX_ATTEMPTS:
                 email.status = OutboundEmail.Status.FAILED
                 activity.record(
-                    action="oms.email.refused",
+                    action="oms.email.refused" if refused else "oms.email.failed",
                     target=email,
                     root=_root_of(email),
                     by=None,
-                    data={"to": email.to, "subject": email.subject, "error": email.last_error},
-                )
-            elif email.attempts >= MAX_ATTEMPTS:
-                email.status = OutboundEmail.Status.FAILED
-                activity.record(
-                    action="oms.email.failed",
-                    target=email,
-                    root=_root_of(email),
-                    by=None,
-                    data={"error": email.last_error, "attempts": email.attempts},
+                    data={"to": email.to, "subject": email.subject, "error": email.last_error}
+                    if refused
+                    else {"error": email.last_error, "attempts": email.attempts},
                 )
             email.save(update_fields=["attempts", "last_error", "status"])
         else:
