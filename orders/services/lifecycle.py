@@ -560,7 +560,8 @@ def fulfilment_lines_cancel(*, fulfilment, by):
 def order_line_correct_quantity(*, order: Order, line_id: int, quantity: int, by) -> OrderLine:
     """Fix a data-entry error in a line's quantity: never below what shipped or was cancelled
     (nor what is on a return), never above what was ordered. The line and order totals follow,
-    and fulfilments give up units they no longer need; no alert is raised."""
+    and the payment status with them; fulfilments give up units they no longer need; no alert
+    is raised."""
     require_role(by, order.retailer_id, Role.MANAGER)
     order = _lock(order)
     if not order.can_change_shipments:
@@ -607,6 +608,7 @@ def order_line_correct_quantity(*, order: Order, line_id: int, quantity: int, by
     _total_up(order, order.lines.all(), order.shipping)
     order.updated_at = timezone.now()
     order.save(update_fields=["subtotal", "discount", "tax", "total", "item_count", "updated_at"])
+    order_payment_status_refresh(order)
     events.line_quantity_corrected(line, before=before, by=by)
     return line
 

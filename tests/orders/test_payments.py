@@ -58,6 +58,29 @@ def test_more_than_is_capturable_is_refused_and_nothing_is_written(manager, paym
     assert not PaymentTransaction.objects.exists()
 
 
+def test_correcting_a_quantity_down_to_what_was_captured_makes_the_order_paid(
+    manager, retailer, django_capture_on_commit_callbacks
+):
+    # given an order of two units (99.90) with one unit's worth captured
+    order = OrderFactory(
+        retailer=retailer, state=SystemState.PROCESSING, lines=1, lines__quantity=2
+    )
+    payment = PaymentFactory(order=order, authorised=order.total, provider_reference="psp_test_1")
+    with django_capture_on_commit_callbacks(execute=True):
+        services.order_payment_capture(payment=payment, amount="49.95", by=manager)
+    order.refresh_from_db()
+    assert order.payment_status == PaymentStatus.PARTIALLY_PAID
+
+    # when a manager corrects the quantity to the one unit that was ordered
+    line = order.lines.get()
+    services.order_line_correct_quantity(order=order, line_id=line.pk, quantity=1, by=manager)
+
+    # then the order costs what was captured and reads paid, as its payments say
+    order.refresh_from_db()
+    assert order.total == Decimal("49.95")
+    assert order.payment_status == PaymentStatus.PAID
+
+
 def test_captures_on_their_way_count_against_the_limit(manager, payment):
     services.order_payment_capture(payment=payment, amount="90.00", by=manager)  # not run yet
     with pytest.raises(ValidationError, match=r"At most €9\.90"):
