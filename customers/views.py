@@ -20,6 +20,8 @@ from customers import selectors, services
 from customers.forms import AddressForm, CustomerForm
 from customers.models import Customer
 from oms import bounds
+from oms.live import feed as live_feed
+from oms.live.guard import StaleAction, refuse
 from oms.search import name_words, search_key
 from oms.tables import BaseTable, record_url
 from oms.views import HtmxResultsMixin, TenantDetailView, TenantScopedMixin
@@ -68,6 +70,8 @@ class CustomerTable(BaseTable):
         model = Customer
         fields = ("name", "email", "ref", "mobile", "segment", "status", "retailer")
         order_by = "name"
+        # a row whose customer changes while the list is open is marked (static/js/live.js)
+        row_attrs = {"data-live-row": lambda record: live_feed.ref("customers.customer", record.pk)}
 
     def render_name(self, record):
         return record.full_name
@@ -152,6 +156,9 @@ class CustomerEditView(TenantScopedMixin, TemplateView):
 
     model = Customer
     template_name = "customers/customer_edit.html"
+    # a save from a page drawn before a colleague changed the customer (details or addresses)
+    # is refused, and says what changed (oms/live/guard.py)
+    live_touches: ClassVar[frozenset[str]] = frozenset({"customer"})
 
     def scope_queryset(self, queryset):
         return queryset.select_related("retailer")
@@ -194,6 +201,8 @@ class CustomerEditView(TenantScopedMixin, TemplateView):
 
     def failed(self, customer: Customer, error: ValidationError | None = None, **forms: Any):
         """The page again with the reasons, answered 400: nothing was changed."""
+        if isinstance(error, StaleAction):  # changed by a colleague since the page was drawn:
+            return refuse(self.request, error)  # back to the page as it is now, with what changed
         bound = next(iter(forms.values()))
         if error is not None:
             for field, reasons in error.message_dict.items():

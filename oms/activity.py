@@ -9,6 +9,7 @@ from typing import Any, NamedTuple
 from django.db import models
 from django.utils import timezone
 
+from oms.live import publish as live_publish
 from oms.models import Activity, Retailer
 from oms.templatetags.money import format_money
 
@@ -45,7 +46,7 @@ def record(
     target_ref = RecordRef.of(target)
     root_ref = RecordRef.of(root) if root is not None else target_ref
     actor = by if by is not None and getattr(by, "is_authenticated", False) else None
-    return Activity.objects.create(
+    entry = Activity.objects.create(
         retailer_id=retailer_id,
         actor=actor,
         action=action,
@@ -56,6 +57,9 @@ def record(
         data=data or {},
         created_at=at or timezone.now(),
     )
+    if at is None:  # a change made now: the pages that have its record open hear of it
+        live_publish.announce(entry, order_id=getattr(target, "order_id", None), actor=actor)
+    return entry
 
 
 # How each action reads in a timeline: a format string over the activity's data. Apps add theirs

@@ -14,6 +14,10 @@ Rows of one kind that are not an order's children are locked in the order of the
 On PostgreSQL each lock also reports the transaction it belongs to, so a lock taken out of
 order is noticed: `settings.LOCK_ORDER_CHECK` says whether that raises (the tests) or is logged.
 SQLite has no row locks; there the helper only reads.
+
+Locking a record's row is also where a stale action is caught for good: when the request acts
+from a page drawn before a change it depends on, `oms.live.guard.check_locked` refuses it under
+the lock, so a change that committed a moment before cannot slip through.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ from django.conf import settings
 from django.core.exceptions import FieldDoesNotExist
 from django.db import connections, models, router
 from django.db.models.expressions import RawSQL
+
+from oms.live import guard as live_guard
 
 logger = logging.getLogger(__name__)
 
@@ -114,8 +120,12 @@ def lock_rows[M: models.Model](
         found = list(rows.values_list("pk", "_transaction", *fields))
         if found:
             _note(connection, model, [row[0] for row in found], found[0][1])
+            live_guard.check_locked(model._meta.label_lower, [row[0] for row in found])
         return {row[0]: tuple(row[2:]) for row in found}
-    return {row[0]: tuple(row[1:]) for row in rows.values_list("pk", *fields)}
+    values = {row[0]: tuple(row[1:]) for row in rows.values_list("pk", *fields)}
+    if values:
+        live_guard.check_locked(model._meta.label_lower, list(values))
+    return values
 
 
 def _unit(connection, transaction: int) -> tuple:

@@ -107,6 +107,8 @@ MIDDLEWARE = [
     "oms.replicas.ReplicaMiddleware",
     "oms.middleware.RetailerTimeZoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # an action from a page drawn before a change it depends on is refused (oms/live/guard.py)
+    "oms.live.guard.LiveGuardMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     # last, as django-axes asks: it turns a lockout raised by authentication into a response
@@ -247,11 +249,36 @@ MAILERS = {
 }
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="orders@oms.localhost")
 
+REDIS_URL = env("REDIS_URL", default="")
+
+# LIVE
+# ------------------------------------------------------------------------------
+# Presence and changes as they happen (oms/live). Through Redis when set, so every web process,
+# stream server and worker shares them; without it, within the one process (the embedded
+# default). The pages read the stream from LIVE_STREAM_URL (the ASGI server, see
+# docs/production.md), and poll the page's own server when it is down.
+LIVE_REDIS_URL = env("LIVE_REDIS_URL", default=REDIS_URL)
+LIVE_STREAM_URL = env("LIVE_STREAM_URL", default="")
+# Whether a WSGI server holds streams: yes for runserver (the embedded default), no behind
+# gunicorn, whose every worker a stream would take; there pages read /live/stream/ from the ASGI
+# server, and poll when a request for it reaches gunicorn.
+LIVE_WSGI_STREAMS = env.bool("LIVE_WSGI_STREAMS", default=True)
+LIVE_RECORDS = ("orders.order", "returns.return", "customers.customer", "fulfilments.fulfilment")
+LIVE_PRESENCE_TTL = env.float("LIVE_PRESENCE_TTL", default=30.0)  # a tab silent this long left
+LIVE_TYPING_SECONDS = 6.0
+LIVE_KEEPALIVE_SECONDS = env.float("LIVE_KEEPALIVE_SECONDS", default=5.0)
+LIVE_STREAM_MAX_SECONDS = env.float("LIVE_STREAM_MAX_SECONDS", default=600.0)
+LIVE_CATCH_UP_SECONDS = 600
+LIVE_QUEUE_SIZE = 200
+LIVE_REDIS_TIMEOUT = 0.5
+LIVE_RETRY_SECONDS = 2.0
+LIVE_RETRY_MS = 2000
+LIVE_POLL_SECONDS = 2
+
 # CELERY
 # ------------------------------------------------------------------------------
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html
 # Without REDIS_URL there is no broker: tasks run in-process, after the transaction commits.
-REDIS_URL = env("REDIS_URL", default="")
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
 CELERY_TASK_EAGER_PROPAGATES = True

@@ -31,6 +31,7 @@ urlpatterns = [
     path("intake/", include("orders.intake.urls")),
     path("api/", include("returns.api.urls")),
     path("api/", include("orders.api")),
+    path("live/", include("oms.live.urls")),
     path("healthz", views.HealthzView.as_view(), name="healthz"),
     path("readyz", views.ReadyzView.as_view(), name="readyz"),
     path("metrics", metrics.metrics_view, name="metrics"),

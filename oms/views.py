@@ -30,6 +30,7 @@ from django.views.generic.detail import SingleObjectMixin
 from oms import health, saved_views
 from oms.global_search import search_everything
 from oms.inbox import lead_figures, work_queues
+from oms.live import feed as live_feed
 from oms.models import Retailer, SavedView, retailers_of
 from oms.pagination import FastPaginator
 from oms.roles import Role, has_role_anywhere, roles_of
@@ -230,6 +231,9 @@ class TenantObjectActionView(TenantScopedMixin, SingleObjectMixin, View):
     """
 
     http_method_names: ClassVar[list[str]] = ["post"]
+    # what the action depends on: a change of these since its page was drawn refuses it
+    # (oms/live/guard.py); empty for actions that never go stale (a comment)
+    live_touches: ClassVar[frozenset[str]] = live_feed.STATE
 
 
 class HomeView(TemplateView):

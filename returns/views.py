@@ -131,13 +131,12 @@ class ReturnAttributeView(TenantObjectActionView):
                 value=None if remove else request.POST.get("value", ""),
             )
         except ValidationError as error:
-            messages.error(
-                request,
-                "The attribute is not saved: "
-                + " ".join(
-                    f"{k.capitalize()} {' '.join(v)}" for k, v in error.message_dict.items()
-                ),
+            reasons = (
+                [f"{k.capitalize()} {' '.join(v)}" for k, v in error.message_dict.items()]
+                if hasattr(error, "error_dict")
+                else error.messages  # a colleague's change since the page was drawn
             )
+            messages.error(request, "The attribute is not saved: " + " ".join(reasons))
         else:
             messages.success(
                 request, "Attribute removed." if remove else f"Attribute {name.strip()} saved."

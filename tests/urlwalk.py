@@ -26,6 +26,9 @@ PUBLIC_URL_NAMES = {
     "metrics",
 }
 
+# What a page's script reads or tells (oms/live), never a page a browser opens by itself.
+SCRIPT_ENDPOINTS = {"live:stream", "live:poll", "live:presence"}
+
 # JSON APIs authenticate each request themselves (bearer token): no login page, a 401.
 API_NAMESPACES = {"returns_api", "storefront_api"}
 
@@ -64,6 +67,10 @@ class Route:
     @property
     def is_public(self) -> bool:
         return self.name in PUBLIC_URL_NAMES
+
+    @property
+    def is_script_endpoint(self) -> bool:
+        return self.name in SCRIPT_ENDPOINTS
 
     @property
     def is_api(self) -> bool:

@@ -22,6 +22,7 @@ from billing.documents import invoices_pdf
 from billing.models import Invoice
 from oms import bounds, datestyle
 from oms.exports import disposition
+from oms.live import feed as live_feed
 from oms.state import InvalidTransition
 from oms.templatetags.money import format_money
 from oms.views import TenantScopedMixin
@@ -306,6 +307,8 @@ class LineQuantityView(OrderAction):
 
 class _TicketAction(OrderAction):
     tab = "tickets"
+    # an answer depends on the messages before it: a new one since the page makes it stale
+    live_touches = live_feed.TICKET
 
     def ticket(self, order):
         ticket = order.tickets.filter(pk=self.kwargs["ticket_pk"]).first()

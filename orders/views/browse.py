@@ -437,6 +437,7 @@ class _OrderActionView(TenantObjectActionView):
 
 class CommentAddView(_OrderActionView):
     tab = "comments"
+    live_touches = frozenset()  # notes never go stale
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         order = self.get_object()
@@ -452,6 +453,7 @@ class CommentAddView(_OrderActionView):
 
 class MemoAddView(_OrderActionView):
     tab = "comments"
+    live_touches = frozenset()  # notes never go stale
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         order = self.get_object()
@@ -475,6 +477,7 @@ class MemoAddView(_OrderActionView):
 
 class TaskAddView(_OrderActionView):
     tab = "tasks"
+    live_touches = frozenset()  # notes never go stale
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         order = self.get_object()
@@ -490,6 +493,7 @@ class TaskAddView(_OrderActionView):
 
 class TaskStatusView(_OrderActionView):
     tab = "tasks"
+    live_touches = frozenset()  # notes never go stale
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         order = self.get_object()

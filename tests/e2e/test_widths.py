@@ -26,7 +26,11 @@ SCREENSHOTS = Path(tempfile.gettempdir()) / "widths"
 PHONE = {"width": 420, "height": 860}
 DESKTOP = {"width": 1400, "height": 900}
 
-PAGE_ROUTES = [r for r in walk() if not (r.is_state_changing or r.is_public or r.is_api)]
+PAGE_ROUTES = [
+    r
+    for r in walk()
+    if not (r.is_state_changing or r.is_public or r.is_api or r.is_script_endpoint)
+]
 
 # Tables wider than their container that do not sit in a horizontally scrolling wrapper.
 CUT_OFF_TABLES = """() => {
