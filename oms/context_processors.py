@@ -28,6 +28,7 @@ ASSETS = {
     "oms_css": "css/oms.css",
     "bootstrap_js": "vendor/bootstrap/bootstrap.bundle.min.js",
     "oms_js": "js/oms.js",
+    "live_js": "js/live.js",
 }
 
 

@@ -2,6 +2,7 @@ import django_tables2 as tables
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
+from oms.live import feed as live_feed
 from oms.tables import (
     BaseTable,
     DateColumn,
@@ -70,6 +71,8 @@ class OrderTable(BaseTable):
             "promised_date",
         )
         order_by = "-placed_at"
+        # a row that changes while the list is open is marked (static/js/live.js)
+        row_attrs = {"data-live-row": lambda record: live_feed.ref("orders.order", record.pk)}
 
     # the retailers where the user may run bulk actions; the rows of others offer no checkbox
     managed_retailers: frozenset[int] | None = None

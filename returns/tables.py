@@ -2,6 +2,7 @@ import django_tables2 as tables
 from django.utils.html import format_html
 
 from fulfilments.models import Location
+from oms.live import feed as live_feed
 from oms.tables import BaseTable, DateTimeColumn, MoneyColumn, record_url
 from returns.models import Return
 
@@ -50,6 +51,8 @@ class ReturnTable(BaseTable):
             "created_at",
         )
         order_by = "-created_at"
+        # a row whose return changes while the list is open is marked (static/js/live.js)
+        row_attrs = {"data-live-row": lambda record: live_feed.ref("returns.return", record.pk)}
 
     def _location_names(self) -> dict[tuple[int, str], str]:
         """The names of the locations the rows shown name as drop-off, read once a page."""
