@@ -16,8 +16,10 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/oms_bench
 BENCH_ORDERS ?= 1000000
 BENCH_RETAILERS ?= 20
+LIVE_BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/oms_live_bench
+LIVE_BENCH_REDIS_URL ?= redis://127.0.0.1:6379/14
 
-.PHONY: help install run test test-machine lint format migrations seed bench bench-peers reliability
+.PHONY: help install run test test-machine lint format migrations seed bench bench-peers bench-live reliability
 
 help:
 	@echo "make run   - install, migrate the embedded SQLite database, load demo data, serve on :8000"
@@ -25,6 +27,7 @@ help:
 	@echo "make bench - a fresh database of BENCH_ORDERS orders and the benchmarks (bench/README.md);"
 	@echo "             BENCH_REUSE=1 BENCH_ARGS=\"--baseline HEAD~1\" times each page against a commit"
 	@echo "make bench-peers - django-oscar's dashboard on the bench database's orders, timed side by side"
+	@echo "make bench-live - one uvicorn process holding 200 live streams while changes are made"
 	@echo "make reliability - the long runs of docs/reliability.md (1,000 worker faults, 2,000 order lives)"
 
 $(STAMP): requirements.lock
@@ -116,6 +119,14 @@ bench-peers: install
 	$(BIN)/python bench/peers/convert.py $(PEERS_CONVERT_ARGS)
 	$(BIN)/python bench/peers/compare.py $(PEERS_ARGS)
 
+# 200 live streams on one uvicorn process while changes are made (bench/README.md, "Live
+# streams"): a small database of its own, made fresh, and a Redis database of its own.
+bench-live: export DATABASE_URL = $(LIVE_BENCH_DATABASE_URL)
+bench-live: export LIVE_REDIS_URL = $(LIVE_BENCH_REDIS_URL)
+bench-live: export SECRET_KEY = bench-only-secret-key-not-for-production-use-0123456789
+bench-live: install
+	$(BIN)/python bench/live.py $(LIVE_ARGS)
+
 # The long runs behind docs/reliability.md; `make test` runs the same tests shorter.
 reliability: export DATABASE_URL = $(TEST_DATABASE_URL)
 reliability: export TEST_REDIS_URL := $(TEST_REDIS_URL)
@@ -130,7 +141,7 @@ reliability: export API_FUZZ_EXAMPLES = 250
 reliability: export LIFE_EXAMPLES = 2000
 reliability: export SOAK_SECONDS = 60
 reliability: export LOCK_ORDER_CHECK = raise
-reliability: install
+reliability: test-machine install
 	$(BIN)/python -m pytest -q tests/orders/test_worker_faults.py tests/orders/test_state_machine.py \
 		tests/orders/test_concurrent_managers.py tests/oms/test_row_level_security.py \
 		tests/test_isolation_sweep.py tests/test_url_safety_net.py tests/test_hostile_input.py \

@@ -169,6 +169,21 @@ def test_one_worker_per_queue_and_beat():
     assert [n for n, s in services.items() if command_of(s)[3:4] == ["beat"]] == ["beat"]
 
 
+def test_the_live_stream_runs_under_uvicorn_with_the_web_environment_and_pages_under_gunicorn():
+    for services in (load(MAIN), load(MAIN, DEMO)):
+        web, stream = services["web"], services["stream"]
+        assert command_of(web)[:2] == ["gunicorn", "oms.wsgi:application"]
+        command = command_of(stream)
+        assert command[:2] == ["uvicorn", "oms.asgi:application"]
+        assert command[command.index("--port") + 1] == "8001"
+        assert stream["image"] == web["image"] == "oms:latest"
+        # the same settings as the pages: the app's role, Redis for the live hub, the proxy's
+        # header, the session's secret
+        assert stream["environment"] == web["environment"]
+        assert stream["ports"] == ["127.0.0.1:8001:8001"]
+        assert "http://127.0.0.1:8001/healthz" in stream["healthcheck"]["test"][-1]
+
+
 def test_check_deploy_with_the_compose_values_gives_no_warning(db):
     # given the web service's environment, its database swapped for the local one
     env = load(MAIN)["web"]["environment"]
