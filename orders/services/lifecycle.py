@@ -528,9 +528,11 @@ def order_lines_cancel(
     order.updated_at = timezone.now()
     order.save(update_fields=["updated_at"])
     if not any(ledger.paid([p]) > 0 for p in order.payments.all()):
-        # nothing was paid for them: an invoice already made is credited all the same
+        # nothing was paid for them: an invoice already made is credited all the same, its
+        # shipping too once nothing of the order ships any more
+        nothing_ships = all(u.shipped == 0 and u.open == 0 for u in order.lines.units().values())
         billing.credit_note_for_refund(
-            order=order, quantities=counts, include_shipping=False, by=by
+            order=order, quantities=counts, include_shipping=nothing_ships, by=by
         )
         return None
     by_line = {line.pk: line for line in cancelled}

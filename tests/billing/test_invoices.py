@@ -131,6 +131,26 @@ def test_credit_notes_never_credit_more_than_was_invoiced(manager, order):
         services.credit_note_create(invoice=invoice, by=manager)
 
 
+def test_cancelling_every_unpaid_item_credits_the_invoice_and_its_shipping(manager, order):
+    invoice = services.invoice_create(order=order, by=manager)
+    jacket, socks = (line["line_id"] for line in invoice.lines)
+    services.credit_note_create(invoice=invoice, by=manager, quantities={jacket: 1})
+
+    order_services.order_lines_cancel(order=order, line_ids=[socks], units={socks: 1}, by=manager)
+    partly = Invoice.objects.filter(credits=invoice).order_by("pk").last()
+    assert partly.total == Decimal("10.90") and partly.shipping == 0  # the jacket still ships
+
+    order_services.order_lines_cancel(order=order, line_ids=[jacket], units={jacket: 2}, by=manager)
+    notes = Invoice.objects.filter(credits=invoice).order_by("pk")
+    assert [note.total for note in notes] == [
+        Decimal("100.00"),  # the credit note by hand
+        Decimal("10.90"),  # the socks
+        Decimal("104.95"),  # the jacket not credited yet, and the shipping: nothing ships
+    ]
+    assert sum(note.total for note in notes) == invoice.total
+    assert services.open_invoice(order) is None
+
+
 def test_invoice_status_and_delivery_time_are_set_by_hand(client_for, manager, order):
     invoice = services.invoice_create(order=order, by=manager)
     client_for(manager).post(
