@@ -170,9 +170,10 @@
   let [busy, swaps, waiting] = [0, 0, false];
   const whenQuiet = () => { if (waiting && !busy) { waiting = false; refresh(); } };
   document.addEventListener("htmx:beforeRequest", () => { busy += 1; });
+  // a request's swap (and the URL it pushes) comes a moment after its answer: the page is quiet
+  // again only once that is done, or a redraw in between would take the element htmx swaps into
   document.addEventListener("htmx:afterRequest", () => {
-    busy = Math.max(0, busy - 1);
-    setTimeout(whenQuiet, 50);
+    setTimeout(() => { busy = Math.max(0, busy - 1); whenQuiet(); }, 250);
   });
   document.addEventListener("htmx:afterSwap", () => { swaps += 1; });
   let refreshing = null;
