@@ -20,7 +20,6 @@ from customers import selectors, services
 from customers.forms import AddressForm, CustomerForm
 from customers.models import Customer
 from oms import bounds
-from oms.live import feed as live_feed
 from oms.live.guard import StaleAction, refuse
 from oms.search import name_words, search_key
 from oms.tables import BaseTable, record_url
@@ -52,6 +51,7 @@ class CustomerFilter(django_filters.FilterSet):
 
 
 class CustomerTable(BaseTable):
+    live_row = "customers.customer"  # rows changed while the list is open are marked
     name = tables.Column(
         "Customer",
         accessor="last_name",
@@ -70,8 +70,6 @@ class CustomerTable(BaseTable):
         model = Customer
         fields = ("name", "email", "ref", "mobile", "segment", "status", "retailer")
         order_by = "name"
-        # a row whose customer changes while the list is open is marked (static/js/live.js)
-        row_attrs = {"data-live-row": lambda record: live_feed.ref("customers.customer", record.pk)}
 
     def render_name(self, record):
         return record.full_name

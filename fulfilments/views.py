@@ -18,7 +18,6 @@ from django_tables2 import SingleTableMixin
 from fulfilments import escalation, services
 from fulfilments.models import Fulfilment, FulfilmentStatus, Location, StockPosition
 from oms import bounds
-from oms.live import feed as live_feed
 from oms.models import Activity, Retailer
 from oms.roles import Role, has_role
 from oms.search import search_key
@@ -63,6 +62,7 @@ class FulfilmentFilter(django_filters.FilterSet):
 
 
 class FulfilmentTable(BaseTable):
+    live_row = "fulfilments.fulfilment"  # rows changed while the list is open are marked
     ref = tables.Column(
         "Fulfilment",
         linkify=record_url("fulfilments:fulfilment_detail"),
@@ -79,10 +79,6 @@ class FulfilmentTable(BaseTable):
         model = Fulfilment
         fields = ("ref", "order", "customer", "location", "type", "status", "created_at")
         order_by = "-created_at"
-        # a row whose fulfilment changes while the list is open is marked (static/js/live.js)
-        row_attrs = {
-            "data-live-row": lambda record: live_feed.ref("fulfilments.fulfilment", record.pk)
-        }
 
     def render_order(self, value, record):
         return format_html(

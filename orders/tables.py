@@ -2,7 +2,6 @@ import django_tables2 as tables
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
-from oms.live import feed as live_feed
 from oms.tables import (
     BaseTable,
     DateColumn,
@@ -25,6 +24,7 @@ SELECT_PAGE = mark_safe(
 
 
 class OrderTable(BaseTable):
+    live_row = "orders.order"  # rows changed while the list is open are marked
     # managers tick orders for a bulk action (the list leaves the column out for others)
     select = tables.Column(SELECT_PAGE, accessor="pk", orderable=False, empty_values=())
     # the results are boosted for sorting and paging; opening an order is a page of its own
@@ -71,8 +71,6 @@ class OrderTable(BaseTable):
             "promised_date",
         )
         order_by = "-placed_at"
-        # a row that changes while the list is open is marked (static/js/live.js)
-        row_attrs = {"data-live-row": lambda record: live_feed.ref("orders.order", record.pk)}
 
     # the retailers where the user may run bulk actions; the rows of others offer no checkbox
     managed_retailers: frozenset[int] | None = None

@@ -2,7 +2,6 @@ import django_tables2 as tables
 from django.utils.html import format_html
 
 from fulfilments.models import Location
-from oms.live import feed as live_feed
 from oms.tables import BaseTable, DateTimeColumn, MoneyColumn, record_url
 from returns.models import Return
 
@@ -10,6 +9,7 @@ WIDE_ONLY = {"td": {"class": "d-none d-lg-table-cell"}, "th": {"class": "d-none 
 
 
 class ReturnTable(BaseTable):
+    live_row = "returns.return"  # rows changed while the list is open are marked
     id = tables.Column(
         "Return id",
         linkify=record_url("returns:return_detail"),
@@ -51,8 +51,6 @@ class ReturnTable(BaseTable):
             "created_at",
         )
         order_by = "-created_at"
-        # a row whose return changes while the list is open is marked (static/js/live.js)
-        row_attrs = {"data-live-row": lambda record: live_feed.ref("returns.return", record.pk)}
 
     def _location_names(self) -> dict[tuple[int, str], str]:
         """The names of the locations the rows shown name as drop-off, read once a page."""
