@@ -41,29 +41,12 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as a script, as well as imported
 
-from bench.load import BENCH_SECRET_KEY, stop  # noqa: E402
+from bench.load import server_env, stop  # noqa: E402
 from bench.stats import percentile  # noqa: E402
 
 PYTHON = ROOT / ".venv" / "bin" / "python"
 UVICORN = ROOT / ".venv" / "bin" / "uvicorn"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-
-def server_env(database_url: str, redis_url: str) -> dict[str, str]:
-    return {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "LIVE_REDIS_URL": redis_url,
-        "SECRET_KEY": os.environ.get("SECRET_KEY") or BENCH_SECRET_KEY,
-        "DEBUG": "false",
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        # Plain HTTP on loopback: no Secure-only cookies, no redirect to https, no HSTS.
-        "SESSION_COOKIE_SECURE": "false",
-        "CSRF_COOKIE_SECURE": "false",
-        "SECURE_SSL_REDIRECT": "false",
-        "SECURE_HSTS_SECONDS": "0",
-        "LOG_LEVEL": "WARNING",
-    }
 
 
 def prepare(database_url: str, reuse: bool, env: dict[str, str]) -> None:
@@ -345,7 +328,7 @@ def main() -> None:
         sys.exit("Set LIVE_REDIS_URL (or --redis-url) to a Redis database for the bench.")
     args.on_order = min(args.on_order, args.streams)
 
-    env = server_env(args.database_url, args.redis_url)
+    env = server_env(args.database_url, LIVE_REDIS_URL=args.redis_url)
     prepare(args.database_url, args.reuse, env)
     os.environ.update(env)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "oms.settings")

@@ -136,10 +136,9 @@ class Agent:
         return ids
 
 
-def start_gunicorn(
-    database_url: str, workers: int, threads: int, port: int, log
-) -> subprocess.Popen:
-    env = {
+def server_env(database_url: str, **extra: str) -> dict[str, str]:
+    """The environment of a server process the benchmarks start on loopback."""
+    return {
         **os.environ,
         "DATABASE_URL": database_url,
         "SECRET_KEY": os.environ.get("SECRET_KEY") or BENCH_SECRET_KEY,
@@ -151,7 +150,14 @@ def start_gunicorn(
         "SECURE_SSL_REDIRECT": "false",
         "SECURE_HSTS_SECONDS": "0",
         "LOG_LEVEL": "WARNING",
+        **extra,
     }
+
+
+def start_gunicorn(
+    database_url: str, workers: int, threads: int, port: int, log
+) -> subprocess.Popen:
+    env = server_env(database_url)
     # Without DEBUG, pages name their assets through the manifest that collectstatic writes.
     subprocess.run(
         [str(GUNICORN.parent / "python"), "manage.py", "collectstatic", "--no-input", "-v0"],

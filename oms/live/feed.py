@@ -156,18 +156,18 @@ def refs_of(entry: Activity, order_id: Any = None) -> list[str]:
     return found
 
 
-def changes_since(
-    retailer_ids: list[int], refs: list[str], since: datetime, *, limit: int = 50
-) -> list[dict[str, Any]]:
-    """The changes to these records after `since`, oldest first, as events: what a polling or
-    reconnecting page missed. Matches roots and targets (not an order through its children:
-    a page that shows a return's changes watches the return too)."""
-    parsed = [p for p in (parse_ref(r) for r in refs) if p is not None]
-    if not parsed or not retailer_ids:
+def about(label: str, pk: Any = None) -> Q:
+    """The activities of one record (or, without `pk`, of any record of its kind): those it is
+    the root of, and those it is the target of."""
+    if pk is None:
+        return Q(root_type=label) | Q(target_type=label)
+    return Q(root_type=label, root_id=str(pk)) | Q(target_type=label, target_id=str(pk))
+
+
+def _changes(retailer_ids: list[int], match: Q, since: datetime, limit: int) -> list[dict]:
+    """The changes `match` selects after `since`, oldest first, as events."""
+    if not retailer_ids:
         return []
-    match = Q()
-    for label, pk in parsed:
-        match |= Q(root_type=label, root_id=pk) | Q(target_type=label, target_id=pk)
     entries = (
         Activity.objects.filter(match, retailer_id__in=retailer_ids, created_at__gt=since)
         .select_related("actor")
@@ -178,21 +178,23 @@ def changes_since(
     ]
 
 
+def changes_since(
+    retailer_ids: list[int], refs: list[str], since: datetime, *, limit: int = 50
+) -> list[dict[str, Any]]:
+    """The changes to these records after `since`, oldest first, as events: what a polling or
+    reconnecting page missed. Matches roots and targets (not an order through its children:
+    a page that shows a return's changes watches the return too)."""
+    parsed = [p for p in (parse_ref(r) for r in refs) if p is not None]
+    if not parsed:
+        return []
+    match = Q()
+    for label, pk in parsed:
+        match |= about(label, pk)
+    return _changes(retailer_ids, match, since, limit)
+
+
 def changes_of_kind(
     retailer_ids: list[int], label: str, since: datetime, *, limit: int = 200
 ) -> list[dict[str, Any]]:
     """The changes to any record of one kind after `since`: what a polling list missed."""
-    if not retailer_ids:
-        return []
-    entries = (
-        Activity.objects.filter(
-            Q(root_type=label) | Q(target_type=label),
-            retailer_id__in=retailer_ids,
-            created_at__gt=since,
-        )
-        .select_related("actor")
-        .order_by("created_at", "pk")[:limit]
-    )
-    return [
-        event_of(entry, refs=refs_of(entry), actor=actor_name(entry.actor)) for entry in entries
-    ]
+    return _changes(retailer_ids, about(label), since, limit)

@@ -66,7 +66,7 @@ def stale_change(
         return None
     entries = (
         Activity.objects.filter(
-            Q(root_type=label, root_id=str(pk)) | Q(target_type=label, target_id=str(pk)),
+            feed.about(label, pk),
             created_at__gt=since,
         )
         .filter(Q(actor__isnull=False) | Q(action__in=feed.EXTERNAL))
