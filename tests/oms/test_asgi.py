@@ -10,7 +10,10 @@ from django.db import connection
 
 from oms.asgi import SetupLimit
 from tests.factories import OrderFactory
-from tests.oms.test_live_hub import run_async
+from tests.oms.test_live_hub import (
+    redis_url,  # noqa: F401 (a fixture)
+    run_async,
+)
 from tests.oms.test_live_stream import asgi_servers, cookie_of, streams  # noqa: F401 (fixtures)
 
 

@@ -18,7 +18,6 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-import redis
 import requests
 from django.conf import settings
 from django.db import connection
@@ -31,6 +30,8 @@ from oms.live import hub as live_hub
 from oms.live import views as live_views
 from orders import services
 from tests.factories import OrderFactory
+from tests.oms.test_live_hub import redis_url  # noqa: F401 (a fixture)
+from tests.test_worker import _database_url
 
 ROOT = Path(__file__).resolve().parents[2]
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -442,25 +443,10 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _database_url() -> str:
-    s = connection.settings_dict
-    if connection.vendor != "postgresql":
-        pytest.skip("the server processes need the Postgres test database")
-    password = f":{s['PASSWORD']}" if s["PASSWORD"] else ""
-    return f"postgres://{s['USER']}{password}@{s['HOST']}:{s['PORT'] or 5432}/{s['NAME']}"
-
-
 @pytest.fixture
-def asgi_servers(transactional_db, tmp_path):
+def asgi_servers(transactional_db, tmp_path, redis_url):  # noqa: F811 (the flushed test Redis)
     """Two `uvicorn oms.asgi` processes on the test database, sharing the test Redis."""
     pytest.importorskip("uvicorn")
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1)
-    try:
-        client.flushdb()
-    except redis.RedisError as error:
-        pytest.skip(f"no test Redis at {REDIS_URL}: {error}")
-    finally:
-        client.close()
     env = os.environ | {
         "DATABASE_URL": _database_url(),
         "LIVE_REDIS_URL": REDIS_URL,
