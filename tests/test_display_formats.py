@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from billing.models import PaymentTransaction
 from orders.events import order_cancelled
+from orders.intake.models import IntakeChannel
 from returns.models import ReturnStatus
 from tests.factories import (
     BillingAccountFactory,
@@ -206,3 +207,18 @@ def test_disabled_actions_say_why(client_for, agent, retailer):
     cancel = re.search(r"<button[^>]*data-bs-target=\"#m-cancel\"[^>]*>", html).group(0)
     assert "disabled" in cancel and 'title="Needs the manager role"' in cancel
     assert 'data-testid="actions-why"' in html
+
+
+def test_a_date_a_record_does_not_have_reads_as_missing_never_as_now(client_for, manager, retailer):
+    # given an order with no promised date and a channel that never took an order
+    order = OrderFactory(retailer=retailer, promised_date=None)
+    IntakeChannel.objects.create(retailer=retailer, code="web", name="Web", kind="webstore")
+    client = client_for(manager)
+
+    # then the order page says so with a dash, and the desk says "never"
+    page = visible_text(
+        client.get(reverse("orders:order_detail", args=[order.pk])).content.decode()
+    )
+    assert re.search(r"Promised\s+—", page), page[:2000]
+    desk = visible_text(client.get(reverse("intake:desk")).content.decode())
+    assert re.search(r"Web\b.*?never", desk, flags=re.S)

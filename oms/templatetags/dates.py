@@ -91,13 +91,19 @@ def local(value: dt.datetime | None = None) -> dt.datetime:
 @register.filter(expects_localtime=False, is_safe=False)
 def date(value, arg=None):
     """Django's `date` filter, tolerant of moments at the ends of the calendar, writing the
-    house formats in the retailer's style."""
+    house formats in the retailer's style. An empty value is shown empty (as Django's is), so
+    `|default:` can say what it means, never as the current time."""
+    if value in (None, ""):
+        return ""
     return defaultfilters.date(local(value), house_format(arg))
 
 
 @register.filter(expects_localtime=False, is_safe=False)
 def time(value, arg=None):
-    """Django's `time` filter, tolerant of moments at the ends of the calendar."""
+    """Django's `time` filter, tolerant of moments at the ends of the calendar; empty for an
+    empty value."""
+    if value in (None, ""):
+        return ""
     return defaultfilters.time(local(value), arg)
 
 
