@@ -23,12 +23,19 @@ class LineAmounts:
 
 
 def line_amounts(
-    *, unit_price: Decimal, quantity: int, discount: Decimal, tax_rate: Decimal
+    *,
+    unit_price: Decimal,
+    quantity: int,
+    discount: Decimal,
+    tax_rate: Decimal,
+    tax: Decimal | None = None,
 ) -> LineAmounts:
-    """A line's total (its units less its discount) and the tax included in it."""
+    """A line's total (its units less its discount) and the tax included in it: `tax` when the
+    channel says what it charged, else worked out from the rate."""
     total = (unit_price * quantity - discount).quantize(CENT, ROUND_HALF_UP)
-    tax = (total * tax_rate / (100 + tax_rate)).quantize(CENT, ROUND_HALF_UP)
-    return LineAmounts(total, tax)
+    if tax is None:
+        tax = (total * tax_rate / (100 + tax_rate)).quantize(CENT, ROUND_HALF_UP)
+    return LineAmounts(total, tax.quantize(CENT, ROUND_HALF_UP))
 
 
 @dataclass(frozen=True)

@@ -269,6 +269,7 @@ OBJECT_URLS: dict[str, Callable[[Retailer], dict[str, Any]]] = {
     "channel_settings:edit": _channel,
     "channel_settings:toggle": _channel,
     "channel_settings:rotate": _channel,
+    "channel_settings:set_secret": _channel,
     "hold_rules:edit": _hold_rule,
     "hold_rules:active": _hold_rule,
 }

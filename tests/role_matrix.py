@@ -820,6 +820,12 @@ def _channel_rotate(retailer, user):
     return Prepared({"pk": channel.pk}, {}, channel, shows=(channel.code, "replaced"))
 
 
+def _channel_set_secret(retailer, user):
+    channel = _channel(retailer)
+    data = {"secret": "shpss_0123456789abcdef0123456789abcdef"}
+    return Prepared({"pk": channel.pk}, data, channel, shows=(channel.code, "set by hand"))
+
+
 def _intake_message(retailer):
     from orders.intake.models import IntakeChannel, IntakeMessage
 
@@ -945,6 +951,7 @@ CASES: list[Case] = [
     Case("channel_settings:edit", AD, _channel_edit),
     Case("channel_settings:toggle", AD, _channel_toggle),
     Case("channel_settings:rotate", AD, _channel_rotate),
+    Case("channel_settings:set_secret", AD, _channel_set_secret),
     Case("intake:replay", AD, _intake_replay),
     Case("intake:discard", AD, _intake_discard),
 ]

@@ -1117,6 +1117,9 @@ ENDPOINTS: dict[str, Endpoint | list[Endpoint]] = {
     "channel_settings:edit": Endpoint(_b_channel(CHANNEL)),
     "channel_settings:toggle": Endpoint(_b_channel({})),
     "channel_settings:rotate": Endpoint(_b_channel({})),
+    "channel_settings:set_secret": Endpoint(
+        _b_channel({"secret": "shpss_0123456789abcdef0123456789abcdef"})
+    ),
     "intake:replay": Endpoint(
         _b_intake_replay, verbatim=frozenset({(IntakeMessage._meta.db_table, "body")})
     ),

@@ -3,9 +3,12 @@ money and address shapes; nothing after it knows which channel an order came fro
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_CEILING, Decimal, InvalidOperation
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -35,6 +38,15 @@ def _check_id(value: Any, where: str, errors: list[str]) -> None:
         errors.append(f"{where}: longer than {MAX_ID_LENGTH} characters")
 
 
+class NotTaken(Exception):
+    """The platform sent an order this back office does not take yet (a checkout not paid for):
+    the message ends NOT TAKEN with the reason, which is not a failure."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
 class MappingError(Exception):
     """The message cannot be read as an order; `reasons` say which fields and why, in the
     channel's own names. `order` is what could be read (for the checks that do not depend on
@@ -60,10 +72,17 @@ class CanonicalAddress:
 
 @dataclass
 class CanonicalLine:
+    """One line; its total is `unit_price * quantity - discount`, tax included. A channel that
+    states the tax it charged gives it in `tax` (and its rate in `tax_rate`); else it is worked
+    out from the rate."""
+
     sku: str
     name: str
     quantity: int
     unit_price: Decimal
+    discount: Decimal = Decimal("0.00")
+    tax: Decimal | None = None
+    tax_rate: Decimal | None = None
 
 
 @dataclass
@@ -75,8 +94,12 @@ class CanonicalOrder:
     first_name: str = ""
     last_name: str = ""
     phone: str = ""
-    shipping_address: CanonicalAddress = field(default_factory=CanonicalAddress)
+    # None when nothing is sent anywhere (collected in store, a gift card by email)
+    shipping_address: CanonicalAddress | None = field(default_factory=CanonicalAddress)
     billing_address: CanonicalAddress | None = None
+    type: str = "HD"  # an OrderType: HD home delivery, CC click and collect
+    collection_location: str = ""  # where a CC order is collected
+    delivery_method: str = ""  # as the channel names it ("Standard", "Local pickup")
     lines: list[CanonicalLine] = field(default_factory=list)
     shipping: Decimal = Decimal("0.00")
     total: Decimal | None = None
@@ -107,6 +130,27 @@ def _cents(value: Any) -> Decimal:
 
 def _quantity(value: Any) -> int:
     return bounds.check_quantity(value, most=bounds.MAX_QUANTITY, least=1)
+
+
+def line_from_totals(
+    *,
+    sku: str,
+    name: str,
+    quantity: int,
+    before_discount: Decimal,
+    after_discount: Decimal,
+    tax: Decimal | None = None,
+    tax_rate: Decimal | None = None,
+) -> CanonicalLine:
+    """A line from what a platform says its units came to before and after discounts, tax
+    included. The line's total is exactly `after_discount`. Where `before_discount` does not
+    divide into whole cents a unit, the unit price is rounded up and the cent or so it adds is
+    part of the discount, so the line still comes to what the platform charged."""
+    if quantity <= 0:
+        return CanonicalLine(sku, name, quantity, Decimal("0.00"), Decimal("0.00"), tax, tax_rate)
+    unit = (before_discount / quantity).quantize(Decimal("0.01"), ROUND_CEILING)
+    discount = unit * quantity - after_discount
+    return CanonicalLine(sku, name, quantity, unit, discount, tax, tax_rate)
 
 
 class _Reader:
@@ -228,19 +272,71 @@ class _Reader:
 
     def lines_total(self, order: CanonicalOrder, where: str) -> None:
         """The lines and shipping together must fit an amount."""
-        total = sum((ln.unit_price * ln.quantity for ln in order.lines), order.shipping)
+        total = sum(
+            (ln.unit_price * ln.quantity - ln.discount for ln in order.lines), order.shipping
+        )
         if total > bounds.MONEY_MAX:
             self.fault(where, f"the order comes to {total:.2E}, more than an amount may be")
 
 
-class WebstoreAdapter:
+def hmac_hex(secret: str, body: bytes) -> str:
+    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def hmac_base64(secret: str, body: bytes) -> str:
+    """Base64 of the HMAC-SHA256 of the body: how Shopify and WooCommerce sign."""
+    return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+
+
+class Adapter:
+    """How one kind of channel sends: the header its signature is in and how it is made, the
+    headers naming the event and the delivery, and how its payload reads as an order.
+
+    `topics` maps each event name the platform sends in `topic_header` to what it means here
+    (create, update or cancel); a channel whose body says what happened leaves both empty."""
+
+    signature_header = "X-Signature"
+    signature_encoding = "hex"  # of the HMAC-SHA256 of the raw body, with the channel's secret
+    topic_header = ""
+    delivery_header = ""
+    topics: dict[str, str] = {}
+    # the platform's totals are exact: an order must come to them to the cent, whatever
+    # tolerance the channel's rules allow
+    exact_total = False
+    # canonical names, as this channel calls them (for the checks made after mapping)
+    NAMES: dict[str, str] = {}
+
+    def sign(self, secret: str, body: bytes) -> str:
+        if self.signature_encoding == "base64":
+            return hmac_base64(secret, body)
+        return hmac_hex(secret, body)
+
+    def signature_ok(self, secret: str, body: bytes, given: str | None) -> bool:
+        return hmac.compare_digest(self.sign(secret, body), (given or "").strip())
+
+    def is_ping(self, body: bytes) -> bool:
+        """A platform's unsigned hello when a webhook is set up: answered, never stored."""
+        return False
+
+    def delivery_key(self, delivery_id: str, body: bytes) -> str:
+        """What names one delivery, from the platform's delivery header: a delivery sent again
+        has the same key, two different deliveries never share one."""
+        return delivery_id
+
+    def external_id(self, data: dict) -> str:
+        raise NotImplementedError
+
+    def read(self, data: dict, retailer: Any = None, topic: str = "") -> CanonicalOrder:
+        raise NotImplementedError
+
+
+class WebstoreAdapter(Adapter):
     """{"id", "event", "created_at", "updated_at", "currency", "customer": {email, first_name,
     last_name, phone, vat_number}, "shipping_address": {name, company, street, street2, zip,
     city, country},
     "billing_address", "lines": [{sku, title, qty, price}], "shipping_cost", "total",
     "payment": {method}}"""
 
-    # canonical names, as this channel calls them (for the checks made after mapping)
     NAMES = {
         "id": "id",
         "phone": "customer.phone",
@@ -252,7 +348,7 @@ class WebstoreAdapter:
     def external_id(self, data: dict) -> str:
         return str(data.get("id") or "")
 
-    def read(self, data: dict, retailer: Any = None) -> CanonicalOrder:
+    def read(self, data: dict, retailer: Any = None, topic: str = "") -> CanonicalOrder:
         r = _Reader(retailer)
         _check_id(data.get("id"), "id", r.faults)
         order = CanonicalOrder(external_id=self.external_id(data))
@@ -332,7 +428,7 @@ class WebstoreAdapter:
         )
 
 
-class MarketplaceAdapter:
+class MarketplaceAdapter(Adapter):
     """{"orderNumber", "status", "orderDate", "lastModified", "buyer": {"name": {given,
     family}, "contact": {mail, phoneNumber}}, "delivery": {"address": {addressLines[],
     postalCode, town, countryCode}, "fee": {amount (cents), currency}}, "items": [{"offer":
@@ -350,7 +446,7 @@ class MarketplaceAdapter:
     def external_id(self, data: dict) -> str:
         return str(data.get("orderNumber") or "")
 
-    def read(self, data: dict, retailer: Any = None) -> CanonicalOrder:
+    def read(self, data: dict, retailer: Any = None, topic: str = "") -> CanonicalOrder:
         r = _Reader(retailer)
         _check_id(data.get("orderNumber"), "orderNumber", r.faults)
         order = CanonicalOrder(external_id=self.external_id(data))
@@ -445,10 +541,3 @@ class MarketplaceAdapter:
 class BatchAdapter(WebstoreAdapter):
     """Batch files carry the web store's shape, one order a line (JSON lines) or a row (CSV
     with one line per row, grouped by id)."""
-
-
-ADAPTERS = {
-    "webstore": WebstoreAdapter(),
-    "marketplace": MarketplaceAdapter(),
-    "batch": BatchAdapter(),
-}

@@ -18,6 +18,7 @@ from django.db import transaction
 
 from oms import activity, bounds, locking
 from oms.roles import Role, require_role
+from orders.intake.kinds import ADAPTERS
 from orders.intake.models import IntakeChannel
 
 activity.describe_as("orders.intakechannel.created", "Intake channel {name} ({code}) added")
@@ -29,12 +30,20 @@ activity.describe_as(
     "orders.intakechannel.deactivated", "Intake channel {name} ({code}) deactivated"
 )
 activity.describe_as(
+    "orders.intakechannel.secret_set",
+    "Signing secret of intake channel {name} ({code}) set to the platform's; the old one no "
+    "longer works",
+)
+activity.describe_as(
     "orders.intakechannel.secret_rotated",
     "Signing secret of intake channel {name} ({code}) replaced; the old one no longer works",
 )
 
 DEFAULT_TOLERANCE = Decimal("0.01")  # what processing allows when the channel says nothing
 MOST_TOLERANCE = Decimal("1000.00")
+# a secret a platform made (Shopify's signing key, a WooCommerce webhook's secret): long enough to
+# be one, short enough for the column, printable and without spaces
+SECRET_LENGTHS = (16, 100)
 RULE_NAMES = ("require_phone", "require_known_sku", "total_tolerance")
 FIELDS = ("name", "kind", *RULE_NAMES)
 
@@ -56,6 +65,8 @@ def rules_of(channel: IntakeChannel) -> dict[str, Any]:
         tolerance = bounds.check_money(tolerance)
     except ValidationError:
         tolerance = DEFAULT_TOLERANCE
+    if channel.kind in ADAPTERS and ADAPTERS[channel.kind].exact_total:
+        tolerance = Decimal("0.00")  # the platform's totals are exact: they must match
     return {
         "require_phone": channel.rule("require_phone", False) is True,
         "require_known_sku": channel.rule("require_known_sku", False) is True,
@@ -237,5 +248,36 @@ def channel_rotate_secret(*, channel: IntakeChannel, by) -> IntakeChannel:
         target=channel,
         by=by,
         data={"code": channel.code, "name": channel.name, "secret": "replaced"},
+    )
+    return channel
+
+
+def _check_secret(secret: Any) -> str:
+    least, most = SECRET_LENGTHS
+    text = secret.strip() if isinstance(secret, str) else ""
+    if not least <= len(text) <= most:
+        raise ValidationError({"secret": f"A secret has {least} to {most} characters."})
+    if not all("!" <= char <= "~" for char in text):
+        raise ValidationError(
+            {"secret": "A secret has letters, digits and punctuation only, with no spaces."}
+        )
+    return text
+
+
+@transaction.atomic
+def channel_set_secret(*, channel: IntakeChannel, by, secret: str) -> IntakeChannel:
+    """Sign with a secret the platform made (Shopify shows its own signing key; a WooCommerce
+    webhook has the secret typed into it): from now on only a message signed with it is taken.
+    The activity says that it was set, never what it is."""
+    require_role(by, channel.retailer_id, Role.ADMIN)
+    secret = _check_secret(secret)
+    channel = locking.lock(channel)
+    channel.secret = secret
+    channel.save(update_fields=["secret"])
+    activity.record(
+        action="orders.intakechannel.secret_set",
+        target=channel,
+        by=by,
+        data={"code": channel.code, "name": channel.name, "secret": "set by hand"},
     )
     return channel

@@ -19,6 +19,8 @@ class IntakeChannel(TenantOwned):
         WEBSTORE = "webstore", "Web store (JSON)"
         MARKETPLACE = "marketplace", "Marketplace"
         BATCH = "batch", "Batch import"
+        SHOPIFY = "shopify", "Shopify"
+        WOOCOMMERCE = "woocommerce", "WooCommerce"
 
     code = models.SlugField(max_length=50)
     name = models.CharField(max_length=100)
@@ -55,11 +57,23 @@ class IntakeMessage(TenantOwned):
         DISCARDED = "DISCARDED", "Discarded"
         DUPLICATE = "DUPLICATE", "Duplicate"  # the same body as a message already accepted
         STALE = "STALE", "Stale"  # sent before the last message applied to the same order
+        # an order the platform sent before it was paid for, or a cancel of one never taken
+        NOT_TAKEN = "NOT_TAKEN", "Not taken"
 
     channel = models.ForeignKey(IntakeChannel, on_delete=models.PROTECT, related_name="messages")
     body = models.TextField(help_text="The raw message, exactly as received")
     external_id = models.CharField(max_length=100, blank=True)
     event = models.CharField(max_length=16, blank=True, help_text="create, update or cancel")
+    topic = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="The platform's name for the event, from its header (orders/updated)",
+    )
+    delivery_id = models.CharField(
+        max_length=100,
+        blank=True,
+        help_text="The platform's id of this delivery: a retried delivery carries the same one",
+    )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.RECEIVED)
     reasons = models.JSONField(default=list, blank=True)
     body_hash = models.CharField(
@@ -90,6 +104,13 @@ class IntakeMessage(TenantOwned):
             models.Index(fields=["retailer", "status", "-received_at"], name="intake_by_status"),
             models.Index(fields=["channel", "external_id"], name="intake_by_external_id"),
             models.Index(fields=["channel", "body_hash"], name="intake_by_body_hash"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["channel", "delivery_id"],
+                condition=~models.Q(delivery_id=""),
+                name="intakemessage_unique_delivery",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -20,7 +20,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -32,8 +32,9 @@ from oms.roles import Role, require_role
 from oms.state import InvalidTransition
 from oms.tasks import enqueue_on_commit
 from orders import services
-from orders.intake.adapters import ADAPTERS, CanonicalAddress, CanonicalOrder, MappingError
+from orders.intake.adapters import CanonicalAddress, CanonicalOrder, MappingError, NotTaken
 from orders.intake.channels import rules_of
+from orders.intake.kinds import ADAPTERS
 from orders.intake.models import IntakeChannel, IntakeMessage
 from orders.models import ORDER_CHECKS, Order, SystemState
 from orders.tasks import process_intake_message
@@ -49,25 +50,54 @@ DISCARDABLE = (M.REJECTED, M.DEAD)
 
 
 def signature(secret: str, body: bytes) -> str:
+    """The signature of the project's own channel kinds (hex HMAC-SHA256 in X-Signature)."""
     return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-def signature_ok(channel: IntakeChannel, body: bytes, given: str) -> bool:
-    return hmac.compare_digest(signature(channel.secret, body), given or "")
+def signature_ok(channel: IntakeChannel, body: bytes, given: str | None) -> bool:
+    """Whether `given` is the body's signature under the channel's secret, made the way its
+    kind signs (`kinds.ADAPTERS`)."""
+    return ADAPTERS[channel.kind].signature_ok(channel.secret, body, given)
 
 
 def body_hash(body: str) -> str:
     return hashlib.sha256(body.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-@transaction.atomic
-def intake_receive(*, channel: IntakeChannel, body: str) -> IntakeMessage:
+def intake_receive(
+    *, channel: IntakeChannel, body: str, topic: str = "", delivery_id: str = ""
+) -> IntakeMessage:
     """Keep the raw message, then hand it to a worker once that is committed."""
-    message = IntakeMessage.objects.create(
-        retailer_id=channel.retailer_id, channel=channel, body=body, body_hash=body_hash(body)
-    )
-    enqueue_on_commit(process_intake_message, message.pk, retailer_id=message.retailer_id)
-    return message
+    return intake_receive_once(channel=channel, body=body, topic=topic, delivery_id=delivery_id)[0]
+
+
+def intake_receive_once(
+    *, channel: IntakeChannel, body: str, topic: str = "", delivery_id: str = ""
+) -> tuple[IntakeMessage, bool]:
+    """Keep the raw message as `intake_receive` does, once per platform delivery: a delivery
+    the platform sends again (the same `delivery_id`, as after a timeout) gives the message
+    kept the first time, and False."""
+    if delivery_id:
+        kept = IntakeMessage.objects.filter(channel=channel, delivery_id=delivery_id).first()
+        if kept is not None:
+            return kept, False
+    try:
+        with transaction.atomic():
+            message = IntakeMessage.objects.create(
+                retailer_id=channel.retailer_id,
+                channel=channel,
+                body=body,
+                body_hash=body_hash(body),
+                topic=topic,
+                delivery_id=delivery_id,
+            )
+            enqueue_on_commit(process_intake_message, message.pk, retailer_id=message.retailer_id)
+    except IntegrityError:
+        if not delivery_id:
+            raise
+        # the same delivery, arriving twice at once: the other one was kept
+        return IntakeMessage.objects.get(channel=channel, delivery_id=delivery_id), False
+    return message, True
 
 
 # what working on a message may change
@@ -154,7 +184,9 @@ def _apply(message: IntakeMessage) -> str:
         if twin is not None:
             return _end(message, M.DUPLICATE, [f"duplicate of message {twin.pk}"], twin.order)
     try:
-        canonical = adapter.read(data, channel.retailer)
+        canonical = adapter.read(data, channel.retailer, topic=message.topic)
+    except NotTaken as error:
+        return _end(message, M.NOT_TAKEN, [error.reason])
     except MappingError as error:
         reasons = list(error.reasons)
         if error.order is not None and error.order.event != "cancel":
@@ -191,7 +223,7 @@ def _apply(message: IntakeMessage) -> str:
     if existing is not None:
         existing = locking.lock(existing, related=ORDER_CHECKS)
     if canonical.event == "cancel":
-        return _cancel(message, existing)
+        return _cancel(message, existing, names["id"])
     reasons = validate(canonical, channel)
     if reasons:
         return _reject(message, reasons)
@@ -266,12 +298,15 @@ def validate(order: CanonicalOrder, channel: IntakeChannel, *, complete: bool = 
             f"{retailer.currency}"
         )
     if order.total is not None and complete:
-        expected = sum((line.unit_price * line.quantity for line in order.lines), Decimal(0))
+        expected = sum(
+            (line.unit_price * line.quantity - line.discount for line in order.lines), Decimal(0)
+        )
         expected += order.shipping
-        if abs(expected - order.total) > rules["total_tolerance"]:
+        difference = order.total - expected
+        if abs(difference) > rules["total_tolerance"]:
             reasons.append(
                 f"{names['total']}: {order.total} does not add up to the lines and shipping "
-                f"({expected})"
+                f"({expected}): {abs(difference)} {'more' if difference > 0 else 'less'}"
             )
     if rules["require_known_sku"]:
         known = set(
@@ -304,12 +339,21 @@ def _lines(canonical: CanonicalOrder) -> list[services.LineInput]:
             name=line.name or line.sku,
             quantity=line.quantity,
             unit_price=line.unit_price,
+            discount=line.discount,
+            tax=line.tax,
+            tax_rate=line.tax_rate,
         )
         for line in canonical.lines
     ]
 
 
-CHANNELS = {"webstore": "web", "marketplace": "marketplace", "batch": "web"}
+CHANNELS = {
+    "webstore": "web",
+    "marketplace": "marketplace",
+    "batch": "web",
+    "shopify": "web",
+    "woocommerce": "web",
+}
 
 
 def _create(channel: IntakeChannel, ref: str, canonical: CanonicalOrder) -> Order:
@@ -330,7 +374,12 @@ def _create(channel: IntakeChannel, ref: str, canonical: CanonicalOrder) -> Orde
             channel=CHANNELS[channel.kind],
             lines=_lines(canonical),
             shipping=canonical.shipping,
-            shipping_address=_address(canonical.shipping_address),
+            type=canonical.type,
+            collection_location=canonical.collection_location,
+            delivery_method=canonical.delivery_method or "Standard delivery",
+            shipping_address=_address(canonical.shipping_address)
+            if canonical.shipping_address
+            else None,
             billing_address=_address(canonical.billing_address)
             if canonical.billing_address
             else None,
@@ -345,7 +394,20 @@ def _create(channel: IntakeChannel, ref: str, canonical: CanonicalOrder) -> Orde
     )
 
 
+def _unchanged(order: Order, canonical: CanonicalOrder) -> bool:
+    """Whether the channel's version has the order's items and shipping as they are (a platform
+    also sends an update when only a tag or its own fulfilment changed)."""
+    have = [
+        (line.sku, line.quantity, line.unit_price, line.discount)
+        for line in order.lines.order_by("position")
+    ]
+    sent = [(line.sku, line.quantity, line.unit_price, line.discount) for line in canonical.lines]
+    return have == sent and order.shipping == canonical.shipping
+
+
 def _update(message: IntakeMessage, order: Order, canonical: CanonicalOrder) -> str:
+    if _unchanged(order, canonical):
+        return _accept(message, order, "nothing to change")
     try:
         services.order_lines_replace(
             order=order, lines=_lines(canonical), shipping=canonical.shipping, by=None
@@ -357,9 +419,14 @@ def _update(message: IntakeMessage, order: Order, canonical: CanonicalOrder) -> 
     return _accept(message, order, "order updated")
 
 
-def _cancel(message: IntakeMessage, order: Order | None) -> str:
+def _cancel(message: IntakeMessage, order: Order | None, id_name: str) -> str:
     if order is None:
-        return _reject(message, ["id: no order with this id to cancel"])
+        never_taken = IntakeMessage.objects.filter(
+            channel_id=message.channel_id, external_id=message.external_id, status=M.NOT_TAKEN
+        ).exists()
+        if never_taken:  # an abandoned checkout, cancelled: there is nothing to undo
+            return _end(message, M.NOT_TAKEN, [f"{id_name}: never taken, so nothing to cancel"])
+        return _reject(message, [f"{id_name}: no order with this id to cancel"])
     if order.status.system_state == SystemState.CANCELLED:
         return _accept(message, order, "already cancelled")
     try:

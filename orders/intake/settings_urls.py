@@ -9,4 +9,5 @@ urlpatterns = [
     path("<int:pk>/edit/", views.ChannelEditView.as_view(), name="edit"),
     path("<int:pk>/toggle/", views.ChannelToggleView.as_view(), name="toggle"),
     path("<int:pk>/rotate-secret/", views.ChannelRotateSecretView.as_view(), name="rotate"),
+    path("<int:pk>/set-secret/", views.ChannelSetSecretView.as_view(), name="set_secret"),
 ]

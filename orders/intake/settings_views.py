@@ -22,6 +22,7 @@ from oms.forms import StyledForm, refuse
 from oms.roles import Role
 from oms.views import AdminRetailerMixin, TenantObjectActionView, TenantScopedMixin
 from orders.intake import channels
+from orders.intake.kinds import ADAPTERS
 from orders.intake.models import IntakeChannel, IntakeMessage
 
 M = IntakeMessage.Status
@@ -47,7 +48,8 @@ class ChannelForm(StyledForm):
         label="Total tolerance",
         min_value=0,
         max_value=channels.MOST_TOLERANCE,
-        help_text="How far the sent total may differ from the lines plus shipping.",
+        help_text="How far the sent total may differ from the lines plus shipping. "
+        "Shopify's and WooCommerce's totals must match to the cent.",
     )
 
     def __init__(self, *args: Any, editing: bool = False, **kwargs: Any) -> None:
@@ -70,6 +72,7 @@ def _edit_page(
     *,
     form: forms.Form | None = None,
     new_secret: str = "",
+    secret_form: forms.Form | None = None,
     status: int = 200,
 ) -> HttpResponse:
     """The channel's page: its form, its address, its secret (masked, or new and shown this
@@ -88,6 +91,8 @@ def _edit_page(
         "channel": channel,
         "form": form or ChannelForm(initial=_initial(channel), editing=True),
         "masked_secret": channels.masked(channel.secret),
+        "secret_form": secret_form or SecretForm(),
+        "kind": ADAPTERS.get(channel.kind),
         "new_secret": new_secret,
         "address": address,
         "history": history,
@@ -186,3 +191,35 @@ class ChannelRotateSecretView(_ChannelMixin, TenantObjectActionView):
             request, f"“{channel.name}” has a new secret: the old one no longer works."
         )
         return _edit_page(request, channel, new_secret=channel.secret)
+
+
+class SecretForm(StyledForm):
+    secret = forms.CharField(
+        label="The platform's secret",
+        max_length=channels.SECRET_LENGTHS[1],
+        strip=True,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+        help_text="Shopify shows the key its webhooks are signed with; a WooCommerce webhook "
+        "signs with the secret typed into it.",
+    )
+
+
+class ChannelSetSecretView(_ChannelMixin, TenantObjectActionView):
+    """Sign with the secret a platform made; the page never shows it back."""
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        channel = self.get_object()
+        form = SecretForm(request.POST)
+        if form.is_valid():
+            try:
+                channels.channel_set_secret(
+                    channel=channel, by=request.user, secret=form.cleaned_data["secret"]
+                )
+            except ValidationError as error:
+                refuse(form, error)
+            else:
+                messages.success(
+                    request, f"“{channel.name}” now takes messages signed with that secret only."
+                )
+                return redirect("channel_settings:edit", pk=channel.pk)
+        return _edit_page(request, channel, secret_form=form, status=400)

@@ -20,6 +20,7 @@ from oms.roles import Role, has_role
 from oms.state import InvalidTransition
 from oms.views import TenantObjectActionView, TenantScopedMixin
 from orders.intake import processing
+from orders.intake.kinds import ADAPTERS
 from orders.intake.models import IntakeChannel, IntakeMessage
 
 M = IntakeMessage.Status
@@ -27,8 +28,11 @@ M = IntakeMessage.Status
 
 @method_decorator([login_not_required, csrf_exempt], name="dispatch")
 class ReceiveView(View):
-    """POST /intake/<retailer>/<channel>/: signed with X-Signature (HMAC-SHA256 of the body,
-    hex, with the channel's secret). Answers 202 with the message id once it is stored."""
+    """POST /intake/<retailer>/<channel>/, signed as the channel's kind signs
+    (`orders.intake.kinds`): the project's own kinds with X-Signature (hex HMAC-SHA256 of the
+    body with the channel's secret); Shopify and WooCommerce with their own headers. Answers
+    202 with the message id once it is stored, or 200 with the message kept the first time
+    when the platform sends a delivery again."""
 
     def post(self, request: HttpRequest, retailer: str, channel: str) -> JsonResponse:
         with rls.all_retailers():  # a signed channel says whose the message is
@@ -40,14 +44,41 @@ class ReceiveView(View):
         if found is None:
             return JsonResponse({"error": "No such channel."}, status=404)
         rls.use_retailers([found.retailer_id])
-        if not processing.signature_ok(found, request.body, request.headers.get("X-Signature")):
-            return JsonResponse({"error": "Bad or missing X-Signature."}, status=401)
+        kind = ADAPTERS[found.kind]
+        if kind.is_ping(request.body):
+            return JsonResponse({"ping": "ok"}, status=200)
+        header = kind.signature_header
+        if not processing.signature_ok(found, request.body, request.headers.get(header)):
+            return JsonResponse({"error": f"Bad or missing {header}."}, status=401)
+        topic = ""
+        if kind.topic_header:
+            topic = request.headers.get(kind.topic_header, "").strip()
+            if topic not in kind.topics:
+                return JsonResponse(
+                    {
+                        "error": f"{kind.topic_header} {topic[:64]!r} is not taken here; "
+                        f"subscribe this address to {', '.join(kind.topics)}."
+                    },
+                    status=400,
+                )
+        delivery_id = ""
+        if kind.delivery_header:
+            delivery_id = kind.delivery_key(
+                request.headers.get(kind.delivery_header, "").strip(), request.body
+            )
+            if len(delivery_id) > IntakeMessage._meta.get_field("delivery_id").max_length:
+                return JsonResponse({"error": f"{kind.delivery_header} is too long."}, status=400)
         try:
             body = request.body.decode("utf-8")
         except UnicodeDecodeError:
             return JsonResponse({"error": "The body is not UTF-8."}, status=400)
-        message = processing.intake_receive(channel=found, body=body)
-        return JsonResponse({"id": str(message.pk), "status": message.status}, status=202)
+        message, new = processing.intake_receive_once(
+            channel=found, body=body, topic=topic, delivery_id=delivery_id
+        )
+        answer = {"id": str(message.pk), "status": message.status}
+        if not new:
+            answer["repeated"] = True
+        return JsonResponse(answer, status=202 if new else 200)
 
 
 class DeskView(TenantScopedMixin, TemplateView):

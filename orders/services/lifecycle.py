@@ -150,6 +150,8 @@ class LineInput:
     unit_price: Decimal
     discount: Decimal = Decimal("0.00")
     tax_rate: Decimal | None = None
+    # the tax included in the line as its channel charged it; worked out from the rate if None
+    tax: Decimal | None = None
     shipping_method: str = ""
 
 
@@ -225,9 +227,24 @@ def _address(retailer_id: int, customer: Customer | None, given: AddressInput) -
     )
 
 
+def _check_line(position: int, line: LineInput) -> None:
+    """A line's discount takes at most what its units cost, and the tax a channel says it
+    charged is part of what the line comes to."""
+    gross = line.unit_price * line.quantity
+    if line.discount < 0 or line.discount > gross:
+        raise ValidationError(
+            {f"lines[{position}].discount": f"{line.discount} is not between 0 and {gross}."}
+        )
+    if line.tax is not None and not 0 <= line.tax <= gross - line.discount:
+        raise ValidationError(
+            {f"lines[{position}].tax": f"{line.tax} is not between 0 and the line's total."}
+        )
+
+
 def _write_lines(order: Order, lines: list[LineInput]) -> list[OrderLine]:
     rows = []
     for position, line in enumerate(lines):
+        _check_line(position, line)
         rate = (
             line.tax_rate if line.tax_rate is not None else pricing.default_tax_rate(order.currency)
         )
@@ -236,6 +253,7 @@ def _write_lines(order: Order, lines: list[LineInput]) -> list[OrderLine]:
             quantity=line.quantity,
             discount=line.discount,
             tax_rate=rate,
+            tax=line.tax,
         )
         rows.append(
             OrderLine(

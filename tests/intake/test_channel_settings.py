@@ -212,3 +212,72 @@ def test_the_list_counts_the_last_days_messages(client_for, admin_user, retailer
         IntakeMessage.objects.create(retailer=retailer, channel=web, body="{}", status=status)
     page = client_for(admin_user).get(reverse("channel_settings:list")).content.decode()
     assert ">3<" in page and ">1<" in page and "old-s3cret-value" not in page
+
+
+SHOPIFY_KEY = "a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90"
+
+
+def test_an_admin_sets_the_secret_the_platform_signs_with(client_for, admin_user, web):
+    client = client_for(admin_user)
+
+    # when an admin pastes the platform's signing key on the channel's page
+    response = client.post(
+        reverse("channel_settings:set_secret", args=[web.pk]), {"secret": f"  {SHOPIFY_KEY} "}
+    )
+
+    # then the channel signs with it from now on, and the page shows it masked only
+    assert response.status_code == 302
+    web.refresh_from_db()
+    assert web.secret == SHOPIFY_KEY
+    page = client.get(reverse("channel_settings:edit", args=[web.pk])).content.decode()
+    assert SHOPIFY_KEY not in page and f"••••••••{SHOPIFY_KEY[-4:]}" in page
+    old = IntakeChannel(pk=web.pk, retailer=web.retailer, code=web.code, secret="old-s3cret-value")
+    assert send(old, WEBSTORE).status_code == 401
+    assert send(web, WEBSTORE).status_code == 202
+    # and the activity says it was set, never what it is
+    (entry,) = _activity(web)
+    assert entry.action == "orders.intakechannel.secret_set"
+    assert SHOPIFY_KEY not in json.dumps(entry.data)
+
+
+@pytest.mark.parametrize(
+    "secret, said",
+    [
+        ("short", "16 to 100 characters"),
+        ("x" * 101, "100 characters"),
+        ("has a space in the middle!", "no spaces"),
+        ("tab\there-and-long-enough", "no spaces"),
+    ],
+)
+def test_a_secret_out_of_bounds_is_refused_and_the_old_one_stays(
+    client_for, admin_user, web, secret, said
+):
+    response = client_for(admin_user).post(
+        reverse("channel_settings:set_secret", args=[web.pk]), {"secret": secret}
+    )
+    assert response.status_code == 400 and said in response.content.decode()
+    web.refresh_from_db()
+    assert web.secret == "old-s3cret-value" and not _activity(web)
+
+
+@pytest.mark.parametrize("role", [Role.AGENT, Role.MANAGER])
+def test_only_an_admin_sets_a_secret(client_for, retailer, web, role):
+    user = MembershipFactory(retailer=retailer, role=role).user
+    with pytest.raises(PermissionDenied):
+        channels.channel_set_secret(channel=web, by=user, secret=SHOPIFY_KEY)
+    url = reverse("channel_settings:set_secret", args=[web.pk])
+    assert client_for(user).post(url, {"secret": SHOPIFY_KEY}).status_code == 403
+    web.refresh_from_db()
+    assert web.secret == "old-s3cret-value"
+
+
+def test_an_admin_of_one_retailer_cannot_set_anothers_secret(client_for, retailer, other_retailer):
+    user = UserFactory()
+    MembershipFactory(user=user, retailer=retailer, role=Role.ADMIN)
+    theirs = IntakeChannel.objects.create(
+        retailer=other_retailer, code="web", name="Globex web", kind="webstore", secret="g10bex"
+    )
+    url = reverse("channel_settings:set_secret", args=[theirs.pk])
+    assert client_for(user).post(url, {"secret": SHOPIFY_KEY}).status_code == 404
+    theirs.refresh_from_db()
+    assert theirs.secret == "g10bex"

@@ -14,6 +14,8 @@ from orders.intake.adapters import MarketplaceAdapter, WebstoreAdapter
 from orders.intake.models import IntakeChannel, IntakeMessage
 from orders.intake.processing import intake_process, intake_receive, signature
 from orders.models import Order, SystemState
+from orders.services import order_set_status
+from tests.factories import status_for
 
 pytestmark = pytest.mark.django_db
 
@@ -255,17 +257,33 @@ def test_an_update_of_an_order_past_new_is_rejected(
 ):
     with django_capture_on_commit_callbacks(execute=True):
         send(web, WEBSTORE)
-    from orders.services import order_set_status
-    from tests.factories import status_for
-
     order_set_status(
         order=Order.objects.get(), status=status_for(retailer, "PROCESSING"), by=manager
     )
     with django_capture_on_commit_callbacks(execute=True):
-        # an update (not an identical copy of the first delivery, which is a duplicate)
-        response = send(web, WEBSTORE | {"event": "updated", "shipping_cost": "4.95"})
+        # an update that changes the shipping
+        response = send(
+            web, WEBSTORE | {"event": "updated", "shipping_cost": "9.95", "total": "368.85"}
+        )
     message = IntakeMessage.objects.get(pk=response.json()["id"])
     assert message.status == "REJECTED" and "can only change while it is New" in message.reasons[0]
+
+
+def test_an_update_that_changes_nothing_is_taken_past_new(
+    web, manager, retailer, django_capture_on_commit_callbacks
+):
+    """A platform also sends an update when only its own notes or fulfilment changed: the
+    items are as they were, so it is accepted and changes nothing."""
+    with django_capture_on_commit_callbacks(execute=True):
+        send(web, WEBSTORE)
+    order = Order.objects.get()
+    order_set_status(order=order, status=status_for(retailer, "PROCESSING"), by=manager)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = send(web, WEBSTORE | {"event": "updated", "updated_at": "2026-11-20T11:00:00Z"})
+    message = IntakeMessage.objects.get(pk=response.json()["id"])
+    assert (message.status, message.reasons) == ("ACCEPTED", ["nothing to change"])
+    order.refresh_from_db()
+    assert (order.status.system_state, order.total) == (SystemState.PROCESSING, Decimal("363.85"))
 
 
 def test_messages_arriving_while_the_broker_is_down_are_kept_and_processed_later(
