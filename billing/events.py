@@ -1,7 +1,10 @@
 """Typed constructors of billing activity; an invoice's activity shows on its order."""
 
+from billing.models import PaymentTransaction
+from oms import webhooks
 from oms.activity import RecordRef, describe_as, record
 from oms.models import Activity
+from oms.webhooks.outbox import iso
 
 describe_as("billing.invoice.created", "{label} {number} created: {total}")
 describe_as("billing.invoice.updated", "Invoice {number} updated: {changes}")
@@ -162,3 +165,35 @@ def payments_checked(order, *, by) -> Activity:
 
 def _order_ref(row) -> RecordRef:
     return RecordRef("orders.order", str(row.order_id))
+
+
+# -- webhooks: money that moved (oms.webhooks.schema: WebhookPaymentData) ----------------------
+
+
+def _payment_payload(entry: Activity) -> dict:
+    operation = PaymentTransaction.objects.select_related("payment", "order").get(
+        pk=int(entry.target_id)
+    )
+    payment = operation.payment
+    return {
+        "payment": {
+            "id": operation.pk,
+            "payment_id": payment.pk,
+            "kind": operation.kind,
+            "by_hand": operation.kind == PaymentTransaction.Kind.MANUAL_REFUND,
+            "amount": str(operation.amount),
+            "currency": payment.currency,
+            "method": payment.method,
+            "method_label": payment.get_method_display(),
+            "provider": payment.provider,
+            "reference": operation.reference,
+            "return_id": operation.return_request_id,
+            "completed_at": iso(operation.completed_at),
+        },
+        "order": {"id": operation.order_id, "ref": operation.order.ref},
+    }
+
+
+webhooks.register("orders.payment.captured", "payment.captured", payload=_payment_payload)
+webhooks.register("orders.payment.refunded", "payment.refunded", payload=_payment_payload)
+webhooks.register("orders.payment.refunded_by_hand", "payment.refunded", payload=_payment_payload)

@@ -1,7 +1,10 @@
 """Typed constructors of fulfilment activity; it shows on the order's timeline."""
 
+from fulfilments.models import Fulfilment
+from oms import webhooks
 from oms.activity import RecordRef, describe_as, record
-from oms.models import Retailer
+from oms.models import Activity, Retailer
+from oms.webhooks.outbox import iso
 
 describe_as("fulfilments.fulfilment.assigned", "Fulfilment {ref} assigned to {location}: {items}")
 describe_as("fulfilments.fulfilment.escalated", "Fulfilment {ref} escalated: {reason}")
@@ -37,6 +40,36 @@ def fulfilment_escalated(fulfilment, *, by):
         by=by,
         data={"ref": fulfilment.ref, "reason": fulfilment.escalation_reason},
     )
+
+
+def _escalated_payload(entry: Activity) -> dict:
+    """An escalated fulfilment as webhooks send it (oms.webhooks.schema: WebhookFulfilmentData)."""
+    fulfilment = Fulfilment.objects.select_related("order").get(pk=int(entry.target_id))
+    items = fulfilment.items.select_related("order_line").order_by("pk")
+    return {
+        "fulfilment": {
+            "id": fulfilment.pk,
+            "ref": fulfilment.ref,
+            "status": fulfilment.status,
+            "type": fulfilment.type,
+            "reason": fulfilment.escalation_reason,
+            "escalated_at": iso(fulfilment.escalated_at),
+            "order": {"id": fulfilment.order_id, "ref": fulfilment.order.ref},
+            "items": [
+                {
+                    "order_line_id": item.order_line_id,
+                    "sku": item.order_line.sku,
+                    "requested": item.requested,
+                }
+                for item in items
+            ],
+        }
+    }
+
+
+webhooks.register(
+    "fulfilments.fulfilment.escalated", "fulfilment.escalated", payload=_escalated_payload
+)
 
 
 def fulfilment_moved(fulfilment, *, before: str, by, note: str = ""):

@@ -12,6 +12,7 @@ from django.utils import timezone
 from oms.live import publish as live_publish
 from oms.models import Activity, Retailer
 from oms.templatetags.money import format_money
+from oms.webhooks import outbox as webhooks_outbox
 
 
 class RecordRef(NamedTuple):
@@ -59,6 +60,7 @@ def record(
     )
     if at is None:  # a change made now: the pages that have its record open hear of it
         live_publish.announce(entry, order_id=getattr(target, "order_id", None), actor=actor)
+    webhooks_outbox.collect(entry)  # the retailer's subscribed systems, told after commit
     return entry
 
 

@@ -71,6 +71,7 @@ SHARED = (
     "fulfilments.location",
     "fulfilments.carrier",
     "orders.intakechannel",
+    "oms.webhookendpoint",
 )
 # The rank of each kind of row; an order's children have none of their own.
 RANK = {label: rank for rank, label in enumerate((*ROOTS, ORDER, *SHARED))}

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import secrets
 import zoneinfo
 
 from django.conf import settings
@@ -223,3 +224,84 @@ class SavedView(TenantOwned):
 
     def __str__(self) -> str:
         return self.name
+
+
+def _webhook_secret() -> str:
+    return f"whsec_{secrets.token_hex(24)}"
+
+
+class WebhookEndpoint(TenantOwned):
+    """A URL of the retailer's own systems (ERP, storefront, warehouse) told of the events it
+    subscribes to by signed HTTP POSTs (`oms.webhooks`)."""
+
+    url = models.CharField("URL", max_length=500)
+    description = models.CharField(max_length=200, blank=True)
+    events = models.JSONField(default=list, help_text="The event names it subscribes to")
+    secret = models.CharField(max_length=100, default=_webhook_secret)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    # One deliverer at a time per endpoint, so its deliveries keep their order: the lease a
+    # worker holds while it delivers; a crashed worker's lease lapses.
+    delivering_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return self.url
+
+
+class WebhookDelivery(TenantOwned):
+    """One event sent (or to send) to one endpoint: written with the change that causes it, the
+    exact body it carries, and how each attempt went."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        DELIVERED = "delivered", "Delivered"
+        FAILED = "failed", "Failed"
+
+    endpoint = models.ForeignKey(
+        WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    event = models.CharField(max_length=40)
+    event_id = models.UUIDField(help_text="The same for one event on every endpoint and resend")
+    payload = models.JSONField(help_text="The body sent")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    response_code = models.IntegerField(null=True, blank=True)
+    latency_ms = models.IntegerField(null=True, blank=True)
+    error = models.CharField(max_length=500, blank=True)
+    response_body = models.CharField(max_length=1000, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    record_label = models.CharField(max_length=100, blank=True, help_text="orders.order, ...")
+    record_id = models.CharField(max_length=64, blank=True)
+    record_ref = models.CharField(max_length=100, blank=True, help_text="The order ref, ...")
+    redelivery_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="redeliveries"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name_plural = "webhook deliveries"
+        indexes = [
+            models.Index(fields=["retailer", "-created_at", "-id"], name="webhookdelivery_recent"),
+            models.Index(
+                fields=["endpoint", "-created_at", "-id"], name="webhookdelivery_by_endpoint"
+            ),
+            # the deliverer's line: an endpoint's pending deliveries, oldest first
+            models.Index(
+                fields=["endpoint", "status", "next_attempt_at"], name="webhookdelivery_due"
+            ),
+            # the relay: pending deliveries of every endpoint that are due
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=models.Q(status="pending"),
+                name="webhookdelivery_pending",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event} → {self.endpoint_id}"

@@ -310,6 +310,10 @@ CELERY_TASK_ROUTES = {
     "orders.tasks.run_bulk_job": {"queue": "bulk"},
     "orders.tasks.relay_bulk_jobs": {"queue": "bulk"},
     "fulfilments.tasks.retry_escalated_fulfilments": {"queue": "bulk"},
+    # webhooks are outgoing messages to the retailer's systems, like email: the email worker
+    # sends them, away from money and bulk work
+    "oms.tasks.deliver_webhooks": {"queue": "email"},
+    "oms.tasks.relay_webhooks": {"queue": "email"},
 }
 # Periodic work run by `celery beat`.
 CELERY_BEAT_SCHEDULE = {
@@ -324,7 +328,24 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 5 * 60,
     },
     "relay-bulk-jobs": {"task": "orders.tasks.relay_bulk_jobs", "schedule": 60},
+    "relay-webhooks": {"task": "oms.tasks.relay_webhooks", "schedule": 60},
 }
+
+# WEBHOOKS
+# ------------------------------------------------------------------------------
+# Signed POSTs to the retailers' own systems (oms/webhooks/). A failed attempt waits the n-th
+# step before the next; after the last step's attempt the delivery is left failed.
+WEBHOOK_BACKOFF_SECONDS = [
+    float(step)
+    for step in env.list("WEBHOOK_BACKOFF_SECONDS", default=[10, 60, 300, 1800, 7200, 21600])
+]
+WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=len(WEBHOOK_BACKOFF_SECONDS) + 1)
+WEBHOOK_CONNECT_TIMEOUT = env.float("WEBHOOK_CONNECT_TIMEOUT", default=5.0)
+WEBHOOK_READ_TIMEOUT = env.float("WEBHOOK_READ_TIMEOUT", default=10.0)
+# Loopback, private and link-local hosts are refused outside development, so an endpoint URL
+# cannot reach into the network the workers run in.
+WEBHOOK_ALLOW_PRIVATE_HOSTS = env.bool("WEBHOOK_ALLOW_PRIVATE_HOSTS", default=DEBUG)
+WEBHOOK_MAX_ENDPOINTS = 10
 
 # REST FRAMEWORK
 # ------------------------------------------------------------------------------

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from oms import webhooks
 from oms.activity import RecordRef, describe_as, record
 from oms.models import Activity
-from orders.models import Comment, HoldRule, Memo, Order, PaymentStatus, Task
+from oms.webhooks.outbox import iso
+from orders.models import Comment, HoldRule, Memo, Order, PaymentStatus, Shipment, Task
 
 describe_as("orders.order.placed", "Order placed via {channel}: {total}")
 describe_as("orders.order.status_changed", "Status changed from {before} to {after}")
@@ -112,6 +114,7 @@ def order_status_changed(order: Order, *, before, by, reason: str = "") -> Activ
         data={
             "before": before.label,
             "after": order.status.label,
+            "before_code": before.code,
             "before_state": before.system_state,
             "after_state": order.status.system_state,
             "reason": reason,
@@ -249,6 +252,7 @@ def order_sent(order: Order, *, shipment, by) -> Activity:
         target=order,
         by=by,
         data={
+            "shipment_id": shipment.pk,
             "carrier": shipment.carrier,
             "tracking_number": tracking,
             "tracking_text": f" with {shipment.carrier} tracking {tracking}" if tracking else "",
@@ -305,3 +309,115 @@ def payment_reminder_sent(order: Order, *, amount, by) -> Activity:
 
 def _order_ref(row) -> RecordRef:
     return RecordRef("orders.order", str(row.order_id))
+
+
+# -- webhooks: what the retailer's systems are told (oms.webhooks.schema describes each) -------
+
+
+def order_snapshot(order_id: int) -> dict:
+    """The order as webhooks send it, read now (inside the change's transaction)."""
+    order = Order.objects.select_related("status", "customer").get(pk=order_id)
+    customer = order.customer
+    return {
+        "id": order.pk,
+        "ref": order.ref,
+        "channel": order.channel,
+        "type": order.type,
+        "status": _status(order.status),
+        "payment_status": order.payment_status,
+        "currency": order.currency,
+        "subtotal": str(order.subtotal),
+        "discount": str(order.discount),
+        "shipping": str(order.shipping),
+        "tax": str(order.tax),
+        "total": str(order.total),
+        "placed_at": iso(order.placed_at),
+        "customer": {
+            "id": customer.pk,
+            "ref": customer.ref,
+            "email": customer.email,
+            "first_name": customer.first_name,
+            "last_name": customer.last_name,
+        }
+        if customer is not None
+        else None,
+        "lines": [
+            {
+                "id": line.pk,
+                "sku": line.sku,
+                "name": line.name,
+                "quantity": line.quantity,
+                "cancelled": line.cancelled,
+                "unit_price": str(line.unit_price),
+                "discount": str(line.discount),
+                "tax": str(line.tax),
+                "total": str(line.total),
+                "shipment_status": line.shipment_status,
+                "tracking_number": line.tracking_number,
+            }
+            for line in order.lines.order_by("position", "pk")
+        ],
+    }
+
+
+def _status(status) -> dict:
+    return {"code": status.code, "label": status.label, "state": status.system_state}
+
+
+def _order_payload(entry: Activity) -> dict:
+    return {"order": order_snapshot(int(entry.target_id))}
+
+
+def _status_changed_payload(entry: Activity) -> dict:
+    return {
+        "order": order_snapshot(int(entry.target_id)),
+        "previous_status": {
+            "code": entry.data.get("before_code", ""),
+            "label": entry.data.get("before", ""),
+            "state": entry.data.get("before_state", ""),
+        },
+        "reason": entry.data.get("reason", ""),
+    }
+
+
+def _cancelled_payload(entry: Activity) -> dict:
+    order = order_snapshot(int(entry.target_id))
+    return {
+        "order": order,
+        "reason": entry.data.get("reason", ""),
+        "refund": entry.data.get("refund", "0.00"),
+        "release": entry.data.get("release", "0.00"),
+        "currency": order["currency"],
+    }
+
+
+def _shipped_payload(entry: Activity) -> dict:
+    order_id = int(entry.target_id)
+    shipments = Shipment.objects.filter(order_id=order_id)
+    shipment_id = entry.data.get("shipment_id")
+    shipment = shipments.get(pk=shipment_id) if shipment_id else shipments.order_by("-pk").first()
+    return {
+        "order": order_snapshot(order_id),
+        "shipment": {
+            "id": shipment.pk,
+            "carrier": shipment.carrier,
+            "service": shipment.service,
+            "tracking_number": shipment.tracking_number,
+            "shipped_at": iso(shipment.shipped_at),
+            "estimated_delivery": shipment.estimated_delivery.isoformat()
+            if shipment.estimated_delivery
+            else None,
+        },
+    }
+
+
+# An order made as a copy is placed through `order_place` too, so its `orders.order.placed`
+# gives its order.created (its `created_as_copy` gives none: it would be a second one).
+webhooks.register("orders.order.placed", "order.created", payload=_order_payload)
+# Cancelling moves the status as well: the order.status_changed of that move comes first, then
+# order.cancelled with the reason and the money.
+webhooks.register(
+    "orders.order.status_changed", "order.status_changed", payload=_status_changed_payload
+)
+webhooks.register("orders.order.cancelled", "order.cancelled", payload=_cancelled_payload)
+webhooks.register("orders.order.sent", "order.shipped", payload=_shipped_payload)

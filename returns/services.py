@@ -27,11 +27,12 @@ from billing import services as billing
 from billing.models import BillingSettings, PaymentTransaction
 from customers.models import Customer
 from fulfilments.models import Location
-from oms import activity, bounds, locking, state
+from oms import activity, bounds, locking, state, webhooks
 from oms.emails import email_queue, email_render
-from oms.models import Retailer
+from oms.models import Activity, Retailer
 from oms.roles import Role, has_role, require_role
 from oms.templatetags.money import format_money
+from oms.webhooks.outbox import iso
 from returns.models import (
     ATTRIBUTE_NAME_MAX,
     ATTRIBUTE_VALUE_MAX,
@@ -512,6 +513,47 @@ def _status_changed(ret: Return, *, before: str, by) -> None:
         before=ReturnStatus(before).label,
         after=ret.get_status_display(),
     )
+
+
+def _return_payload(entry: Activity) -> dict:
+    """A return as webhooks send it (oms.webhooks.schema: WebhookReturnData)."""
+    ret = Return.objects.select_related("order").get(pk=int(entry.target_id))
+    return {
+        "return": {
+            "id": ret.pk,
+            "ref": ret.return_ref,
+            "type": ret.type,
+            "status": ret.status,
+            "status_label": ret.get_status_display(),
+            "currency": ret.currency,
+            "total": str(ret.total_return_price or Decimal("0.00")),
+            "order": {"id": ret.order_id, "ref": ret.order.ref} if ret.order_id else None,
+            "customer_email": ret.customer_email,
+            "created_at": iso(ret.created_at),
+            "items": [
+                {
+                    "id": item.pk,
+                    "sku": item.sku_ref,
+                    "quantity": item.quantity,
+                    "amount": str(item.amount),
+                    "reason": item.reason_text,
+                    "condition": item.condition_text,
+                    "order_line_id": item.order_line_id,
+                }
+                for item in ret.items.order_by("pk")
+            ],
+        }
+    }
+
+
+def _completes(entry: Activity) -> bool:
+    return entry.data.get("after") == ReturnStatus.COMPLETE.label
+
+
+webhooks.register("returns.return.created", "return.created", payload=_return_payload)
+webhooks.register(
+    "returns.return.status_changed", "return.completed", payload=_return_payload, when=_completes
+)
 
 
 RETURN = state.Machine(
