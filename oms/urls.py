@@ -28,6 +28,7 @@ urlpatterns = [
     path("settings/", include("returns.settings_urls")),
     path("settings/", include("fulfilments.settings_urls")),
     path("settings/intake-channels/", include("orders.intake.settings_urls")),
+    path("settings/webhooks/", include("oms.webhooks.urls")),
     path("intake/", include("orders.intake.urls")),
     path("api/", include("returns.api.urls")),
     path("api/", include("orders.api")),

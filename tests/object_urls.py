@@ -147,6 +147,33 @@ def _channel(retailer: Retailer) -> dict[str, Any]:
     return {"pk": channel.pk}
 
 
+def _webhook_endpoint(retailer: Retailer) -> dict[str, Any]:
+    from oms.models import WebhookEndpoint
+
+    endpoint = WebhookEndpoint.objects.create(
+        retailer=retailer, url="https://erp.example.com/hooks", events=["order.created"]
+    )
+    return {"pk": endpoint.pk}
+
+
+def _webhook_delivery(retailer: Retailer) -> dict[str, Any]:
+    import uuid
+
+    from oms.models import WebhookDelivery, WebhookEndpoint
+
+    endpoint = WebhookEndpoint.objects.create(
+        retailer=retailer, url="https://erp.example.com/hooks", events=["order.created"]
+    )
+    delivery = WebhookDelivery.objects.create(
+        retailer=retailer,
+        endpoint=endpoint,
+        event="order.created",
+        event_id=uuid.uuid4(),
+        payload={"type": "order.created"},
+    )
+    return {"pk": delivery.pk}
+
+
 def _status(retailer: Retailer) -> dict[str, Any]:
     return {"pk": StatusFactory(retailer=retailer).pk}
 
@@ -270,6 +297,13 @@ OBJECT_URLS: dict[str, Callable[[Retailer], dict[str, Any]]] = {
     "channel_settings:toggle": _channel,
     "channel_settings:rotate": _channel,
     "channel_settings:set_secret": _channel,
+    "webhook_settings:edit": _webhook_endpoint,
+    "webhook_settings:toggle": _webhook_endpoint,
+    "webhook_settings:rotate": _webhook_endpoint,
+    "webhook_settings:delete": _webhook_endpoint,
+    "webhook_settings:endpoint_deliveries": _webhook_endpoint,
+    "webhook_settings:delivery": _webhook_delivery,
+    "webhook_settings:redeliver": _webhook_delivery,
     "hold_rules:edit": _hold_rule,
     "hold_rules:active": _hold_rule,
 }

@@ -26,7 +26,7 @@ from django.db import models
 from billing.models import PaymentTransaction, SimulatedGatewayRecord
 from billing.services import billing_settings
 from fulfilments.models import Carrier, Location
-from oms.models import Retailer, SavedView
+from oms.models import Retailer, SavedView, WebhookDelivery, WebhookEndpoint
 from oms.roles import Role
 from orders.models import BulkJob, HoldRule, OrderStatus, PaymentStatus, SystemState
 from returns.models import (
@@ -826,6 +826,56 @@ def _channel_set_secret(retailer, user):
     return Prepared({"pk": channel.pk}, data, channel, shows=(channel.code, "set by hand"))
 
 
+def _webhook_endpoint(retailer, **fields):
+    return WebhookEndpoint.objects.create(
+        retailer=retailer,
+        url=f"https://erp-{_unique()}.example.com/hooks",
+        events=["order.created"],
+        **fields,
+    )
+
+
+def _webhook_create(retailer, user):
+    url = f"https://erp-{_unique()}.example.com/hooks"
+    data = {"retailer": retailer.pk, "url": url, "events": ["order.created", "order.shipped"]}
+    return Prepared({}, data, WebhookEndpoint, shows=(url, "order.shipped"))
+
+
+def _webhook_edit(retailer, user):
+    endpoint = _webhook_endpoint(retailer)
+    data = {"url": endpoint.url, "description": "ERP feed", "events": ["order.cancelled"]}
+    return Prepared({"pk": endpoint.pk}, data, endpoint, shows=("order.cancelled", "ERP feed"))
+
+
+def _webhook_toggle(retailer, user):
+    endpoint = _webhook_endpoint(retailer)
+    return Prepared({"pk": endpoint.pk}, {}, endpoint, shows=(endpoint.url, "is active false"))
+
+
+def _webhook_rotate(retailer, user):
+    endpoint = _webhook_endpoint(retailer)
+    return Prepared({"pk": endpoint.pk}, {}, endpoint, shows=(endpoint.url,))
+
+
+def _webhook_delete(retailer, user):
+    endpoint = _webhook_endpoint(retailer)
+    return Prepared({"pk": endpoint.pk}, {}, endpoint, shows=(endpoint.url,))
+
+
+def _webhook_redeliver(retailer, user):
+    endpoint = _webhook_endpoint(retailer)
+    delivery = WebhookDelivery.objects.create(
+        retailer=retailer,
+        endpoint=endpoint,
+        event="order.created",
+        event_id=uuid.uuid4(),
+        payload={"type": "order.created", "version": 1},
+        status=WebhookDelivery.Status.FAILED,
+        attempts=7,
+    )
+    return Prepared({"pk": delivery.pk}, {}, endpoint, shows=("order.created",), watch=(delivery,))
+
+
 def _intake_message(retailer):
     from orders.intake.models import IntakeChannel, IntakeMessage
 
@@ -952,6 +1002,12 @@ CASES: list[Case] = [
     Case("channel_settings:toggle", AD, _channel_toggle),
     Case("channel_settings:rotate", AD, _channel_rotate),
     Case("channel_settings:set_secret", AD, _channel_set_secret),
+    Case("webhook_settings:list", AD, _webhook_create, "add"),
+    Case("webhook_settings:edit", AD, _webhook_edit),
+    Case("webhook_settings:toggle", AD, _webhook_toggle),
+    Case("webhook_settings:rotate", AD, _webhook_rotate),
+    Case("webhook_settings:delete", AD, _webhook_delete),
+    Case("webhook_settings:redeliver", AD, _webhook_redeliver),
     Case("intake:replay", AD, _intake_replay),
     Case("intake:discard", AD, _intake_discard),
 ]

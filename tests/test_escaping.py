@@ -37,7 +37,15 @@ from django.utils.safestring import mark_safe
 from billing.models import PaymentTransaction
 from fulfilments.models import Carrier, FulfilmentStatus, Location
 from oms import activity
-from oms.models import Activity, OutboundEmail, Retailer, SavedView, User
+from oms.models import (
+    Activity,
+    OutboundEmail,
+    Retailer,
+    SavedView,
+    User,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from oms.roles import Role
 from orders.intake.models import IntakeChannel, IntakeMessage
 from orders.models import BulkJob, BulkJobItem, HoldRule, TicketMessage
@@ -107,6 +115,9 @@ NOT_FREE_TEXT = {
     "orders.PaymentTransaction.idempotency_key": "a key the system makes for the gateway",
     "orders.PaymentTransaction.error_code": "the gateway's code: declined or unavailable",
     "billing.DocumentSequence.kind": "a sequence's name",
+    "oms.WebhookEndpoint.secret": "the endpoint's signing secret, shown once (checked below)",
+    "oms.WebhookDelivery.record_label": "a model label",
+    "oms.WebhookDelivery.record_id": "a primary key",
 }
 # JSON fields: how to put payloads into each (None: it holds no free text)
 JSON_FIELDS: dict[str, Callable | None] = {
@@ -133,6 +144,11 @@ JSON_FIELDS: dict[str, Callable | None] = {
         {**line, "sku": mark("sku"), "name": mark("name")} for line in old
     ],
     "billing.Invoice.billing_address": lambda old, mark: [mark("line")],
+    "oms.WebhookEndpoint.events": None,  # event names of the catalogue, checked
+    "oms.WebhookDelivery.payload": lambda old, mark: {
+        **old,
+        "data": {"order": {"ref": mark("data.order.ref"), "note": mark("data.order.note")}},
+    },
 }
 
 
@@ -353,6 +369,24 @@ def world() -> World:
         root_id=str(order.pk),
     )
     status = StatusFactory(retailer=retailer)
+    endpoint = WebhookEndpoint.objects.create(
+        retailer=retailer,
+        url="https://erp.example.com/hooks",
+        events=["order.created"],
+        secret="never-shown-s3cret",
+    )
+    delivery = WebhookDelivery.objects.create(
+        retailer=retailer,
+        endpoint=endpoint,
+        event="order.created",
+        event_id="5d0c1f52-9a0e-4d0b-8f6e-0d6c2b1a9e11",
+        payload={"type": "order.created", "version": 1},
+        status=WebhookDelivery.Status.FAILED,
+        attempts=3,
+        response_code=500,
+        record_label="orders.order",
+        record_id=str(order.pk),
+    )
 
     marks = Payloads()
     rows = fill_every_text(retailer, [admin, colleague], marks)
@@ -379,6 +413,8 @@ def world() -> World:
         "location": Location.objects.filter(retailer=retailer).first(),
         "carrier": Carrier.objects.filter(retailer=retailer).first(),
         "channel": channel,
+        "webhook_endpoint": endpoint,
+        "webhook_delivery": delivery,
         "reason": ReturnReason.objects.filter(retailer=retailer).first(),
         "action": ReturnAction.objects.filter(retailer=retailer).first(),
         "condition": ReturnCondition.objects.filter(retailer=retailer).first(),
@@ -419,6 +455,7 @@ KWARGS: dict[tuple[str, str], Callable[[World], Any]] = {
     ("intake", "pk"): _pk("message"),
     ("fulfilment_settings", "pk"): _pk("location"),
     ("channel_settings", "pk"): _pk("channel"),
+    ("webhook_settings", "pk"): _pk("webhook_endpoint"),
     ("returns_api", "return_id"): _pk("return"),
     ("returns_api", "order_id"): _pk("order"),
     ("storefront_api", "order_id"): _pk("order"),
@@ -429,6 +466,8 @@ KWARGS_BY_ROUTE = {
     "fulfilment_settings:carrier_toggle": {"pk": _pk("carrier")},
     "orders:bulk_job": {"pk": _pk("job")},
     "orders:bulk_download": {"pk": _pk("job")},
+    "webhook_settings:delivery": {"pk": _pk("webhook_delivery")},
+    "webhook_settings:redeliver": {"pk": _pk("webhook_delivery")},
 }
 
 

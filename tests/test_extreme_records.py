@@ -41,7 +41,7 @@ from django.utils import timezone
 
 from billing.models import Invoice, PaymentTransaction
 from fulfilments.models import FulfilmentItem, FulfilmentStatus
-from oms.models import Activity, Retailer
+from oms.models import Activity, Retailer, WebhookDelivery, WebhookEndpoint
 from oms.roles import Role
 from orders.models import HoldRule, OrderLine, TicketMessage
 from orders.views.browse import TABS
@@ -381,6 +381,19 @@ def build_world(extremes: Extremes | None, lines: int = MANY_LINES) -> World:
     job = BulkJob.objects.create(
         retailer=retailer, action="export", status=BulkJob.Status.DONE, created_by=admin
     )
+    endpoint = WebhookEndpoint.objects.create(
+        retailer=retailer, url="https://erp.example.com/hooks", events=["order.created"]
+    )
+    delivery = WebhookDelivery.objects.create(
+        retailer=retailer,
+        endpoint=endpoint,
+        event="order.created",
+        event_id="5d0c1f52-9a0e-4d0b-8f6e-0d6c2b1a9e11",
+        payload={"type": "order.created", "data": {"note": long_text(10_000)}},
+        status=WebhookDelivery.Status.PENDING,
+        record_label="orders.order",
+        record_id=str(order.pk),
+    )
     add_lines(order, lines - order.lines.count())
     filled = fill_extremes(retailer, extremes) if extremes else Filled()
     objects = {
@@ -406,6 +419,8 @@ def build_world(extremes: Extremes | None, lines: int = MANY_LINES) -> World:
         "carrier": CarrierFactory(retailer=retailer),
         "channel": channel,
         "hold_rule": hold_rule,
+        "webhook_endpoint": endpoint,
+        "webhook_delivery": delivery,
     }
     return World(retailer, admin, order, objects, filled)
 

@@ -37,7 +37,16 @@ from rest_framework.authtoken.models import Token
 from billing.models import BillingAccount, DebitMemo, Invoice, Payment, PaymentTransaction
 from customers.models import Customer
 from fulfilments.models import Fulfilment, FulfilmentStatus, Location
-from oms.models import Activity, Membership, OutboundEmail, Retailer, SavedView, User
+from oms.models import (
+    Activity,
+    Membership,
+    OutboundEmail,
+    Retailer,
+    SavedView,
+    User,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from oms.roles import Role
 from oms.views import TenantObjectActionView
 from orders import services
@@ -826,6 +835,42 @@ def _b_channel(data: dict):
     return build
 
 
+def _b_webhook_list(world):
+    data = {
+        "retailer": world.own.pk,
+        "url": "https://erp.example.com/in",
+        "description": "ERP",
+        "events": ["order.created"],
+    }
+    return {}, data, None
+
+
+def _webhook_endpoint(world) -> WebhookEndpoint:
+    return WebhookEndpoint.objects.create(
+        retailer=world.own, url="https://erp.example.com/hooks", events=["order.created"]
+    )
+
+
+def _b_webhook(data: dict):
+    def build(world):
+        endpoint = _webhook_endpoint(world)
+        return {"pk": endpoint.pk}, dict(data), endpoint
+
+    return build
+
+
+def _b_webhook_redeliver(world):
+    delivery = WebhookDelivery.objects.create(
+        retailer=world.own,
+        endpoint=_webhook_endpoint(world),
+        event="order.created",
+        event_id="0b7d4f0e-4f43-4a57-a0a4-8a2c0f1c2d3e",
+        payload={"type": "order.created"},
+        status=WebhookDelivery.Status.FAILED,
+    )
+    return {"pk": delivery.pk}, {}, delivery
+
+
 def _intake_message(world) -> IntakeMessage:
     channel = IntakeChannel.objects.create(
         retailer=world.own, code="web", name="Web", kind="webstore", secret="s3cret"
@@ -1120,6 +1165,16 @@ ENDPOINTS: dict[str, Endpoint | list[Endpoint]] = {
     "channel_settings:set_secret": Endpoint(
         _b_channel({"secret": "shpss_0123456789abcdef0123456789abcdef"})
     ),
+    "webhook_settings:list": Endpoint(_b_webhook_list),
+    "webhook_settings:edit": Endpoint(
+        _b_webhook(
+            {"url": "https://erp.example.com/v2", "description": "ERP", "events": ["order.shipped"]}
+        )
+    ),
+    "webhook_settings:toggle": Endpoint(_b_webhook({})),
+    "webhook_settings:rotate": Endpoint(_b_webhook({})),
+    "webhook_settings:delete": Endpoint(_b_webhook({})),
+    "webhook_settings:redeliver": Endpoint(_b_webhook_redeliver),
     "intake:replay": Endpoint(
         _b_intake_replay, verbatim=frozenset({(IntakeMessage._meta.db_table, "body")})
     ),

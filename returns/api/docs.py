@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import copy
+
+from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.http import JsonResponse
 from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.generic import TemplateView
 
+from oms.webhooks import schema as webhook_schema
+from oms.webhooks import signing
+from oms.webhooks.registry import EVENTS
 from returns.api import openapi
 from returns.api.serializers import (
     CreatedResponse,
@@ -78,6 +84,79 @@ def _json(schema: dict) -> dict:
     return {"application/json": {"schema": schema}}
 
 
+# Webhooks: the POSTs this system makes to a retailer's endpoints, under `x-webhooks` (the
+# OpenAPI 3.0 extension Redoc reads; 3.1 calls it `webhooks`), their bodies in the components.
+WEBHOOK_HEADERS = [
+    (
+        signing.ID_HEADER,
+        {"type": "string", "format": "uuid"},
+        "The event's id, as the body's id: the same on every attempt and every redelivery. "
+        "Handle each id once.",
+    ),
+    (signing.EVENT_HEADER, None, "The event's type, as the body's type."),
+    (
+        signing.TIMESTAMP_HEADER,
+        {"type": "integer"},
+        "When this attempt was signed, in Unix seconds. Refuse one far from your clock "
+        "(five minutes), so that a captured request cannot be replayed.",
+    ),
+    (
+        signing.SIGNATURE_HEADER,
+        {"type": "string", "pattern": "^v1=[0-9a-f]{64}"},
+        "v1= and the hex HMAC-SHA256 of {timestamp}.{raw body}, keyed with the endpoint's "
+        "secret. Compute it over the bytes received and compare in constant time.",
+    ),
+    ("User-Agent", {"type": "string", "enum": [signing.USER_AGENT]}, "Who sends it."),
+]
+WEBHOOK_ABOUT = (
+    "Sent to every active endpoint of the retailer subscribed to this event (Settings, "
+    "Webhooks). The body is the envelope (`id`, `type`, `version`, `created_at`, `retailer`, "
+    "`sequence`) with the event's `data`; `version` is 1, the shape described here. Answer "
+    f"with a 2xx status within {settings.WEBHOOK_READ_TIMEOUT:g} seconds. Anything else (a "
+    "redirect too, which is not followed), or no answer, is a failed attempt: it is tried "
+    "again later with a growing wait, and after the last attempt the delivery is marked "
+    "failed; an admin can redeliver it from its page. An endpoint gets its events in the "
+    "order they happened: later ones wait while an earlier one is retried."
+)
+
+
+def _webhook(event: str, description: str) -> dict:
+    """The POST made for one webhook event, as an OpenAPI path item."""
+    parameters = [
+        {
+            "name": name,
+            "in": "header",
+            "required": True,
+            "description": said,
+            "schema": kind or {"type": "string", "enum": [event]},
+        }
+        for name, kind, said in WEBHOOK_HEADERS
+    ]
+    body = webhook_schema.EVENT_BODY[event]
+    return {
+        "post": {
+            "summary": description,
+            "description": WEBHOOK_ABOUT,
+            "operationId": f"webhook_{event.replace('.', '_')}",
+            "tags": ["Webhooks"],
+            "parameters": parameters,
+            "requestBody": {
+                "required": True,
+                "content": _json({"$ref": webhook_schema.PREFIX + body}),
+            },
+            "responses": {
+                "2XX": {"description": "Received: the delivery is done"},
+                "default": {"description": "Not received: the delivery is tried again later"},
+            },
+        }
+    }
+
+
+def webhooks() -> dict:
+    """`x-webhooks`: each event's POST, in the order of the catalogue."""
+    return {event: _webhook(event, description) for event, description in EVENTS}
+
+
 def build_schema() -> dict:
     """The OpenAPI document of the Returns API v4.1, from the API's serializers."""
     request = openapi.object_schema(ReturnRequest())
@@ -106,10 +185,12 @@ def build_schema() -> dict:
                 "returnRequest": request,
                 "returnResponse": openapi.object_schema(ReturnResponse()),
                 "error": error,
+                **copy.deepcopy(webhook_schema.SCHEMAS),
             },
         },
         "security": [{"bearer": []}],
         "paths": paths,
+        "x-webhooks": webhooks(),
     }
 
 
@@ -146,9 +227,24 @@ class DocsView(TemplateView):
             (name, [value for value in field.get("enum", []) if value is not None])
             for name, field in RETURN_REQUEST["properties"].items()
         ]
+        hooks = [
+            {
+                "event": event,
+                "summary": item["post"]["summary"],
+                "body": webhook_schema.EVENT_BODY[event],
+                "data": webhook_schema.EVENT_DATA[event],
+                "data_fields": list(
+                    SCHEMA["components"]["schemas"][webhook_schema.EVENT_DATA[event]]["properties"]
+                ),
+            }
+            for event, item in SCHEMA["x-webhooks"].items()
+        ]
         return super().get_context_data(
             schema=SCHEMA,
             operations=operations,
+            webhooks=hooks,
+            webhook_headers=WEBHOOK_HEADERS,
+            envelope=list(SCHEMA["components"]["schemas"]["WebhookEvent"]["properties"]),
             request_fields=fields,
             required=RETURN_REQUEST["required"],
             **kwargs,
