@@ -15,7 +15,8 @@ from django.db.models import Sum
 from billing import ledger
 from billing.models import Invoice, Payment, PaymentTransaction, SimulatedGatewayRecord
 from fulfilments.models import LIVE, Fulfilment, FulfilmentItem, FulfilmentStatus, StockPosition
-from oms.models import Activity
+from oms.models import Activity, WebhookDelivery, WebhookEndpoint
+from oms.webhooks.registry import sources_of
 from orders import consistency
 from orders.models import Order, OrderLine, ShipmentStatus, SystemState
 from returns.models import Return, ReturnItem, ReturnType
@@ -278,6 +279,36 @@ def holds_say_why(retailer_id: int) -> list[str]:
     return broken
 
 
+def webhooks_tell_every_event_in_order(retailer_id: int) -> list[str]:
+    """Each active endpoint has one delivery for every event an activity gave that it
+    subscribes to, in the order the activities were recorded, and no other."""
+    endpoints = list(WebhookEndpoint.objects.filter(retailer_id=retailer_id, is_active=True))
+    if not endpoints:
+        return []
+    given = [
+        (entry.pk, source.event)
+        for entry in Activity.objects.filter(retailer_id=retailer_id).order_by("pk")
+        for source in sources_of(entry)
+    ]
+    broken = []
+    for endpoint in endpoints:
+        expected = [(pk, event) for pk, event in given if event in endpoint.events]
+        sent = [
+            (payload["sequence"], payload["type"])
+            for payload in WebhookDelivery.objects.filter(endpoint=endpoint)
+            .order_by("pk")
+            .values_list("payload", flat=True)
+        ]
+        if sent != expected:
+            missing = [e for e in expected if e not in sent][:3]
+            extra = [e for e in sent if e not in expected][:3]
+            broken.append(
+                f"webhooks to {endpoint.url}: {len(sent)} deliveries for {len(expected)} events"
+                f" (missing {missing}, not given {extra}, or out of order)"
+            )
+    return broken
+
+
 def everything(retailer_id: int, counted: dict[tuple[int, str], int] | None = None) -> list[str]:
     return (
         units_add_up(retailer_id)
@@ -289,4 +320,5 @@ def everything(retailer_id: int, counted: dict[tuple[int, str], int] | None = No
         + finished_orders_wait_for_nothing(retailer_id)
         + orders_know_when_they_shipped(retailer_id)
         + holds_say_why(retailer_id)
+        + webhooks_tell_every_event_in_order(retailer_id)
     )

@@ -1,13 +1,16 @@
 """One model-based test over an order's whole life, across apps, on Postgres.
 
-Orders come in through intake and through the order services, are confirmed (and sourced from a
+Orders come in through intake (the web store's JSON, and Shopify's with its tax per line and
+its discounts) and through the order services, are confirmed (and sourced from a
 warehouse with too little of one SKU, so some escalate), captured in full or in part while the
 gateway succeeds, declines or times out, synced, marked sent, returned from the page and through
 the API (with the caller's prices), refunded through the gateway and by hand, credited, cancelled
 whole or in part, corrected, completed, suspended and resumed; workers run the payment
 operations, sometimes twice. After every step every rule of `tests/life_invariants.py` must
-hold, a refused step must leave no trace, and a cancellation must move exactly what its dialog
-said. `make test` runs 300 sequences; `make reliability` runs 2,000 (LIFE_EXAMPLES).
+hold (the retailer's ERP subscribes to every webhook event: each event an activity gives has its
+one delivery, in order), a refused step must leave no trace, and a cancellation must move
+exactly what its dialog said. `make test` runs 300 sequences; `make reliability` runs 2,000
+(LIFE_EXAMPLES).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from django.db import connection
 from django.db.models import F
 from django.test import Client, override_settings
 from django.urls import reverse
+from django.utils import timezone
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
@@ -31,7 +35,9 @@ from billing import ledger
 from billing import services as billing
 from billing.models import Invoice, Payment, PaymentTransaction
 from fulfilments.models import Fulfilment, FulfilmentStatus
+from oms.models import WebhookDelivery, WebhookEndpoint
 from oms.roles import Role
+from oms.webhooks.registry import EVENTS
 from orders import services
 from orders.intake.models import IntakeChannel
 from orders.intake.processing import intake_process, intake_receive
@@ -55,6 +61,8 @@ pytestmark = pytest.mark.django_db
 
 Op = PaymentTransaction.Status
 # SKUs the warehouse holds plenty of, and one it holds a single unit of (escalations)
+CENT = Decimal("0.01")
+EVENT_NAMES = [name for name, _ in EVENTS]
 CATALOGUE = {"TENT": "89.95", "SOCK": "7.99", "MUG": "10.00", "RARE": "24.20"}
 STOCK = {"TENT": 50, "SOCK": 50, "MUG": 50, "RARE": 1}
 LINES = st.lists(
@@ -122,6 +130,13 @@ class OrderLife(AuditedSteps, RuleBasedStateMachine):
             self.counted[(location.pk, sku)] = on_hand
         self.channel = IntakeChannel.objects.create(
             retailer=retailer, code="web", name="Web store", kind="webstore", secret="s3cret"
+        )
+        self.shop = IntakeChannel.objects.create(
+            retailer=retailer, code="shop", name="Shopify", kind="shopify", secret="s3cret"
+        )
+        # the retailer's ERP hears of every event
+        WebhookEndpoint.objects.create(
+            retailer=retailer, url="https://erp.example.com/hooks", events=list(EVENT_NAMES)
         )
         self.page = Client()
         self.page.force_login(self.manager)
@@ -219,6 +234,65 @@ class OrderLife(AuditedSteps, RuleBasedStateMachine):
         outcome = intake_process(message_id=message.pk)
         message.refresh_from_db()
         assert outcome == "ACCEPTED", message.reasons
+
+    @rule(lines=LINES, included=st.booleans(), discounted=st.booleans())
+    def a_shopify_store_sends_an_order(self, lines, included, discounted):
+        """Shopify's order JSON: tax per line as Shopify charged it, included in the prices (an
+        EU shop) or added on top (a US-style shop), and a discount code spread over the lines."""
+        self.placed += 1
+        items, total = [], Decimal(0)
+        for n, (sku, quantity) in enumerate(lines):
+            price = Decimal(CATALOGUE[sku])
+            discount = (price * quantity / 10).quantize(CENT) if discounted else Decimal("0.00")
+            net = price * quantity - discount
+            if included:
+                tax = (net * 21 / 121).quantize(CENT)
+                total += net
+            else:
+                tax = (net * Decimal("0.21")).quantize(CENT)
+                total += net + tax
+            items.append(
+                {
+                    "id": n + 1,
+                    "sku": sku,
+                    "name": sku.title(),
+                    "quantity": quantity,
+                    "price": str(price),
+                    "requires_shipping": True,
+                    "tax_lines": [{"price": str(tax), "rate": 0.21, "title": "BTW"}],
+                    "discount_allocations": [{"amount": str(discount)}] if discounted else [],
+                }
+            )
+        now = timezone.now().isoformat()
+        payload = {
+            "id": self.retailer_id * 1000 + self.placed,
+            "admin_graphql_api_id": f"gid://shopify/Order/{self.retailer_id}-{self.placed}",
+            "order_number": 1000 + self.placed,
+            "email": "jan@example.nl",
+            "created_at": now,
+            "updated_at": now,
+            "currency": "EUR",
+            "taxes_included": included,
+            "financial_status": "paid",
+            "customer": {"first_name": "Jan", "last_name": "Smit"},
+            "shipping_address": {
+                "first_name": "Jan",
+                "last_name": "Smit",
+                "address1": "Oudegracht 12",
+                "zip": "3511 AB",
+                "city": "Utrecht",
+                "country_code": "NL",
+            },
+            "shipping_lines": [],
+            "line_items": items,
+            "total_price": str(total),
+            "payment_gateway_names": ["shopify_payments"],
+        }
+        message = intake_receive(channel=self.shop, body=json.dumps(payload), topic="orders/create")
+        outcome = intake_process(message_id=message.pk)
+        message.refresh_from_db()
+        assert outcome == "ACCEPTED", message.reasons
+        assert message.order.total == total
 
     @precondition(lambda self: hasattr(self, "retailer_id") and self.placed < 3)
     @rule(lines=LINES, discount=st.booleans())
@@ -603,6 +677,10 @@ def test_the_rules_notice_a_broken_order():
     machine.a_channel_sends_an_order(lines=[("TENT", 1)], shipping="0.00")
     order = machine._order(0)
     assert life_invariants.everything(machine.retailer_id, machine.counted) == []
+    # an event its endpoint never got
+    WebhookDelivery.objects.filter(retailer_id=machine.retailer_id).delete()
+    broken = life_invariants.everything(machine.retailer_id, machine.counted)
+    assert any(line.startswith("webhooks to ") for line in broken), broken
     OrderLine.objects.filter(order=order).update(cancelled=1)
     Order.objects.filter(pk=order.pk).update(
         status=status_for(machine.retailer, SystemState.CANCELLED)
