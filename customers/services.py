@@ -4,10 +4,12 @@ customer's details and address book."""
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import get_language_info
 
 from customers import events
@@ -20,12 +22,20 @@ from oms.search import search_key
 
 @transaction.atomic
 def customer_for_order(
-    *, retailer_id: int, email: str, first_name: str = "", last_name: str = "", phone: str = ""
+    *,
+    retailer_id: int,
+    email: str,
+    first_name: str = "",
+    last_name: str = "",
+    phone: str = "",
+    placed_at: datetime | None = None,
 ) -> Customer:
     """The retailer's customer with this email address, added when there is none yet.
 
     The address is one the customer can be emailed at, the phone a phone number and the names
-    fit their columns: anything else is refused with the field it concerns."""
+    fit their columns: anything else is refused with the field it concerns. `placed_at` is when
+    the order was placed, where that was before now (a platform's order, taken later): the
+    customer is a customer since then at the latest."""
     faults = {}
     try:
         email = bounds.check_email(email)
@@ -41,6 +51,9 @@ def customer_for_order(
         raise ValidationError(faults)
     customer = Customer.objects.filter(retailer_id=retailer_id, email_key=search_key(email)).first()
     if customer is not None:
+        if placed_at is not None and placed_at < customer.created_at:
+            customer.created_at = placed_at
+            customer.save(update_fields=["created_at"])
         return customer
     # a provisional ref, then one numbered by the row's id: unique without counting the
     # retailer's customers (a cost that grew with every customer)
@@ -51,6 +64,7 @@ def customer_for_order(
         last_name=last_name,
         email=email,
         mobile=phone,
+        created_at=min(placed_at, timezone.now()) if placed_at is not None else timezone.now(),
     )
     customer.ref = f"C-{customer.pk:06d}"
     customer.save(update_fields=["ref"])

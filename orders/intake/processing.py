@@ -364,6 +364,7 @@ def _create(channel: IntakeChannel, ref: str, canonical: CanonicalOrder) -> Orde
         first_name=canonical.first_name,
         last_name=canonical.last_name,
         phone=canonical.phone,
+        placed_at=canonical.placed_at,
     )
     return services.order_place(
         data=services.OrderInput(

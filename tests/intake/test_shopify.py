@@ -15,6 +15,7 @@ from django.test import Client
 from django.urls import reverse
 
 from billing.models import Payment
+from orders import consistency
 from orders.intake.adapters import line_from_totals
 from orders.intake.models import IntakeChannel, IntakeMessage
 from orders.intake.shopify import ShopifyAdapter, payment_method
@@ -492,3 +493,15 @@ def test_the_message_page_names_the_topic_and_the_delivery(
     text = page.content.decode()
     assert "orders/create" in text and message.delivery_id in text
     assert "total_price: 34.95 does not add up to the lines and shipping (29.95): 5.00 more" in text
+
+
+def test_a_new_customer_is_a_customer_since_the_order_the_platform_placed_earlier(
+    shop, retailer, django_capture_on_commit_callbacks
+):
+    # given Shopify's order placed on 24 November, taken today
+    message = processed(shop, raw("eu_create"), django_capture_on_commit_callbacks)
+    order = message.order
+    # then its new customer is a customer since that order, which contradicts nothing
+    assert order.customer.created_at == order.placed_at < message.received_at
+    found = consistency.contradictions([retailer])
+    assert not [c for c in found if c.rule == "customer-since-after-first-order"], found
