@@ -240,14 +240,19 @@ def channel_rotate_secret(*, channel: IntakeChannel, by) -> IntakeChannel:
     """Give the channel a new secret; from now on only a message signed with it is taken.
     The activity says that it was replaced, never what either secret is."""
     require_role(by, channel.retailer_id, Role.ADMIN)
+    return _sign_with(channel, by, new_secret(), "secret_rotated", "replaced")
+
+
+def _sign_with(channel: IntakeChannel, by, secret: str, action: str, said: str) -> IntakeChannel:
+    """Lock the channel, give it `secret` and record that it changed, never what it is."""
     channel = locking.lock(channel)
-    channel.secret = new_secret()
+    channel.secret = secret
     channel.save(update_fields=["secret"])
     activity.record(
-        action="orders.intakechannel.secret_rotated",
+        action=f"orders.intakechannel.{action}",
         target=channel,
         by=by,
-        data={"code": channel.code, "name": channel.name, "secret": "replaced"},
+        data={"code": channel.code, "name": channel.name, "secret": said},
     )
     return channel
 
@@ -270,14 +275,4 @@ def channel_set_secret(*, channel: IntakeChannel, by, secret: str) -> IntakeChan
     webhook has the secret typed into it): from now on only a message signed with it is taken.
     The activity says that it was set, never what it is."""
     require_role(by, channel.retailer_id, Role.ADMIN)
-    secret = _check_secret(secret)
-    channel = locking.lock(channel)
-    channel.secret = secret
-    channel.save(update_fields=["secret"])
-    activity.record(
-        action="orders.intakechannel.secret_set",
-        target=channel,
-        by=by,
-        data={"code": channel.code, "name": channel.name, "secret": "set by hand"},
-    )
-    return channel
+    return _sign_with(channel, by, _check_secret(secret), "secret_set", "set by hand")

@@ -14,7 +14,6 @@ ends STALE; neither changes the order.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
 from datetime import timedelta
 from decimal import Decimal
@@ -32,7 +31,13 @@ from oms.roles import Role, require_role
 from oms.state import InvalidTransition
 from oms.tasks import enqueue_on_commit
 from orders import services
-from orders.intake.adapters import CanonicalAddress, CanonicalOrder, MappingError, NotTaken
+from orders.intake.adapters import (
+    CanonicalAddress,
+    CanonicalOrder,
+    MappingError,
+    NotTaken,
+    hmac_hex,
+)
 from orders.intake.channels import rules_of
 from orders.intake.kinds import ADAPTERS
 from orders.intake.models import IntakeChannel, IntakeMessage
@@ -51,7 +56,7 @@ DISCARDABLE = (M.REJECTED, M.DEAD)
 
 def signature(secret: str, body: bytes) -> str:
     """The signature of the project's own channel kinds (hex HMAC-SHA256 in X-Signature)."""
-    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return hmac_hex(secret, body)
 
 
 def signature_ok(channel: IntakeChannel, body: bytes, given: str | None) -> bool:
