@@ -512,6 +512,7 @@ def _status_changed(ret: Return, *, before: str, by) -> None:
         by,
         before=ReturnStatus(before).label,
         after=ret.get_status_display(),
+        after_code=ret.status,
     )
 
 
@@ -547,7 +548,7 @@ def _return_payload(entry: Activity) -> dict:
 
 
 def _completes(entry: Activity) -> bool:
-    return entry.data.get("after") == ReturnStatus.COMPLETE.label
+    return entry.data.get("after_code") == ReturnStatus.COMPLETE
 
 
 webhooks.register("returns.return.created", "return.created", payload=_return_payload)

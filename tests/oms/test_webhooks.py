@@ -262,9 +262,14 @@ def test_a_return_moving_to_another_status_than_complete_is_not_told(retailer, a
     # the return.completed source is narrowed to the status changes that complete a return
     (source,) = registry._SOURCES["returns.return.status_changed"].values()
     assert source.event == "return.completed"
-    booked = Activity(action="returns.return.status_changed", data={"after": "Booked"})
+    booked = Activity(
+        action="returns.return.status_changed", data={"after": "Booked", "after_code": "BOOKED"}
+    )
     assert source.when(booked) is False
-    assert source.when(Activity(action="x", data={"after": "Complete"})) is True
+    assert (
+        source.when(Activity(action="x", data={"after": "Complete", "after_code": "COMPLETE"}))
+        is True
+    )
 
 
 # -- who is told ---------------------------------------------------------------------------
